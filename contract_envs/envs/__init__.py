@@ -1,0 +1,1 @@
+"""Environment implementations; each module's docstring is its documentation page."""

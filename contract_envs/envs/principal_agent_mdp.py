@@ -1,0 +1,379 @@
+"""
+# Principal-Agent MDP
+
+This environment is part of the *principal-agent* environments of contract-envs. Please read that
+page first for general information (round structure, ledger, role views).
+
+| | |
+|---|---|
+| Creation | `contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v0")` |
+| Actions | Mixed: principal Continuous (Box), agent Discrete |
+| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Manual Control | No |
+| Agents | `agents = ['principal_0', 'agent_0']` |
+| Agents | 2 |
+| Action Shape | principal `(1, O)`, agent `()` |
+| Action Values | principal `[0, payment_cap]`, agent `{0, ..., A-1}` |
+| Observation Shape | principal `()` (state index), agent `{"state": (), "contract": (O,)}` |
+| Observation Values | state `{0, ..., S-1}`, contract `[0, payment_cap]` |
+| State Shape | `(1 + O,)` |
+| State Values | `[state index, contract...]` |
+
+A tabular principal-agent Markov decision process (Principal-Agent RL, Ivanov et al., arXiv
+2407.18074), built from a :class:`PrincipalAgentMDPSpec`. Each round the principal observes the
+state ``s`` and offers the agent a contract ``b`` (a non-negative payment per outcome); the agent
+observes ``(s, b)`` and takes an action ``a``; an outcome ``o ~ O(s, a)`` is drawn; the agent
+receives ``r(s, a) + b(o)``, the principal ``r_p(s, o) - b(o)``; the next state is drawn from
+``T(s, o)``. The principal never sees the action (hidden action). Terminal states are absorbing,
+have zero reward and end the episode.
+
+### Rounds and stages
+A round takes two Parallel steps (see `contract_envs.core`): an *offer* stage (the principal's
+contract counts, the agent's action is ignored) and an *act* stage (the agent's action counts, the
+principal's is ignored). `infos[player]["acting"]` tells whose action counts next. In the AEC
+version the principal moves first each round, then the agent, whose observation carries the
+contract. Rewards arrive at the end of the act stage.
+
+### Observation Space
+Principal: the state index (`Discrete(S)`). Agent: `Dict(state=Discrete(S), contract=Box(0, cap, (O,)))`;
+the contract is all zeros in the offer stage.
+
+### Action Space
+Principal: `Box(0, payment_cap, (1, O), float32)`, one row per agent. A negative, NaN/inf or
+above-cap payment raises `ValueError` (never clipped). Agent: `Discrete(A)`.
+
+### Rewards
+Agent `r(s, a) + b(o)`; principal `r_p(s, o) - b(o)`. `infos` carry the ledger: per step
+`own_reward`, `payment`, `utility` (and the principal's `welfare` = `r + r_p`), and running
+`episode_*` totals.
+
+### Instances
+* `random_binary_tree(depth, noise=0.9, seed)`: PARL's tree experiment: a complete binary tree with
+  `2**depth - 1` decision states in breadth-first order and `2**depth` terminal leaves; 2 actions
+  (0 low effort, 1 high effort), 2 outcomes (0 bad -> left child, 1 good -> right child);
+  `P(o=1|a=0) = 1 - noise`, `P(o=1|a=1) = noise`; `r(s, 1) = -u` with `v ~ U[0,1], u ~ U[0, 1-v]`,
+  `r(s, 0) = 0`; `r_p(s, 1) = u'` with `v' ~ U[0,2], u' ~ U[0, 2-v']`, `r_p(s, 0) = 0`; gamma = 1.
+* `random_mdp(n_states, n_actions, n_outcomes, gamma, seed)`: a discounted MDP with cycles.
+* `hidden_action_e8()`: the one-shot hidden-action contract (Wu et al.'s H = 1 case): optimum
+  0.45 for the principal, 0.15 for the agent (pay 0.5 on success, induce the costliest action).
+
+Exact equilibria: `contract_envs.solvers.solve_spe(spec)`.
+
+### Arguments
+```python
+contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v0",
+                   spec=None, depth=4, instance_seed=0, horizon=None, payment_cap=10.0,
+                   max_cycles=None, render_mode=None)
+```
+`spec`: a `PrincipalAgentMDPSpec` (default: `random_binary_tree(depth, seed=instance_seed)`);
+`horizon`: rounds before truncation (default: none for acyclic specs, 100 otherwise);
+`payment_cap`: largest payment per outcome; `max_cycles`: Parallel steps before truncation
+(default `2 * horizon`).
+
+### Version History
+* v0: Initial release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from gymnasium import spaces
+
+from contract_envs.contracts import ContractTerms
+from contract_envs.core import ContractGame, Transition
+from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
+
+_PROB_TOL = 1e-9
+
+
+def _as_transition_matrix(transitions, n_states: int, n_outcomes: int) -> sp.csr_matrix:
+    """Transitions as CSR of shape ``[S * O, S]`` (row ``s * O + o`` is ``T(s, o)``)."""
+    if sp.issparse(transitions):
+        mat = sp.csr_matrix(transitions, dtype=np.float64)
+        if mat.shape != (n_states * n_outcomes, n_states):
+            raise ValueError(
+                f"transitions: sparse matrix has shape {mat.shape}; expected (S*O, S) = "
+                f"({n_states * n_outcomes}, {n_states})"
+            )
+        return mat
+    arr = np.asarray(transitions, dtype=np.float64)
+    if arr.shape != (n_states, n_outcomes, n_states):
+        raise ValueError(f"transitions: shape {arr.shape}; expected [S, O, S] = {(n_states, n_outcomes, n_states)}")
+    return sp.csr_matrix(arr.reshape(n_states * n_outcomes, n_states))
+
+
+@dataclass(frozen=True, eq=False)
+class PrincipalAgentMDPSpec:
+    """A tabular principal-agent MDP, validated on construction.
+
+    Attributes:
+        outcome_probs: ``[S, A, O]`` outcome distribution ``O(s, a)``.
+        agent_reward: ``[S, A]`` the agent's own reward ``r(s, a)`` (negative = effort cost).
+        principal_reward: ``[S, O]`` the principal's own reward ``r_p(s, o)``.
+        transitions: ``[S, O, S]`` next-state distribution ``T(s, o)``, dense, or a scipy sparse
+            matrix of shape ``[S * O, S]`` (row ``s * O + o``) for large trees.
+        terminal: ``[S]`` bool: absorbing states with zero reward that end an episode.
+        gamma: discount in ``(0, 1]``; 1 needs every path to reach a terminal state.
+        initial_state: the state every episode starts in.
+    """
+
+    outcome_probs: np.ndarray
+    agent_reward: np.ndarray
+    principal_reward: np.ndarray
+    transitions: Any
+    terminal: np.ndarray
+    gamma: float = 1.0
+    initial_state: int = 0
+    transition_matrix: sp.csr_matrix = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        probs = np.asarray(self.outcome_probs, dtype=np.float64)
+        if probs.ndim != 3:
+            raise ValueError(f"outcome_probs: expected [S, A, O], got shape {probs.shape}")
+        n_s, n_a, n_o = probs.shape
+        r = np.asarray(self.agent_reward, dtype=np.float64)
+        rp = np.asarray(self.principal_reward, dtype=np.float64)
+        term = np.asarray(self.terminal)
+        checks = [("agent_reward", r.shape, (n_s, n_a)), ("principal_reward", rp.shape, (n_s, n_o)),
+                  ("terminal", term.shape, (n_s,))]
+        for name, got, want in checks:
+            if got != want:
+                raise ValueError(f"{name}: shape {got}; expected {want} (S={n_s}, A={n_a}, O={n_o})")
+        if term.dtype != bool:
+            raise ValueError(f"terminal: expected a bool array, got dtype {term.dtype}")
+        for name, arr in (("outcome_probs", probs), ("agent_reward", r), ("principal_reward", rp)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name}: contains NaN or inf")
+        if np.any(probs < 0) or np.any(np.abs(probs.sum(-1) - 1.0) > _PROB_TOL):
+            s, a = np.argwhere((np.abs(probs.sum(-1) - 1.0) > _PROB_TOL) | (probs < 0).any(-1))[0]
+            raise ValueError(
+                f"outcome_probs[{s}, {a}] = {probs[s, a]} is not a distribution (non-negative, sums to 1 within 1e-9)"
+            )
+        mat = _as_transition_matrix(self.transitions, n_s, n_o)
+        if mat.data.size and (not np.all(np.isfinite(mat.data)) or mat.data.min() < 0):
+            raise ValueError("transitions: entries must be finite and non-negative")
+        row_sums = np.asarray(mat.sum(axis=1)).ravel()
+        if np.any(np.abs(row_sums - 1.0) > _PROB_TOL):
+            row = int(np.argmax(np.abs(row_sums - 1.0) > _PROB_TOL))
+            raise ValueError(f"transitions[{row // n_o}, {row % n_o}] sums to {row_sums[row]}, not 1 (within 1e-9)")
+        terminal_states = np.flatnonzero(term)
+        if terminal_states.size:
+            rows = (terminal_states[:, None] * n_o + np.arange(n_o)).ravel()
+            stay = np.asarray(mat[rows, np.repeat(terminal_states, n_o)]).ravel()
+            if np.any(np.abs(stay - 1.0) > _PROB_TOL):
+                raise ValueError("terminal states must be absorbing: T(s, o, s) = 1 for every terminal s and outcome o")
+            if np.any(r[term] != 0) or np.any(rp[term] != 0):
+                raise ValueError("terminal states must have zero agent_reward and principal_reward")
+        if not (0.0 < float(self.gamma) <= 1.0):
+            raise ValueError(f"gamma must lie in (0, 1], got {self.gamma}")
+        if not (0 <= int(self.initial_state) < n_s):
+            raise ValueError(f"initial_state {self.initial_state} out of range [0, {n_s - 1}]")
+        for name, value in (("outcome_probs", probs), ("agent_reward", r), ("principal_reward", rp),
+                            ("terminal", term), ("transition_matrix", mat)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "gamma", float(self.gamma))
+        object.__setattr__(self, "initial_state", int(self.initial_state))
+
+    @property
+    def n_states(self) -> int:
+        return self.outcome_probs.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.outcome_probs.shape[1]
+
+    @property
+    def n_outcomes(self) -> int:
+        return self.outcome_probs.shape[2]
+
+    def acyclic_levels(self) -> list[np.ndarray] | None:
+        """Non-terminal states grouped by height (level 0 leads only to terminal states), or
+        ``None`` if some non-terminal state can reach itself (the spec has cycles)."""
+        n_s, n_o = self.n_states, self.n_outcomes
+        coo = self.transition_matrix.tocoo()
+        src = coo.row // n_o
+        keep = ~self.terminal[src] & (coo.data > 0) & ~self.terminal[coo.col]
+        graph = sp.csr_matrix((np.ones(int(keep.sum())), (src[keep], coo.col[keep])), shape=(n_s, n_s))
+        remaining = ~self.terminal.copy()
+        levels: list[np.ndarray] = []
+        while remaining.any():
+            pending = graph @ remaining.astype(np.float64)  # successors still unprocessed
+            ready = remaining & (pending == 0)
+            if not ready.any():
+                return None
+            levels.append(np.flatnonzero(ready))
+            remaining &= ~ready
+        return levels
+
+
+def random_binary_tree(depth: int, noise: float = 0.9, seed: int | None = 0) -> PrincipalAgentMDPSpec:
+    """PARL's random binary game tree (Appendix D.1): ``2**depth - 1`` decision states in
+    breadth-first order, ``2**depth`` terminal leaves, gamma = 1 (see the module docstring)."""
+    if int(depth) < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    if not (0.5 <= noise <= 1.0):
+        raise ValueError(f"noise (probability of the intended outcome) must lie in [0.5, 1], got {noise}")
+    rng = np.random.default_rng(seed)
+    n_dec = 2**depth - 1
+    n_s = 2 * n_dec + 1
+    v = rng.uniform(0.0, 1.0, n_dec)
+    cost = rng.uniform(0.0, 1.0 - v)
+    vp = rng.uniform(0.0, 2.0, n_dec)
+    gain = rng.uniform(0.0, 2.0 - vp)
+    probs = np.zeros((n_s, 2, 2))
+    probs[:, 0] = [noise, 1.0 - noise]
+    probs[:, 1] = [1.0 - noise, noise]
+    agent_reward = np.zeros((n_s, 2))
+    agent_reward[:n_dec, 1] = -cost
+    principal_reward = np.zeros((n_s, 2))
+    principal_reward[:n_dec, 1] = gain
+    states = np.arange(n_s)
+    nxt = np.empty((n_s, 2), dtype=np.int64)
+    nxt[:n_dec, 0] = 2 * states[:n_dec] + 1
+    nxt[:n_dec, 1] = 2 * states[:n_dec] + 2
+    nxt[n_dec:] = states[n_dec:, None]
+    terminal = states >= n_dec
+    transitions = sp.csr_matrix((np.ones(2 * n_s), (np.arange(2 * n_s), nxt.ravel())), shape=(2 * n_s, n_s))
+    return PrincipalAgentMDPSpec(probs, agent_reward, principal_reward, transitions, terminal, 1.0, 0)
+
+
+def random_mdp(
+    n_states: int, n_actions: int = 2, n_outcomes: int = 2, gamma: float = 0.9, seed: int | None = 0,
+    successors: int = 3,
+) -> PrincipalAgentMDPSpec:
+    """A random discounted principal-agent MDP with cycles and no terminal state.
+
+    Outcome distributions are Dirichlet(1); action 0 is free and other actions cost ``U[0, 1)``;
+    the principal earns ``U[0, 2)`` per outcome; each ``(s, o)`` moves to ``successors`` random
+    states with Dirichlet(1) probabilities.
+    """
+    if n_states < 1 or n_actions < 1 or n_outcomes < 1:
+        raise ValueError("random_mdp needs n_states, n_actions and n_outcomes >= 1")
+    if not (0.0 < gamma < 1.0):
+        raise ValueError(f"random_mdp is discounted: gamma must lie in (0, 1), got {gamma}")
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(n_outcomes), size=(n_states, n_actions))
+    agent_reward = -rng.uniform(0.0, 1.0, (n_states, n_actions))
+    agent_reward[:, 0] = 0.0
+    principal_reward = rng.uniform(0.0, 2.0, (n_states, n_outcomes))
+    k = min(successors, n_states)
+    rows = np.repeat(np.arange(n_states * n_outcomes), k)
+    cols = np.concatenate([rng.choice(n_states, size=k, replace=False) for _ in range(n_states * n_outcomes)])
+    vals = rng.dirichlet(np.ones(k), size=n_states * n_outcomes).ravel()
+    transitions = sp.csr_matrix((vals, (rows, cols)), shape=(n_states * n_outcomes, n_states))
+    transitions = transitions.multiply(1.0 / transitions.sum(axis=1)).tocsr()
+    return PrincipalAgentMDPSpec(
+        probs, agent_reward, principal_reward, transitions, np.zeros(n_states, dtype=bool), gamma, 0
+    )
+
+
+def hidden_action_e8() -> PrincipalAgentMDPSpec:
+    """The one-shot hidden-action contract E8: actions cost ``[0, 0.1, 0.3]``, success
+    probabilities ``[0.1, 0.5, 0.9]``, success worth 1 to the principal. Optimum: pay 0.5 on
+    success, the agent takes action 2; principal 0.45, agent 0.15."""
+    p1 = np.array([0.1, 0.5, 0.9])
+    probs = np.zeros((2, 3, 2))
+    probs[0, :, 1], probs[0, :, 0] = p1, 1 - p1
+    probs[1, :, 0] = 1.0
+    agent_reward = np.array([[0.0, -0.1, -0.3], [0.0, 0.0, 0.0]])
+    principal_reward = np.array([[0.0, 1.0], [0.0, 0.0]])
+    transitions = np.zeros((2, 2, 2))
+    transitions[:, :, 1] = 1.0
+    return PrincipalAgentMDPSpec(probs, agent_reward, principal_reward, transitions, np.array([False, True]), 1.0, 0)
+
+
+class PrincipalAgentMDPGame(ContractGame):
+    """Batched dynamics of a :class:`PrincipalAgentMDPSpec` (one agent)."""
+
+    name = "principal_agent_mdp"
+
+    def __init__(
+        self, spec: PrincipalAgentMDPSpec, num_envs: int = 1, horizon: int | None = None,
+        payment_cap: float = 10.0, seed: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.levels = spec.acyclic_levels()
+        if horizon is None and self.levels is None:
+            horizon = 100
+        terms = ContractTerms(1, spec.n_outcomes, float(payment_cap))
+        super().__init__(num_envs, 1, spec.n_actions, terms, horizon, seed)
+        n_s, n_o = spec.n_states, spec.n_outcomes
+        self.principal_observation_space = spaces.Discrete(n_s)
+        self.agent_observation_space = spaces.Dict({"state": spaces.Discrete(n_s), "contract": terms.contract_space()})
+        high = np.concatenate([[n_s - 1], np.full(n_o, payment_cap)]).astype(np.float32)
+        self.state_space = spaces.Box(np.zeros(1 + n_o, np.float32), high, dtype=np.float32)
+        mat = spec.transition_matrix
+        self._cum = np.cumsum(mat.data)
+        self._row_start = np.concatenate([[0.0], self._cum])[mat.indptr[:-1]]
+        self._row_end = mat.indptr[1:] - 1
+        self.s = np.full(self.num_envs, spec.initial_state, dtype=np.int64)
+        self.last_action = np.full(self.num_envs, -1, dtype=np.int64)
+        self.last_outcome = np.full(self.num_envs, -1, dtype=np.int64)
+
+    def _reset(self, env_idx: np.ndarray) -> None:
+        self.s[env_idx] = self.spec.initial_state
+        self.last_action[env_idx] = -1
+        self.last_outcome[env_idx] = -1
+
+    def _step(self, actions: np.ndarray) -> Transition:
+        spec, s, a = self.spec, self.s, actions[:, 0]
+        outcome = self.rng.categorical(spec.outcome_probs[s, a])
+        row = s * spec.n_outcomes + outcome
+        u = self.rng.uniform(1)[:, 0]
+        mat = spec.transition_matrix
+        pos = np.searchsorted(self._cum, self._row_start[row] + u * (self._cum[self._row_end[row]] - self._row_start[row]), side="right")
+        pos = np.clip(pos, mat.indptr[row], self._row_end[row])
+        agent_own = spec.agent_reward[s, a][:, None]
+        principal_own = spec.principal_reward[s, outcome]
+        self.s = mat.indices[pos].astype(np.int64)
+        self.last_action, self.last_outcome = a.copy(), outcome
+        return Transition(agent_own, principal_own, outcome[:, None], spec.terminal[self.s])
+
+    def principal_observation(self) -> np.ndarray:
+        return self.s.copy()
+
+    def agent_observation(self, contracts: np.ndarray | None) -> dict[str, np.ndarray]:
+        return {"state": self.s[:, None].copy(), "contract": contracts.astype(np.float32)}
+
+    def state(self, contracts: np.ndarray | None) -> np.ndarray:
+        out = np.zeros((self.num_envs, 1 + self.spec.n_outcomes), dtype=np.float32)
+        out[:, 0] = self.s
+        out[:, 1:] = contracts[:, 0]
+        return out
+
+    def render_ansi(self, env_index: int) -> str:
+        b = env_index
+        last = ""
+        if self.last_action[b] >= 0:
+            last = f" | last action {self.last_action[b]} -> outcome {self.last_outcome[b]}"
+        return f"principal_agent_mdp: round {self.t[b]}, state {self.s[b]}{last}"
+
+
+class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming convention)
+    """PettingZoo ParallelEnv of a principal-agent MDP (see the module docstring)."""
+
+    metadata = {
+        "name": "principal_agent_mdp_v0",
+        "render_modes": ["ansi", "human"],
+        "is_parallelizable": True,
+        "render_fps": 2,
+    }
+
+    @classmethod
+    def make_game(
+        cls, num_envs: int, spec: PrincipalAgentMDPSpec | None = None, depth: int = 4, instance_seed: int = 0,
+        horizon: int | None = None, payment_cap: float = 10.0,
+    ) -> PrincipalAgentMDPGame:
+        if spec is None:
+            spec = random_binary_tree(depth, seed=instance_seed)
+        elif not isinstance(spec, PrincipalAgentMDPSpec):
+            raise ValueError(f"spec must be a PrincipalAgentMDPSpec, got {type(spec).__name__}")
+        return PrincipalAgentMDPGame(spec, num_envs=num_envs, horizon=horizon, payment_cap=payment_cap)
+
+
+env = aec_from_parallel(parallel_env)
+raw_env = env

@@ -1,0 +1,91 @@
+"""Per-environment random streams that stay identical whether an env runs alone or inside a batch.
+
+numpy's ``Generator`` draws one stream for a whole array, so environment ``b`` of a batch would see
+different numbers from the same environment run alone. Here every environment owns a counter-based
+stream (SplitMix64 of ``key + counter``): a batch of ``B`` envs seeded ``s`` is exactly ``B`` single
+envs seeded ``s, s + 1, ..., s + B - 1`` (Gymnasium's vector seeding convention), and all draws
+stay vectorised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = float(2.0**-53)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser over a uint64 array (wrap-around arithmetic is intended)."""
+    z = (x ^ (x >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
+    """Stream keys for ``num_envs`` envs seeded ``seed, seed + 1, ...`` (``None``: fresh entropy)."""
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return _splitmix64(seeds * _GOLDEN + _GOLDEN)
+
+
+class BatchedStreams:
+    """One independent random stream per environment of a batch.
+
+    Each draw consumes a fixed number of values from the streams of the environments it is made
+    for, so an environment's numbers never depend on what the other environments of the batch did.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.keys = np.asarray(keys, dtype=np.uint64).copy()
+        self.counters = np.zeros(len(self.keys), dtype=np.uint64)
+
+    @classmethod
+    def from_seed(cls, seed: int | None, num_envs: int) -> BatchedStreams:
+        return cls(seed_keys(seed, num_envs))
+
+    def reseed(self, seed: int | None) -> None:
+        self.keys = seed_keys(seed, len(self.keys))
+        self.counters[:] = 0
+
+    def bits(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
+        keys = self.keys if env_idx is None else self.keys[env_idx]
+        counters = self.counters if env_idx is None else self.counters[env_idx]
+        offsets = np.arange(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            x = keys[:, None] + (counters[:, None] + offsets) * _GOLDEN
+            out = _splitmix64(x)
+        if env_idx is None:
+            self.counters += np.uint64(n)
+        else:
+            self.counters[env_idx] += np.uint64(n)
+        return out
+
+    def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
+        return (self.bits(n, env_idx) >> _S11).astype(np.float64) * _TO_UNIT
+
+    def integers(self, high, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """``n`` ints in ``[0, high)`` per selected env; ``high`` is a scalar or broadcasts to ``[E, n]``."""
+        return np.floor(self.uniform(n, env_idx) * high).astype(np.int64)
+
+    def normal(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """``n`` standard normal draws per selected env (Box-Muller; consumes ``2n`` values)."""
+        u = self.uniform(2 * n, env_idx)
+        u1, u2 = 1.0 - u[:, :n], u[:, n:]
+        return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+    def categorical(self, probs: np.ndarray, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """One draw per row of ``probs`` (``[E, K]``, rows sum to 1): inverse-CDF sampling."""
+        u = self.uniform(1, env_idx)
+        cdf = np.cumsum(probs, axis=-1)
+        idx = (u > cdf).sum(axis=-1)
+        return np.minimum(idx, probs.shape[-1] - 1)

@@ -1,0 +1,90 @@
+"""The test battery every PettingZoo environment of the suite must pass (imported by env tests).
+
+Usage in an env's test module::
+
+    from tests.battery import run_battery
+    def test_battery(): run_battery(my_env_v0, kwargs={...})
+"""
+
+from __future__ import annotations
+
+import pickle
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from gymnasium.utils.env_checker import data_equivalence
+from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, render_test, state_test
+
+
+def random_actions(env, rng: np.random.Generator) -> dict[str, Any]:
+    """Valid random actions for every live player (numpy-seeded, so reproducible)."""
+    actions = {}
+    for p in env.agents:
+        space = env.action_space(p)
+        if hasattr(space, "n"):
+            actions[p] = int(rng.integers(space.n))
+        else:
+            actions[p] = rng.uniform(space.low, space.high).astype(space.dtype)
+    return actions
+
+
+def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
+    """Trajectory of a Parallel env under seeded random actions, resetting at episode ends."""
+    rng = np.random.default_rng(action_seed)
+    traj = [env.reset(seed=seed)]
+    for _ in range(steps):
+        if not env.agents:
+            traj.append(env.reset())
+        actions = random_actions(env, rng)
+        traj.append((actions, env.step(actions)))
+    return traj
+
+
+def check_determinism(parallel_fn, kwargs: dict, steps: int = 200) -> None:
+    """Same seed, same multi-step trajectory (PettingZoo 1.27's parallel_seed_test checks one step)."""
+    a = rollout(parallel_fn(**kwargs), seed=42, steps=steps)
+    b = rollout(parallel_fn(**kwargs), seed=42, steps=steps)
+    assert data_equivalence(a, b, exact=True)
+    c = rollout(parallel_fn(**kwargs), seed=43, steps=steps)
+    assert not data_equivalence(a, c, exact=True), "different seeds gave identical trajectories"
+
+
+def check_pickle(parallel_fn, kwargs: dict, steps: int = 50) -> None:
+    env = parallel_fn(**kwargs)
+    clone = pickle.loads(pickle.dumps(env))
+    assert data_equivalence(rollout(env, 7, steps), rollout(clone, 7, steps), exact=True)
+
+
+def check_aec_matches_parallel(module: ModuleType, kwargs: dict, steps: int = 60) -> None:
+    """Same seed and actions through the AEC and Parallel APIs give the same rewards and ledger."""
+    par = module.parallel_env(**kwargs)
+    aec = module.env(**kwargs)
+    rng = np.random.default_rng(0)
+    par.reset(seed=5)
+    aec.reset(seed=5)
+    for _ in range(steps):
+        if not par.agents:
+            break
+        actions = random_actions(par, rng)
+        _, rewards, terms, truncs, infos = par.step(actions)
+        for p in list(aec.agents):
+            assert aec.agent_selection == p
+            aec.step(actions[p])
+        for p in rewards:
+            assert aec.rewards[p] == rewards[p]
+            assert aec.infos[p] == infos[p]
+            assert aec.terminations[p] == terms[p] and aec.truncations[p] == truncs[p]
+
+
+def run_battery(module: ModuleType, kwargs: dict | None = None, cycles: int = 300) -> None:
+    """PettingZoo's API tests plus the suite's determinism, pickling and AEC/Parallel checks."""
+    kwargs = dict(kwargs or {})
+    parallel_api_test(module.parallel_env(**kwargs), num_cycles=cycles)
+    api_test(module.env(**kwargs), num_cycles=cycles)
+    max_cycles_test(module)
+    render_test(lambda render_mode=None: module.env(render_mode=render_mode, **kwargs))
+    state_test(module.env(**kwargs), module.parallel_env(**kwargs))
+    check_determinism(module.parallel_env, kwargs)
+    check_pickle(module.parallel_env, kwargs)
+    check_aec_matches_parallel(module, kwargs)
