@@ -95,7 +95,7 @@ class ContractTerms:
             where = f" in env {env}" if num_envs > 1 else ""
             raise ValueError(
                 f"{player}: payment to {agent_id(agent)} for outcome {outcome}{where} is "
-                f"{arr[env, agent, outcome]!r}; allowed range is [0, {self.payment_cap}] "
+                f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
         return np.minimum(arr, self.payment_cap)
