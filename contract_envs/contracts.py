@@ -89,6 +89,9 @@ class ContractTerms:
                 f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
             )
         arr = arr.astype(np.float64, copy=False)
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if low >= 0.0 and high <= self.payment_cap:
+            return arr
         bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
         if bad.any():
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
@@ -98,7 +101,7 @@ class ContractTerms:
                 f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
-        return np.minimum(arr, self.payment_cap)
+        return np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:
@@ -110,7 +113,11 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
     for j, player in enumerate(players):
         if player not in actions:
             raise ValueError(f"{player}: no action given; expected an int in [0, {n_actions - 1}]")
-        a = np.asarray(actions[player])
+        a = actions[player]
+        if isinstance(a, (int, np.integer)) and not isinstance(a, bool) and 0 <= a < n_actions:
+            out[:, j] = a  # fast path for the single-env adapters
+            continue
+        a = np.asarray(a)
         if a.dtype.kind not in "biu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
             raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
         if a.shape not in ((), (num_envs,), (1,)) or (a.shape == (1,) and num_envs != 1):
@@ -152,7 +159,8 @@ def settle(
             welfare (True for production-style principals) or a function of the agents' rewards
             (False, e.g. a planner maximising ``w * sum r_i``), which would double-count.
     """
-    payments = np.take_along_axis(contracts, outcomes[..., None], axis=2)[..., 0]
+    num_envs, n_agents = outcomes.shape
+    payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
@@ -170,6 +178,8 @@ def settle(
 
 AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
 PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
+AGENT_INFO_KEYS = AGENT_LEDGER_KEYS + tuple(f"episode_{k}" for k in AGENT_LEDGER_KEYS)
+PRINCIPAL_INFO_KEYS = PRINCIPAL_LEDGER_KEYS + tuple(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS)
 
 
 class Ledger:
@@ -178,48 +188,43 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode).
+    the current episode). Stored as two tables whose last axis follows ``AGENT_INFO_KEYS`` /
+    ``PRINCIPAL_INFO_KEYS``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
+    then the episode totals).
     """
 
     def __init__(self, num_envs: int, n_agents: int) -> None:
         self.num_envs, self.n_agents = num_envs, n_agents
-        self.step_agent = {k: np.zeros((num_envs, n_agents)) for k in AGENT_LEDGER_KEYS}
-        self.step_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
-        self.episode_agent = {k: np.zeros((num_envs, n_agents)) for k in AGENT_LEDGER_KEYS}
-        self.episode_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
+        self.agent = np.zeros((num_envs, n_agents, len(AGENT_INFO_KEYS)))
+        self.principal = np.zeros((num_envs, len(PRINCIPAL_INFO_KEYS)))
+        self._na, self._np = len(AGENT_LEDGER_KEYS), len(PRINCIPAL_LEDGER_KEYS)
 
     def clear_step(self) -> None:
-        for d in (self.step_agent, self.step_principal):
-            for v in d.values():
-                v[...] = 0.0
+        self.agent[..., : self._na] = 0.0
+        self.principal[:, : self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
-        """Zero the episode totals (of ``env_idx`` only, or of every env)."""
-        sel = slice(None) if env_idx is None else env_idx
-        for d in (self.step_agent, self.step_principal, self.episode_agent, self.episode_principal):
-            for v in d.values():
-                v[sel] = 0.0
+        """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
+        if env_idx is None:
+            self.agent[...] = 0.0
+            self.principal[...] = 0.0
+        else:
+            self.agent[env_idx] = 0.0
+            self.principal[env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
-        sa, sp = self.step_agent, self.step_principal
-        sa["own_reward"][:] = s.agent_own
-        sa["payment"][:] = s.payments
-        sa["utility"][:] = s.agent_utility
-        sp["own_reward"][:] = s.principal_own
-        sp["payment"][:] = s.principal_paid
-        sp["utility"][:] = s.principal_utility
-        sp["welfare"][:] = s.welfare
-        for k in AGENT_LEDGER_KEYS:
-            self.episode_agent[k] += sa[k]
-        for k in PRINCIPAL_LEDGER_KEYS:
-            self.episode_principal[k] += sp[k]
+        na, np_ = self._na, self._np
+        step_a = self.agent[..., :na]
+        step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
+        self.agent[..., na:] += step_a
+        step_p = self.principal[:, :np_]
+        step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
+            s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
+        self.principal[:, np_:] += step_p
 
     def agent_info(self, i: int) -> dict[str, np.ndarray]:
-        info = {k: self.step_agent[k][:, i] for k in AGENT_LEDGER_KEYS}
-        info.update({f"episode_{k}": self.episode_agent[k][:, i] for k in AGENT_LEDGER_KEYS})
-        return info
+        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
+        return {k: self.agent[:, i, j] for j, k in enumerate(AGENT_INFO_KEYS)}
 
     def principal_info(self) -> dict[str, np.ndarray]:
-        info = dict(self.step_principal)
-        info.update({f"episode_{k}": v for k, v in self.episode_principal.items()})
-        return info
+        return {k: self.principal[:, j] for j, k in enumerate(PRINCIPAL_INFO_KEYS)}

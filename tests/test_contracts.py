@@ -87,10 +87,11 @@ def test_ledger_accumulates_and_resets_per_env():
     s = settle(np.ones((2, 1, 2)), np.zeros((2, 1), dtype=np.int64), np.full((2, 1), -0.5), np.array([2.0, 3.0]))
     ledger.record(s)
     ledger.record(s)
-    np.testing.assert_allclose(ledger.episode_principal["payment"], [2.0, 2.0])
-    np.testing.assert_allclose(ledger.episode_agent["utility"][:, 0], [1.0, 1.0])
+    np.testing.assert_allclose(ledger.principal_info()["episode_payment"], [2.0, 2.0])
+    np.testing.assert_allclose(ledger.agent_info(0)["episode_utility"], [1.0, 1.0])
     ledger.reset(np.array([1]))
-    np.testing.assert_allclose(ledger.episode_principal["utility"], [2.0 * (2.0 - 1.0), 0.0])
+    np.testing.assert_allclose(ledger.principal_info()["episode_utility"], [2.0 * (2.0 - 1.0), 0.0])
+    np.testing.assert_allclose(ledger.principal_info()["utility"], [1.0, 0.0])
     info = ledger.principal_info()
     assert set(info) == {"own_reward", "payment", "utility", "welfare", "episode_own_reward", "episode_payment",
                          "episode_utility", "episode_welfare"}
