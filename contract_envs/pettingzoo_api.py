@@ -140,10 +140,10 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         out = {}
         for p in self.agents:
             if p == PRINCIPAL:
-                info = dict(zip(PRINCIPAL_INFO_KEYS, ledger.principal[0].tolist()))
+                info = dict(zip(PRINCIPAL_INFO_KEYS, ledger.principal[0].tolist(), strict=True))
                 info["acting"] = not agents_act or self.game.simultaneous
             else:
-                info = dict(zip(AGENT_INFO_KEYS, ledger.agent[0, self._agent_index[p]].tolist()))
+                info = dict(zip(AGENT_INFO_KEYS, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
                 info["acting"] = agents_act
             out[p] = info
         return out

@@ -15,7 +15,7 @@ TERMS = ContractTerms(n_agents=2, n_outcomes=3, payment_cap=5.0)
     "offer, message",
     [
         (np.zeros((2, 2)), r"principal_0: contract has shape \(2, 2\); expected \(2, 3\)"),
-        (np.array([[0, 1, np.nan], [0, 0, 0]]), r"payment to agent_0 for outcome 2 is nan; allowed range is \[0, 5.0\]"),
+        (np.array([[0, 1, np.nan], [0, 0, 0]]), r"agent_0 for outcome 2 is nan; allowed range is \[0, 5.0\]"),
         (np.array([[0, 1, 0], [0, np.inf, 0]]), r"payment to agent_1 for outcome 1 is inf"),
         (np.array([[0, 1, 0], [-0.1, 0, 0]]), r"payment to agent_1 for outcome 0 is -0.1.*limited liability"),
         (np.array([[0, 6.0, 0], [0, 0, 0]]), r"payment to agent_0 for outcome 1 is 6.0; allowed range is \[0, 5.0\]"),

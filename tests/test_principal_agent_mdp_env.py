@@ -1,16 +1,11 @@
-from contract_envs.envs import principal_agent_mdp_v0
-from tests.battery import run_battery
-
-
-def test_battery_default_tree():
-    run_battery(principal_agent_mdp_v0)
-
+"""principal_agent_mdp_v0: PettingZoo battery, rules, ledger, errors, batched API."""
 
 import numpy as np
 import pytest
 
 import contract_envs
 from contract_envs import vector
+from contract_envs.envs import principal_agent_mdp_v0
 from contract_envs.envs.principal_agent_mdp import (
     PrincipalAgentMDPSpec,
     hidden_action_e8,
@@ -18,6 +13,12 @@ from contract_envs.envs.principal_agent_mdp import (
     random_mdp,
 )
 from contract_envs.solvers import solve_spe
+from tests.battery import run_battery
+
+
+def test_battery_default_tree():
+    run_battery(principal_agent_mdp_v0)
+
 
 ENV_ID = "contract_envs/principal_agent_mdp-v0"
 
@@ -143,7 +144,8 @@ def test_batched_env_b_equals_single_env_seeded_s_plus_b():
     for t in range(rounds):
         vec.step({"principal_0": contracts[t]})
         obs, rew, term, trunc, _ = vec.step({"agent_0": actions[t]})
-        batched.append((obs["principal_0"].copy(), rew["agent_0"].copy(), rew["principal_0"].copy(), term["agent_0"] | trunc["agent_0"]))
+        done = term["agent_0"] | trunc["agent_0"]
+        batched.append((obs["principal_0"].copy(), rew["agent_0"].copy(), rew["principal_0"].copy(), done))
     for b in range(num_envs):
         env = principal_agent_mdp_v0.parallel_env(spec=spec, horizon=7)
         env.reset(seed=seed + b)
