@@ -126,7 +126,8 @@ def resolve_tax_model(tax_model: str, max_cycles: int | None, period_length: int
     if tax_model not in TAX_MODELS:
         raise ValueError(f"tax_model={tax_model!r} is not supported; allowed: {list(TAX_MODELS)}")
     cutoffs, horizon, period = TAX_MODELS[tax_model]
-    return cutoffs, int(horizon if max_cycles is None else max_cycles), int(period if period_length is None else period_length)
+    horizon = int(horizon if max_cycles is None else max_cycles)
+    return cutoffs, horizon, int(period if period_length is None else period_length)
 
 
 class TaxEconomyGame(ContractGame):
