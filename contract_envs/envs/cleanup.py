@@ -328,7 +328,7 @@ class CleanupGame(ContractGame):
                     cell = self.pos[:, i] + offset
                     r = np.clip(cell[:, 0], 0, self.height - 1)
                     c = np.clip(cell[:, 1], 0, self.width - 1)
-                    inside = (cell[:, 0] >= 0) & (cell[:, 0] < self.height) & (cell[:, 1] >= 0) & (cell[:, 1] < self.width)
+                    inside = (r == cell[:, 0]) & (c == cell[:, 1])
                     alive &= inside & ~self.wall[r, c]
                     if not alive.any():
                         break
