@@ -114,7 +114,7 @@ class ContractTerms:
             to = recipients[agent] if recipients is not None else agent_id(agent)
             raise ValueError(
                 f"{player}: payment to {to} for outcome {outcome}{where} is "
-                f"{arr[env, agent, outcome]!r}; allowed range is [0, {self.payment_cap}] "
+                f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
         return np.minimum(arr, self.payment_cap)
@@ -140,7 +140,7 @@ class ContractTerms:
             env, outcome = (int(v) for v in np.argwhere(bad)[0])
             where = f" in env {env}" if num_envs > 1 else ""
             raise ValueError(
-                f"{player}: schedule entry {outcome}{where} is {arr[env, outcome]!r}; allowed range is "
+                f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
                 f"[0, {self.payment_cap}] (finite, non-negative)"
             )
         arr = np.minimum(arr, self.payment_cap)
