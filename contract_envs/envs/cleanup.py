@@ -122,6 +122,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from numpy.lib.stride_tricks import sliding_window_view
 
 from contract_envs.core import ContractGame, Transition
 from contract_envs.envs._incentive_common import EpisodeLengthParallelEnv, incentive_terms
@@ -164,6 +165,10 @@ CELL_COLOURS = np.array([[0, 0, 0], [180, 180, 180], [113, 75, 24], [99, 156, 19
 BEAM_COLOUR = np.array([100, 255, 255], dtype=np.float32)
 AGENT_COLOURS = np.array([[159, 67, 255], [2, 81, 154], [204, 0, 204], [216, 30, 54], [254, 151, 0]], dtype=np.float32)
 CELL_CHARS = np.array([" ", "@", "H", "R", "A"])
+_BEAM_CODE, _AGENT_CODE = 5, 6
+_OUTSIDE_CODE = _AGENT_CODE + len(AGENT_COLOURS)
+_PALETTE = np.vstack([CELL_COLOURS, BEAM_COLOUR, AGENT_COLOURS, np.zeros(3)]).astype(np.float32)
+_PALETTE_OBS = _PALETTE / np.float32(256.0)
 BEAM_LENGTH = 5
 # (row, col) offsets of the three beams, facing up: the centre starts in front, the sides beside the agent
 BEAMS = np.array(
@@ -318,27 +323,28 @@ class CleanupGame(ContractGame):
         b, n = self.num_envs, self.n_agents
         cleaned = np.zeros((b, n))
         self.beam[:] = False
+        steps = np.arange(BEAM_LENGTH)
         for i in range(n):
-            firing = actions[:, i] == CLEAN
-            if not firing.any():
+            envs = np.flatnonzero(actions[:, i] == CLEAN)
+            if envs.size == 0:
                 continue
-            for beam in BEAMS:
-                alive = firing.copy()
-                for offset in beam:
-                    cell = self.pos[:, i] + offset
-                    r = np.clip(cell[:, 0], 0, self.height - 1)
-                    c = np.clip(cell[:, 1], 0, self.width - 1)
-                    inside = (r == cell[:, 0]) & (c == cell[:, 1])
-                    alive &= inside & ~self.wall[r, c]
-                    if not alive.any():
-                        break
-                    agent_here = np.any(np.all(self.pos == np.stack([r, c], axis=1)[:, None], axis=2), axis=1)
-                    waste_here = self.world[self._rows, r, c] == WASTE
-                    hit = alive & waste_here
-                    self.world[self._rows[hit], r[hit], c[hit]] = RIVER
-                    cleaned[hit, i] += 1
-                    self.beam[self._rows[alive], r[alive], c[alive]] = True
-                    alive &= ~(waste_here | agent_here)
+            pos = self.pos[envs]  # [E, N, 2]
+            cells = pos[:, i, None, None, :] + BEAMS  # [E, 3 beams, 5 cells, 2]
+            r = np.clip(cells[..., 0], 0, self.height - 1)
+            c = np.clip(cells[..., 1], 0, self.width - 1)
+            wall = (r != cells[..., 0]) | (c != cells[..., 1]) | self.wall[r, c]
+            rows = envs[:, None, None]
+            waste = self.world[rows, r, c] == WASTE
+            agent = ((pos[:, None, None, :, 0] == r[..., None]) & (pos[:, None, None, :, 1] == c[..., None])).any(-1)
+            # a beam covers the cells before the first wall, up to and including the first agent or waste
+            first_wall = np.where(wall.any(-1), wall.argmax(-1), BEAM_LENGTH)
+            stop = waste | agent
+            first_stop = np.where(stop.any(-1), stop.argmax(-1) + 1, BEAM_LENGTH)
+            covered = steps < np.minimum(first_wall, first_stop)[..., None]  # [E, 3, 5]
+            hit = covered & waste
+            self.world[np.broadcast_to(rows, hit.shape)[hit], r[hit], c[hit]] = RIVER
+            cleaned[envs, i] = hit.sum(axis=(1, 2))
+            self.beam[np.broadcast_to(rows, covered.shape)[covered], r[covered], c[covered]] = True
         return cleaned
 
     def _step(self, actions: np.ndarray) -> Transition:
@@ -356,30 +362,34 @@ class CleanupGame(ContractGame):
         return Transition(reward, reward.sum(axis=1), outcomes, done)
 
     # ----------------------------------------------------------------- observations
+    def cell_codes(self) -> np.ndarray:
+        """What each cell shows ``[B, H, W]``: cell type, this step's beam, or agent ``i`` (code ``6 + i``)."""
+        codes = self.world.copy()
+        codes[self.beam] = _BEAM_CODE
+        for i in range(self.n_agents):
+            codes[self._rows, self.pos[:, i, 0], self.pos[:, i, 1]] = _AGENT_CODE + i
+        return codes
+
     def rgb(self) -> np.ndarray:
         """The maps as RGB ``[B, H, W, 3]`` float32 (0..255): cells, this step's beam, agents."""
-        img = CELL_COLOURS[self.world]
-        img[self.beam] = BEAM_COLOUR
-        for i in range(self.n_agents):
-            img[self._rows, self.pos[:, i, 0], self.pos[:, i, 1]] = AGENT_COLOURS[i % len(AGENT_COLOURS)]
-        return img
+        return np.take(_PALETTE, self.cell_codes(), axis=0)
 
     def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
         v = self.view
-        img = self.rgb() / np.float32(256.0)
-        padded = np.zeros((self.num_envs, self.height + 2 * v, self.width + 2 * v, 3), dtype=np.float32)
-        padded[:, v:v + self.height, v:v + self.width] = img
-        span = np.arange(2 * v + 1)
-        rows = self.pos[..., 0][..., None] + span  # [B, N, S] (padded coordinates of the window)
-        cols = self.pos[..., 1][..., None] + span
-        return padded[self._rows[:, None, None, None], rows[:, :, :, None], cols[:, :, None, :]]
+        padded = np.full((self.num_envs, self.height + 2 * v, self.width + 2 * v), _OUTSIDE_CODE, dtype=np.int8)
+        padded[:, v:v + self.height, v:v + self.width] = self.cell_codes()
+        side = 2 * v + 1
+        # window of agent i starts at its own (row, col) in padded coordinates: [B, N, side, side]
+        windows = sliding_window_view(padded, (side, side), axis=(1, 2))
+        window = windows[self._rows[:, None], self.pos[..., 0], self.pos[..., 1]]
+        return np.take(_PALETTE_OBS, window, axis=0)
 
     def principal_observation(self) -> np.ndarray:
-        image = (self.rgb() / np.float32(256.0)).reshape(self.num_envs, -1)
+        image = np.take(_PALETTE_OBS, self.cell_codes(), axis=0).reshape(self.num_envs, -1)
         return np.concatenate([image, self.last_clean.astype(np.float32)], axis=1)
 
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return self.rgb() / np.float32(256.0)
+        return np.take(_PALETTE_OBS, self.cell_codes(), axis=0)
 
     def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
         density = self.waste_density()

@@ -111,6 +111,7 @@ from contract_envs.pettingzoo_api import aec_from_parallel
 
 LEVER, START, DOOR = 0, 1, 2
 POSITION_NAMES = ("lever", "start", "door")
+_ONE_HOT = np.vstack([np.eye(3), np.zeros(3)]).astype(np.float32)
 
 
 class EscapeRoomGame(ContractGame):
@@ -174,10 +175,7 @@ class EscapeRoomGame(ContractGame):
 
     # ----------------------------------------------------------------- observations
     def _one_hot(self, idx: np.ndarray) -> np.ndarray:
-        out = np.zeros((*idx.shape, 3), dtype=np.float32)
-        np.put_along_axis(out, np.maximum(idx, 0)[..., None], 1.0, axis=-1)
-        out[idx < 0] = 0.0
-        return out
+        return _ONE_HOT[idx]  # index -1 (no action yet) -> the all-zero last row
 
     def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
         n = self.n_agents
