@@ -175,21 +175,18 @@ class EscapeRoomGame(ContractGame):
 
     # ----------------------------------------------------------------- observations
     def _one_hot(self, idx: np.ndarray) -> np.ndarray:
-        return _ONE_HOT[idx]  # index -1 (no action yet) -> the all-zero last row
+        return np.take(_ONE_HOT, idx, axis=0)  # index -1 (no action yet) -> the all-zero last row
 
     def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
         n = self.n_agents
-        positions = self._one_hot(self.pos)[:, self._order].reshape(self.num_envs, n, 3 * n)
+        positions = self._one_hot(self.pos[:, self._order]).reshape(self.num_envs, n, 3 * n)
         if self.peer_terms is None:
             return positions
         gifts = np.take_along_axis(self.given, self._others[None], axis=2).astype(np.float32)
         return np.concatenate([positions, gifts], axis=2)
 
     def principal_observation(self) -> np.ndarray:
-        b = self.num_envs
-        return np.concatenate(
-            [self._one_hot(self.pos).reshape(b, -1), self._one_hot(self.last_action).reshape(b, -1)], axis=1
-        )
+        return self._one_hot(np.concatenate([self.pos, self.last_action], axis=1)).reshape(self.num_envs, -1)
 
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
         obs = self.principal_observation()
