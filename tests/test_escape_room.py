@@ -224,3 +224,43 @@ def test_peer_action_errors_are_clear():
     with pytest.raises(ValueError, match=message):
         env.step({"agent_0": {"action": 0, "incentives": np.zeros((1, 3))},
                   "agent_1": {"action": 0, "incentives": np.array([[0.0, 0.0, 5.0]])}})
+
+
+@pytest.mark.parametrize(("n", "m"), [(2, 1), (3, 2)])
+@pytest.mark.parametrize("gift", [0.5, 0.99, 1.01, 1.5])
+def test_peer_optimum_is_an_equilibrium_iff_the_lever_gift_exceeds_one(n, m, gift):
+    """LIO's answer through the env: door agents pay each lever agent `gift / (N - M)` for pulling the lever;
+    with gift strategies fixed, the optimum is a pure equilibrium of the moves iff the net gift exceeds 1."""
+    profiles = np.array(list(itertools.product(range(3), repeat=n)))
+    env = contract_envs.vector.make(ER, len(profiles), seed=0, n_agents=n, min_at_lever=m, incentives="peer")
+    actions = {}
+    for i in range(n):
+        offers = np.zeros((len(profiles), n - 1, 3))
+        if i >= m:  # a door agent: rows are the other agents in id order; lever agents are 0..m-1
+            offers[:, :m, LEVER] = gift / (n - m)
+        actions[f"agent_{i}"] = {"action": profiles[:, i], "incentives": offers}
+    _, rewards, _, _, infos = env.step(actions)
+    payoff = np.stack([rewards[f"agent_{i}"] for i in range(n)], axis=1)
+    index = {tuple(p): k for k, p in enumerate(profiles)}
+    optimum = tuple(solvers.escape_room_optimal_profile(n, m))
+    k = index[optimum]
+    assert sum(infos[f"agent_{i}"]["own_reward"][k] for i in range(n)) == {2: 9, 3: 8}[n]  # extrinsic optimum
+    stable = all(payoff[index[tuple(np.where(np.arange(n) == i, d, optimum))], i] < payoff[k, i]
+                 for i in range(n) for d in range(3) if d != optimum[i])
+    assert stable == (gift > 1.0)
+
+
+def test_role_views_run_escape_room_with_a_fixed_designer():
+    from contract_envs.views import AgentsOnlyParallelEnv, PrincipalGymEnv
+
+    pay_lever = lambda obs: np.array([1.5, 0.0, 0.0], np.float32)  # noqa: E731
+    agents_view = AgentsOnlyParallelEnv(ER, principal_policy=pay_lever, n_agents=2, min_at_lever=1)
+    agents_view.reset(seed=0)
+    _, rewards, terms, _, _ = agents_view.step({"agent_0": LEVER, "agent_1": DOOR})
+    assert rewards == {"agent_0": 0.5, "agent_1": 10.0} and all(terms.values())
+    optimum = {"agent_0": LEVER, "agent_1": DOOR}
+    designer_view = PrincipalGymEnv(ER, agent_policy=lambda agent, obs: optimum[agent], n_agents=2, min_at_lever=1)
+    designer_view.reset(seed=0)
+    _, reward, terminated, _, info = designer_view.step(np.array([1.01, 0.0, 0.0], np.float32))
+    assert terminated and info["welfare"] == 9.0
+    assert reward == pytest.approx(9.0 - float(np.float32(1.01)))

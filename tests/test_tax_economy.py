@@ -159,3 +159,14 @@ def test_episode_return_is_final_utility_and_planner_return_is_final_objective()
     labour = np.array([infos[f"agent_{i}"]["episode_own_reward"][0] for i in range(4)]) / np.array([1, 2, 4, 8])
     np.testing.assert_allclose(returns[1:], isoelastic_utility(coin, labour, 0.23, 0.8))
     assert coin.sum() == pytest.approx(40.0 + infos["principal_0"]["episode_welfare"][0])
+
+
+def test_planner_view_scores_the_optimal_flat_rate():
+    from contract_envs.views import PrincipalGymEnv
+
+    equilibrium = {"agent_0": 0, "agent_1": 0, "agent_2": 9, "agent_3": 10}  # TaxLite's equilibrium at t* = 0.75
+    planner = PrincipalGymEnv(TAX, agent_policy=lambda agent, obs: equilibrium[agent])
+    planner.reset(seed=0)
+    _, reward, _, truncated, info = planner.step(np.array([0.75], np.float32))
+    assert reward == pytest.approx(93.0) and truncated
+    assert info["equality_times_productivity"] == pytest.approx(93.0)
