@@ -325,7 +325,8 @@ class PrincipalAgentMDPGame(ContractGame):
         row = s * spec.n_outcomes + outcome
         u = self.rng.uniform(1)[:, 0]
         mat = spec.transition_matrix
-        pos = np.searchsorted(self._cum, self._row_start[row] + u * (self._cum[self._row_end[row]] - self._row_start[row]), side="right")
+        start = self._row_start[row]
+        pos = np.searchsorted(self._cum, start + u * (self._cum[self._row_end[row]] - start), side="right")
         pos = np.clip(pos, mat.indptr[row], self._row_end[row])
         agent_own = spec.agent_reward[s, a][:, None]
         principal_own = spec.principal_reward[s, outcome]

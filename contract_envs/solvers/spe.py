@@ -171,7 +171,9 @@ def _meta_algorithm(spec: PrincipalAgentMDPSpec, margin: float, max_iterations: 
     contract = np.zeros((n_s, n_o))
     agent_policy = np.zeros(n_s, dtype=np.int64)
     seen = set()
-    for it in range(1, max_iterations + 1):
+    it = 0
+    while it < max_iterations:
+        it += 1
         agent_policy, qbar, v_agent = _agent_best_response(spec, contract, rec, agent_policy)
         new_rec, new_contract, q, v_principal = _principal_best(spec, qbar, margin, rec)
         key = (new_rec.tobytes(), np.round(new_contract, 9).tobytes())
