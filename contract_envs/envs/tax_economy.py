@@ -181,6 +181,7 @@ class TaxEconomyGame(ContractGame):
         self.revenue = np.zeros(b)
         self.utility = np.zeros((b, n))
         self.welfare_objective = np.zeros(b)
+        self.equality = np.ones(b)
         self._agent_reward = np.zeros((b, n))
         self._principal_reward = np.zeros(b)
 
@@ -189,6 +190,7 @@ class TaxEconomyGame(ContractGame):
                     self.revenue, self.utility, self.welfare_objective):
             arr[env_idx] = 0.0
         self.coin[env_idx] = self.starting_coin
+        self.equality[env_idx] = 1.0  # equal starting coin
 
     def _step(self, actions: np.ndarray) -> Transition:
         n, b = self.n_agents, self.num_envs
@@ -217,7 +219,8 @@ class TaxEconomyGame(ContractGame):
         first = (self.t == 1)[:, None]
         self._agent_reward = np.where(first, utility, utility - self.utility)
         self.utility = utility
-        objective = self.coin.sum(axis=1) * gini_equality(self.coin)
+        self.equality = gini_equality(self.coin)
+        objective = self.coin.sum(axis=1) * self.equality
         self._principal_reward = np.where(self.t == 1, objective, objective - self.welfare_objective)
         self.welfare_objective = objective
 
@@ -248,7 +251,7 @@ class TaxEconomyGame(ContractGame):
 
     def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
         productivity = self.coin.sum(axis=1)
-        equality = gini_equality(self.coin)
+        equality = self.equality
         common = {"productivity": productivity, "equality": equality,
                   "equality_times_productivity": productivity * equality}
         infos: dict[str, dict[str, Any]] = {
