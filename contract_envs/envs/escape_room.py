@@ -64,8 +64,8 @@ the designer's reward a second time (`principal_in_welfare = False`). Other cost
 
 ### Infos
 Ledger keys of the contract layer plus, for every player, `door_open` (this step) and, for each
-agent, `went_to_lever` / `went_to_door` (this step; A logs their per-episode counts as
-`episode_*` sums of these).
+agent, `went_to_lever` / `went_to_door` (this step, 0 or 1; A's per-episode lever and door counts
+are their sums over an episode).
 
 ### Exact answers (`contract_envs.solvers.escape_room_*`)
 Maximum welfare `10(N-M) - M` (9 / 8 / 28 for (2,1) / (3,2) / (5,2)); without incentives the only
