@@ -117,3 +117,21 @@ def test_designer_schedule_errors_name_player_entry_and_range(env_id):
 def test_bad_constructor_arguments_raise_clear_errors(env_id, kwargs, message):
     with pytest.raises(ValueError, match=message):
         contract_envs.make("parallel", env_id, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ["contract_envs/escape_room-v0", "contract_envs/prisoners_dilemma-v0",
+                                    "contract_envs/cleanup-v0"])
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 2.0])
+def test_incentive_cost_weighs_only_the_designers_reward(env_id, alpha):
+    """Designer reward = welfare - alpha * paid; the ledger keeps the money actually paid."""
+    vec = contract_envs.vector.make(env_id, 8, seed=0, incentive_cost=alpha)
+    rng = np.random.default_rng(2)
+    for _ in range(6):
+        _, rewards, _, _, infos = vec.step(batched_random_actions(vec, rng))
+        designer = infos["principal_0"]
+        np.testing.assert_allclose(rewards["principal_0"], designer["welfare"] - alpha * designer["payment"],
+                                   atol=1e-12)
+        np.testing.assert_allclose(designer["utility"], designer["welfare"] - designer["payment"], atol=1e-12)
+        check_ledger_identities(vec, infos, rewards)
+    with pytest.raises(ValueError, match="incentive_cost must be finite and >= 0"):
+        contract_envs.vector.make(env_id, 1, incentive_cost=-1.0)

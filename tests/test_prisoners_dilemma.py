@@ -79,6 +79,13 @@ def test_designer_return_per_step_is_minus_two_minus_two_alpha_at_cooperation():
     for alpha in (0.0, 0.5, 1.0, 2.0):
         expected = max(-4.0, -2.0 - 2.0 * alpha)
         assert solvers.pd_best_designer_return(alpha) == pytest.approx(expected)
+        # through the env: pay tau_C = 1 and both cooperate (-2 - 2 alpha), or pay nothing and both defect (-4)
+        env = prisoners_dilemma_v0.parallel_env(incentive_cost=alpha)
+        env.reset(seed=0)
+        _, paid, *_ = env.step({"principal_0": np.array([1.0, 0.0], np.float32), "agent_0": C, "agent_1": C})
+        _, free, *_ = env.step({"principal_0": np.zeros(2, np.float32), "agent_0": D, "agent_1": D})
+        assert paid["principal_0"] == pytest.approx(-2.0 - 2.0 * alpha) and free["principal_0"] == -4.0
+        assert max(paid["principal_0"], free["principal_0"]) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("s", [0.0, 0.3, 0.6, 2 / 3, 0.67, 0.8, 1.0])

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from contract_envs.contracts import ContractTerms
+from contract_envs.contracts import ContractTerms, Settlement
 from contract_envs.pettingzoo_api import ContractParallelEnv
 
 INCENTIVE_MODES = ("per_action", "per_agent", "peer", "none")
@@ -68,3 +68,25 @@ class EpisodeLengthParallelEnv(ContractParallelEnv):
         # the game's horizon follows max_cycles (the base class does not pass it to make_game)
         self.make_game = functools.partial(type(self).make_game, max_cycles=max_cycles)
         super().__init__(max_cycles=max_cycles, render_mode=render_mode, **kwargs)
+
+
+def check_incentive_cost(alpha: float) -> float:
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"incentive_cost must be finite and >= 0, got {alpha!r}")
+    return float(alpha)
+
+
+class IncentiveCostMixin:
+    """Designer reward ``welfare - incentive_cost * paid`` (the suite's ``designer_return(alpha)``).
+
+    The ledger keeps the money (``utility`` = own - paid); only the designer's reward weighs what it
+    pays by ``incentive_cost`` (1: the reward equals the ledger utility; 0: A's Cleanup objective).
+    """
+
+    incentive_cost: float = 1.0
+
+    def rewards(self, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        principal = settlement.principal_utility
+        if self.incentive_cost != 1.0:
+            principal = principal + (1.0 - self.incentive_cost) * settlement.principal_paid
+        return settlement.agent_utility, principal

@@ -85,8 +85,9 @@ PettingZoo's `api_test` compares observation shapes across players.
 
 ### Rewards
 Agent: apples eaten (- cleaning penalty) + incentive received. Designer: social welfare (sum of
-the agents' environment rewards) minus the incentives paid (A's designer loss has no cost term:
-its objective is `welfare`, in the designer's `infos`). `principal_in_welfare = False`.
+the agents' environment rewards) minus `incentive_cost` (alpha, default 1) times the incentives
+paid; A's Cleanup designer has no cost term: `incentive_cost=0` gives its objective. The ledger
+records the money paid. `principal_in_welfare = False`.
 
 ### Infos
 Agents: `apples`, `cleaned` (waste cells cleaned this step; A logs "waste cleared"). Every
@@ -108,7 +109,8 @@ player: `waste_density`, `apple_count` (after this step's spawning).
 contract_envs.make("parallel", "contract_envs/cleanup-v0", map_name="7x7", n_agents=None,
                    max_cycles=50, incentives="per_action", incentive_cap=2.0, view_size=None,
                    apple_respawn_prob=None, waste_spawn_prob=None, depletion_threshold=None,
-                   restoration_threshold=None, cleaning_penalty=0.0, render_mode=None)
+                   restoration_threshold=None, cleaning_penalty=0.0, incentive_cost=1.0,
+                   render_mode=None)
 ```
 `None` picks the map's values above; `n_agents` at most the number of spawn points (2 / 3).
 
@@ -125,7 +127,12 @@ from gymnasium import spaces
 from numpy.lib.stride_tricks import sliding_window_view
 
 from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import EpisodeLengthParallelEnv, incentive_terms
+from contract_envs.envs._incentive_common import (
+    EpisodeLengthParallelEnv,
+    IncentiveCostMixin,
+    check_incentive_cost,
+    incentive_terms,
+)
 from contract_envs.pettingzoo_api import aec_from_parallel
 
 MAPS = {
@@ -177,7 +184,7 @@ BEAMS = np.array(
      [[-s, 1] for s in range(BEAM_LENGTH)]], dtype=np.int64)
 
 
-class CleanupGame(ContractGame):
+class CleanupGame(IncentiveCostMixin, ContractGame):
     """Batched Cleanup on a fixed map with an incentive designer."""
 
     name = "cleanup"
@@ -189,7 +196,7 @@ class CleanupGame(ContractGame):
         incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
         apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
         depletion_threshold: float | None = None, restoration_threshold: float | None = None,
-        cleaning_penalty: float = 0.0, seed: int | None = None,
+        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> None:
         if map_name not in MAPS:
             raise ValueError(f"map_name={map_name!r} is not supported; allowed: {list(MAPS)}")
@@ -219,6 +226,7 @@ class CleanupGame(ContractGame):
         self.apple_prob, self.waste_prob = float(params["apple_respawn_prob"]), float(params["waste_spawn_prob"])
         self.depletion, self.restoration = float(params["depletion_threshold"]), float(params["restoration_threshold"])
         self.cleaning_penalty = float(cleaning_penalty)
+        self.incentive_cost = check_incentive_cost(incentive_cost)
         self.height, self.width = ascii_map.shape
         base = np.full(ascii_map.shape, EMPTY, dtype=np.int8)
         base[ascii_map == "@"] = WALL
@@ -432,11 +440,11 @@ class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming 
         incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
         apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
         depletion_threshold: float | None = None, restoration_threshold: float | None = None,
-        cleaning_penalty: float = 0.0, seed: int | None = None,
+        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> CleanupGame:
         return CleanupGame(num_envs, map_name, n_agents, max_cycles, incentives, incentive_cap, view_size,
                            apple_respawn_prob, waste_spawn_prob, depletion_threshold, restoration_threshold,
-                           cleaning_penalty, seed)
+                           cleaning_penalty, incentive_cost=incentive_cost, seed=seed)
 
 
 env = aec_from_parallel(parallel_env)

@@ -57,10 +57,11 @@ zeros at the start of an episode); float32.
 
 ### Rewards
 Agent: environment reward + incentives received (- gifts given, + gifts received in `peer`).
-Designer: social welfare (sum of the agents' environment rewards) minus the incentives paid, i.e.
-A's evaluation metric `r_id` = designer_return with cost weight alpha = 1. Welfare does not count
-the designer's reward a second time (`principal_in_welfare = False`). Other cost weights:
-`welfare - alpha * payment` from the designer's `infos`.
+Designer: social welfare (sum of the agents' environment rewards) minus `incentive_cost` (alpha,
+default 1) times the incentives paid: with alpha = 1 this is A's evaluation metric `r_id` (the
+suite's `designer_return(alpha)`). The ledger always records the money actually paid (designer
+`utility` = welfare - payment); `welfare` does not count the designer's reward a second time
+(`principal_in_welfare = False`).
 
 ### Infos
 Ledger keys of the contract layer plus, for every player, `door_open` (this step) and, for each
@@ -89,11 +90,12 @@ pure equilibrium from the start is everyone staying; a lever incentive `tau` (st
 ```python
 contract_envs.make("parallel", "contract_envs/escape_room-v0", n_agents=5, min_at_lever=2,
                    max_cycles=5, incentives="per_action", incentive_cap=2.0,
-                   door_reward=10.0, move_cost=1.0, render_mode=None)
+                   door_reward=10.0, move_cost=1.0, incentive_cost=1.0, render_mode=None)
 ```
 `n_agents` N >= 1; `min_at_lever` M in `[1, N]`; `max_cycles` steps per episode; `incentives` one
 of `"per_action"`, `"per_agent"`, `"peer"`, `"none"`; `incentive_cap` largest amount per entry
-(A's `r_multiplier` 2.0); `door_reward`, `move_cost` (10, 1).
+(A's `r_multiplier` 2.0); `door_reward`, `move_cost` (10, 1); `incentive_cost` alpha >= 0 in the
+designer's reward.
 
 ### Version History
 * v0: Initial release.
@@ -106,7 +108,13 @@ from gymnasium import spaces
 
 from contract_envs.contracts import Settlement
 from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import EpisodeLengthParallelEnv, incentive_terms, others_index
+from contract_envs.envs._incentive_common import (
+    EpisodeLengthParallelEnv,
+    IncentiveCostMixin,
+    check_incentive_cost,
+    incentive_terms,
+    others_index,
+)
 from contract_envs.pettingzoo_api import aec_from_parallel
 
 LEVER, START, DOOR = 0, 1, 2
@@ -114,7 +122,7 @@ POSITION_NAMES = ("lever", "start", "door")
 _ONE_HOT = np.vstack([np.eye(3), np.zeros(3)]).astype(np.float32)
 
 
-class EscapeRoomGame(ContractGame):
+class EscapeRoomGame(IncentiveCostMixin, ContractGame):
     """Batched Escape Room ER(N, M) with a designer, peer incentives, or no incentives."""
 
     name = "escape_room"
@@ -124,7 +132,7 @@ class EscapeRoomGame(ContractGame):
     def __init__(
         self, num_envs: int = 1, n_agents: int = 5, min_at_lever: int = 2, max_cycles: int = 5,
         incentives: str = "per_action", incentive_cap: float = 2.0, door_reward: float = 10.0,
-        move_cost: float = 1.0, seed: int | None = None,
+        move_cost: float = 1.0, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> None:
         if int(n_agents) < 1:
             raise ValueError(f"n_agents must be >= 1, got {n_agents}")
@@ -137,6 +145,7 @@ class EscapeRoomGame(ContractGame):
         super().__init__(num_envs, n, 3, terms, int(max_cycles), seed)
         self.mode, self.min_at_lever = incentives, int(min_at_lever)
         self.door_reward, self.move_cost = float(door_reward), float(move_cost)
+        self.incentive_cost = check_incentive_cost(incentive_cost)
         peer = self.peer_terms is not None
         self._order = np.concatenate([np.arange(n)[:, None], others_index(n)], axis=1)  # [N, N]: self, then others
         self._others = others_index(n)
@@ -226,10 +235,10 @@ class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming 
     def make_game(
         cls, num_envs: int, n_agents: int = 5, min_at_lever: int = 2, max_cycles: int = 5,
         incentives: str = "per_action", incentive_cap: float = 2.0, door_reward: float = 10.0,
-        move_cost: float = 1.0, seed: int | None = None,
+        move_cost: float = 1.0, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> EscapeRoomGame:
         return EscapeRoomGame(num_envs, n_agents, min_at_lever, max_cycles, incentives, incentive_cap,
-                              door_reward, move_cost, seed)
+                              door_reward, move_cost, incentive_cost=incentive_cost, seed=seed)
 
 
 env = aec_from_parallel(parallel_env)

@@ -49,8 +49,9 @@ both agents and the designer, float32. `peer`: agents also see the cumulative am
 
 ### Rewards
 Agent: environment reward (after reward transfer) + incentives received (+/- gifts). Designer:
-welfare (sum of the agents' environment rewards) minus incentives paid, i.e. designer_return with
-alpha = 1 (other alpha from `infos`: `welfare - alpha * payment`). `principal_in_welfare = False`.
+welfare (sum of the agents' environment rewards) minus `incentive_cost` (alpha, default 1) times
+the incentives paid (the suite's designer_return(alpha); LIO's IPD config has no cost, alpha = 0).
+The ledger records the money paid. `principal_in_welfare = False`.
 
 ### Exact answers (`contract_envs.solvers`)
 `pd_min_incentive_gap(R, S, T, P) = max(T - R, P - S)`: cooperation is (weakly) dominant iff
@@ -70,7 +71,7 @@ min((R-S)/(T-S), (T-P)/(T-S))`: reward transfer makes cooperation dominant iff `
 ```python
 contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v0", max_cycles=5,
                    incentives="per_action", incentive_cap=3.0, keep_fraction=1.0,
-                   payoffs=(-1.0, -3.0, 0.0, -2.0), render_mode=None)
+                   payoffs=(-1.0, -3.0, 0.0, -2.0), incentive_cost=1.0, render_mode=None)
 ```
 `payoffs` = (R, S, T, P), reward to the row player for CC, CD, DC, DD (check the ordering when
 taking payoffs from other code: `ucl-dark/pax` lists the IPD in another order).
@@ -86,7 +87,12 @@ from gymnasium import spaces
 
 from contract_envs.contracts import Settlement
 from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import EpisodeLengthParallelEnv, incentive_terms
+from contract_envs.envs._incentive_common import (
+    EpisodeLengthParallelEnv,
+    IncentiveCostMixin,
+    check_incentive_cost,
+    incentive_terms,
+)
 from contract_envs.pettingzoo_api import aec_from_parallel
 
 COOPERATE, DEFECT = 0, 1
@@ -103,7 +109,7 @@ def payoff_matrix(payoffs) -> np.ndarray:
     return np.array([[r, s], [t, p]])
 
 
-class PrisonersDilemmaGame(ContractGame):
+class PrisonersDilemmaGame(IncentiveCostMixin, ContractGame):
     """Batched iterated Prisoner's Dilemma with incentives and reward transfer."""
 
     name = "prisoners_dilemma"
@@ -112,7 +118,7 @@ class PrisonersDilemmaGame(ContractGame):
 
     def __init__(
         self, num_envs: int = 1, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
-        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, seed: int | None = None,
+        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> None:
         if max_cycles is None or int(max_cycles) < 1:
             raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
@@ -122,6 +128,7 @@ class PrisonersDilemmaGame(ContractGame):
         self.rule_transfers = float(keep_fraction) < 1.0
         super().__init__(num_envs, 2, 2, terms, int(max_cycles), seed)
         self.mode, self.keep_fraction = incentives, float(keep_fraction)
+        self.incentive_cost = check_incentive_cost(incentive_cost)
         self.payoff = payoff_matrix(payoffs)
         peer = self.peer_terms is not None
         high = np.ones(6 if peer else 5, dtype=np.float32)
@@ -189,9 +196,10 @@ class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming 
     @classmethod
     def make_game(
         cls, num_envs: int, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
-        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, seed: int | None = None,
+        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
     ) -> PrisonersDilemmaGame:
-        return PrisonersDilemmaGame(num_envs, max_cycles, incentives, incentive_cap, keep_fraction, payoffs, seed)
+        return PrisonersDilemmaGame(num_envs, max_cycles, incentives, incentive_cap, keep_fraction, payoffs,
+                                    incentive_cost=incentive_cost, seed=seed)
 
 
 env = aec_from_parallel(parallel_env)
