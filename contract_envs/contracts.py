@@ -107,6 +107,9 @@ class ContractTerms:
                 f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
             )
         arr = arr.astype(np.float64, copy=False)
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if low >= 0.0 and high <= self.payment_cap:
+            return arr
         bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
         if bad.any():
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
@@ -117,7 +120,7 @@ class ContractTerms:
                 f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
-        return np.minimum(arr, self.payment_cap)
+        return np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
 
     def _validate_shared(self, schedule, num_envs: int, player: str) -> np.ndarray:
         arr = np.asarray(schedule)
@@ -135,14 +138,16 @@ class ContractTerms:
                 f"shared by all {self.n_agents} agents)"
             )
         arr = arr.astype(np.float64, copy=False)
-        bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
-        if bad.any():
-            env, outcome = (int(v) for v in np.argwhere(bad)[0])
-            where = f" in env {env}" if num_envs > 1 else ""
-            raise ValueError(
-                f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
-                f"[0, {self.payment_cap}] (finite, non-negative)"
-            )
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if not (low >= 0.0 and high <= self.payment_cap):
+            bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
+            if bad.any():
+                env, outcome = (int(v) for v in np.argwhere(bad)[0])
+                where = f" in env {env}" if num_envs > 1 else ""
+                raise ValueError(
+                    f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
+                    f"[0, {self.payment_cap}] (finite, non-negative)"
+                )
         arr = np.minimum(arr, self.payment_cap)
         return np.repeat(arr[:, None, :], self.n_agents, axis=1)
 
@@ -156,7 +161,11 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
     for j, player in enumerate(players):
         if player not in actions:
             raise ValueError(f"{player}: no action given; expected an int in [0, {n_actions - 1}]")
-        a = np.asarray(actions[player])
+        a = actions[player]
+        if isinstance(a, (int, np.integer)) and not isinstance(a, bool) and 0 <= a < n_actions:
+            out[:, j] = a  # fast path for the single-env adapters
+            continue
+        a = np.asarray(a)
         if a.dtype.kind not in "biu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
             raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
         if a.shape not in ((), (num_envs,), (1,)) or (a.shape == (1,) and num_envs != 1):
@@ -240,7 +249,8 @@ def settle(
     if contracts is None:
         payments = np.zeros_like(agent_own, dtype=np.float64)
     else:
-        payments = np.take_along_axis(contracts, outcomes[..., None], axis=2)[..., 0]
+        num_envs, n_agents = outcomes.shape
+        payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
@@ -270,6 +280,12 @@ def settle(
 AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
 PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
 TRANSFER_LEDGER_KEYS = ("transfer_in", "transfer_out")
+AGENT_INFO_KEYS = AGENT_LEDGER_KEYS + tuple(f"episode_{k}" for k in AGENT_LEDGER_KEYS)
+PRINCIPAL_INFO_KEYS = PRINCIPAL_LEDGER_KEYS + tuple(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS)
+
+
+def _info_keys(step_keys: tuple[str, ...]) -> tuple[str, ...]:
+    return step_keys + tuple(f"episode_{k}" for k in step_keys)
 
 
 class Ledger:
@@ -278,9 +294,12 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). With ``transfers=True`` every player also has ``transfer_in`` and
-    ``transfer_out`` (money received from / given to other players through transfers), and
-    ``utility`` = own + payment + transfer_in - transfer_out.
+    the current episode). Stored as two tables whose last axis follows ``agent_info_keys`` /
+    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
+    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
+    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
+    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
+    transfer_out), and the tables have 10 and 12 columns.
     """
 
     def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
@@ -288,49 +307,46 @@ class Ledger:
         extra = TRANSFER_LEDGER_KEYS if transfers else ()
         self.agent_keys = AGENT_LEDGER_KEYS + extra
         self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
-        self.step_agent = {k: np.zeros((num_envs, n_agents)) for k in self.agent_keys}
-        self.step_principal = {k: np.zeros(num_envs) for k in self.principal_keys}
-        self.episode_agent = {k: np.zeros((num_envs, n_agents)) for k in self.agent_keys}
-        self.episode_principal = {k: np.zeros(num_envs) for k in self.principal_keys}
+        self.agent_info_keys = _info_keys(self.agent_keys)
+        self.principal_info_keys = _info_keys(self.principal_keys)
+        self.agent = np.zeros((num_envs, n_agents, len(self.agent_info_keys)))
+        self.principal = np.zeros((num_envs, len(self.principal_info_keys)))
+        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
-        for d in (self.step_agent, self.step_principal):
-            for v in d.values():
-                v[...] = 0.0
+        self.agent[..., : self._na] = 0.0
+        self.principal[:, : self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
-        """Zero the episode totals (of ``env_idx`` only, or of every env)."""
-        sel = slice(None) if env_idx is None else env_idx
-        for d in (self.step_agent, self.step_principal, self.episode_agent, self.episode_principal):
-            for v in d.values():
-                v[sel] = 0.0
+        """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
+        if env_idx is None:
+            self.agent[...] = 0.0
+            self.principal[...] = 0.0
+        else:
+            self.agent[env_idx] = 0.0
+            self.principal[env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
-        sa, sp = self.step_agent, self.step_principal
-        sa["own_reward"][:] = s.agent_own
-        sa["payment"][:] = s.payments
-        sa["utility"][:] = s.agent_utility
-        sp["own_reward"][:] = s.principal_own
-        sp["payment"][:] = s.principal_paid
-        sp["utility"][:] = s.principal_utility
-        sp["welfare"][:] = s.welfare
+        na, np_ = self._na, self._np
+        step_a = self.agent[..., :na]
+        step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
+        step_p = self.principal[:, :np_]
+        step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
+            s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
         if self.transfers:
             n = self.n_agents
-            t_in = s.transfer_in if s.transfer_in is not None else np.zeros((self.num_envs, n + 1))
-            t_out = s.transfer_out if s.transfer_out is not None else np.zeros((self.num_envs, n + 1))
-            sa["transfer_in"][:], sa["transfer_out"][:] = t_in[:, :n], t_out[:, :n]
-            sp["transfer_in"][:], sp["transfer_out"][:] = t_in[:, n], t_out[:, n]
-        for k in self.agent_keys:
-            self.episode_agent[k] += sa[k]
-        for k in self.principal_keys:
-            self.episode_principal[k] += sp[k]
+            if s.transfer_in is None:
+                step_a[..., 3:5] = 0.0
+                step_p[:, 4:6] = 0.0
+            else:
+                step_a[..., 3], step_a[..., 4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                step_p[:, 4], step_p[:, 5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self.agent[..., na:] += step_a
+        self.principal[:, np_:] += step_p
 
     def agent_info(self, i: int) -> dict[str, np.ndarray]:
-        info = {k: self.step_agent[k][:, i] for k in self.agent_keys}
-        info.update({f"episode_{k}": self.episode_agent[k][:, i] for k in self.agent_keys})
-        return info
+        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
+        return {k: self.agent[:, i, j] for j, k in enumerate(self.agent_info_keys)}
 
     def principal_info(self) -> dict[str, np.ndarray]:
-        info = dict(self.step_principal)
-        info.update({f"episode_{k}": v for k, v in self.episode_principal.items()})
-        return info
+        return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}

@@ -208,6 +208,7 @@ class VectorContractEnv:
         self.final_observations: dict[str, Any] | None = None
         self._zero_rewards = {p: np.zeros(self.num_envs) for p in self.possible_agents}
         self._false = np.zeros(self.num_envs, dtype=bool)
+        self._zero_contracts = np.zeros_like(self.contracts)
 
     # ----------------------------------------------------------------- spaces
     def observation_space(self, player: str) -> spaces.Space:
@@ -234,12 +235,32 @@ class VectorContractEnv:
     def reset(self, seed: int | None = None) -> tuple[dict, dict]:
         self.game.reset(seed=seed)
         self.ledger.reset()
-        self.contracts[...] = 0.0
+        self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
         return self._observe(), self._infos()
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
+        obs, rewards, terms, truncs, done = self.step_arrays(actions)
+        if done is None:
+            return obs, rewards, terms, truncs, self._infos()
+        infos = self._infos(copy=True)
+        if self.autoreset and done.any():
+            self.final_observations = obs
+            idx = np.flatnonzero(done)
+            self.game.reset(env_idx=idx)
+            self.ledger.reset(idx)
+            obs = self._observe()
+        return obs, rewards, terms, truncs, infos
+
+    def step_arrays(self, actions: dict[str, Any]):
+        """One stage without infos or auto-reset (the adapters' hot path).
+
+        Returns observations, rewards, terminations, truncations (dicts of arrays) and ``done``
+        (``[B]`` bool after an act stage, ``None`` after an offer stage). The ledger holds the
+        accounts of the stage.
+        """
         g = self.game
         if self.stage == OFFER:
             if PRINCIPAL not in actions:
@@ -250,9 +271,8 @@ class VectorContractEnv:
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
             self.stage = ACT
             self.ledger.clear_step()
-            obs = self._observe()
             done = {p: self._false for p in self.possible_agents}
-            return obs, self._zero_rewards, done, done, self._infos()
+            return self._observe(), self._zero_rewards, done, done, None
 
         peer_offers = None
         if g.peer_terms is not None:
@@ -283,20 +303,12 @@ class VectorContractEnv:
         if g.has_principal:
             rewards[PRINCIPAL] = principal_reward
         terminated = tr.terminated
-        terms = {p: terminated for p in self.possible_agents}
-        truncs = {p: truncated for p in self.possible_agents}
+        terms = dict.fromkeys(self.possible_agents, terminated)
+        truncs = dict.fromkeys(self.possible_agents, truncated)
         if self.two_stage:
             self.stage = OFFER
-            self.contracts = np.zeros_like(self.contracts)
-        infos = self._infos(copy=True)
-        done = terminated | truncated
-        if self.autoreset and done.any():
-            self.final_observations = self._observe()
-            idx = np.flatnonzero(done)
-            g.reset(env_idx=idx)
-            self.ledger.reset(idx)
-        obs = self._observe()
-        return obs, rewards, terms, truncs, infos
+            self.contracts = self._zero_contracts
+        return self._observe(), rewards, terms, truncs, terminated | truncated
 
     def state(self) -> np.ndarray:
         return self.game.state(self.contracts if self.game.has_principal else None)

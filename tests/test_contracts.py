@@ -15,7 +15,7 @@ TERMS = ContractTerms(n_agents=2, n_outcomes=3, payment_cap=5.0)
     "offer, message",
     [
         (np.zeros((2, 2)), r"principal_0: contract has shape \(2, 2\); expected \(2, 3\)"),
-        (np.array([[0, 1, np.nan], [0, 0, 0]]), r"payment to agent_0 for outcome 2 is nan; allowed range is \[0, 5.0\]"),
+        (np.array([[0, 1, np.nan], [0, 0, 0]]), r"agent_0 for outcome 2 is nan; allowed range is \[0, 5.0\]"),
         (np.array([[0, 1, 0], [0, np.inf, 0]]), r"payment to agent_1 for outcome 1 is inf"),
         (np.array([[0, 1, 0], [-0.1, 0, 0]]), r"payment to agent_1 for outcome 0 is -0.1.*limited liability"),
         (np.array([[0, 6.0, 0], [0, 0, 0]]), r"payment to agent_0 for outcome 1 is 6.0; allowed range is \[0, 5.0\]"),
@@ -87,10 +87,11 @@ def test_ledger_accumulates_and_resets_per_env():
     s = settle(np.ones((2, 1, 2)), np.zeros((2, 1), dtype=np.int64), np.full((2, 1), -0.5), np.array([2.0, 3.0]))
     ledger.record(s)
     ledger.record(s)
-    np.testing.assert_allclose(ledger.episode_principal["payment"], [2.0, 2.0])
-    np.testing.assert_allclose(ledger.episode_agent["utility"][:, 0], [1.0, 1.0])
+    np.testing.assert_allclose(ledger.principal_info()["episode_payment"], [2.0, 2.0])
+    np.testing.assert_allclose(ledger.agent_info(0)["episode_utility"], [1.0, 1.0])
     ledger.reset(np.array([1]))
-    np.testing.assert_allclose(ledger.episode_principal["utility"], [2.0 * (2.0 - 1.0), 0.0])
+    np.testing.assert_allclose(ledger.principal_info()["episode_utility"], [2.0 * (2.0 - 1.0), 0.0])
+    np.testing.assert_allclose(ledger.principal_info()["utility"], [1.0, 0.0])
     info = ledger.principal_info()
     assert set(info) == {"own_reward", "payment", "utility", "welfare", "episode_own_reward", "episode_payment",
                          "episode_utility", "episode_welfare"}

@@ -214,3 +214,19 @@ def test_solve_spe_rejects_bad_requests():
         solve_spe(hidden_action_e8(), method="magic")
     with pytest.raises(ValueError, match="acyclic"):
         solve_spe(random_mdp(4, seed=0), method="backward_induction")
+
+
+def test_batched_lp_matches_per_item_lp():
+    rng = np.random.default_rng(5)
+    k, n_a, n_o = 200, 4, 3
+    probs = rng.dirichlet(np.ones(n_o) * 0.5, size=(k, n_a))
+    probs[:10, :, :] = probs[:10, :1, :]  # identical outcome distributions: only free actions implementable
+    qbar = rng.normal(size=(k, n_a))
+    targets = rng.integers(0, n_a, k)
+    contracts, feasible = min_pay_contracts(probs, qbar, targets, margin=0.01)
+    for i in range(k):
+        single, ok = _lp(probs[i], qbar[i], int(targets[i]), 0.01)
+        assert ok == feasible[i]
+        if ok:
+            assert probs[i, targets[i]] @ contracts[i] == pytest.approx(probs[i, targets[i]] @ single, abs=1e-7)
+    assert (~feasible[:10]).any() and feasible.sum() > 100
