@@ -9,6 +9,13 @@ step, and the per-step / per-episode ledger that every environment reports in ``
 
 Accounting identities (checked in tests): what the principal pays equals what the agents receive,
 exactly; welfare is the sum of own (pre-transfer) rewards, so transfers cancel in it.
+
+Besides the principal's contracts, money can move between any two players as *transfers*: agents
+paying each other through peer contracts (learning to incentivise, LIO), or amounts the rules
+move (taxes and their redistribution, reward sharing). Transfers are one ``[B, P, P]`` matrix of
+non-negative amounts payer -> payee over the ``P = N + 1`` parties (agents ``0..N-1``, principal
+``N``); every amount leaves one party and reaches another, so the parties' net transfers sum to
+zero.
 """
 
 from __future__ import annotations
@@ -39,11 +46,15 @@ class ContractTerms:
             observed-action contracts).
         payment_cap: largest payment allowed for any single outcome in one step (finite, so the
             principal's action space is a bounded Box).
+        shared: one schedule for every agent (a payment per outcome type that each agent is
+            paid on its own outcome, as an incentive designer's per-action incentives); the
+            principal's action then has shape ``(n_outcomes,)``.
     """
 
     n_agents: int
     n_outcomes: int
     payment_cap: float
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if self.n_agents < 1 or self.n_outcomes < 1:
@@ -54,8 +65,9 @@ class ContractTerms:
             raise ValueError(f"payment_cap must be finite and > 0, got {self.payment_cap!r}")
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return (self.n_agents, self.n_outcomes)
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one principal action: ``(n_agents, n_outcomes)``, or ``(n_outcomes,)`` if shared."""
+        return (self.n_outcomes,) if self.shared else (self.n_agents, self.n_outcomes)
 
     def principal_action_space(self) -> spaces.Box:
         """The principal's action: one contract (row) per agent."""
@@ -65,12 +77,18 @@ class ContractTerms:
         """One agent's view of its own contract."""
         return spaces.Box(0.0, self.payment_cap, (self.n_outcomes,), dtype=np.float32)
 
-    def validate(self, contracts, num_envs: int, player: str = PRINCIPAL) -> np.ndarray:
+    def validate(
+        self, contracts, num_envs: int, player: str = PRINCIPAL, recipients: list[str] | None = None
+    ) -> np.ndarray:
         """Check a batch of offers and return it as float64 ``[num_envs, n_agents, n_outcomes]``.
 
         Accepts one offer of shape ``(n_agents, n_outcomes)`` when ``num_envs == 1``. Raises
         ``ValueError`` on a wrong shape or dtype, NaN/inf, a negative payment or one above the cap.
+        A shared schedule (``(n_outcomes,)`` per env) is returned repeated for every agent.
+        ``recipients`` names the rows in error messages (default ``agent_0, agent_1, ...``).
         """
+        if self.shared:
+            return self._validate_shared(contracts, num_envs, player)
         arr = np.asarray(contracts)
         if arr.dtype.kind not in "biuf":
             raise ValueError(
@@ -96,12 +114,42 @@ class ContractTerms:
         if bad.any():
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
             where = f" in env {env}" if num_envs > 1 else ""
+            to = recipients[agent] if recipients is not None else agent_id(agent)
             raise ValueError(
-                f"{player}: payment to {agent_id(agent)} for outcome {outcome}{where} is "
+                f"{player}: payment to {to} for outcome {outcome}{where} is "
                 f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
         return np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
+
+    def _validate_shared(self, schedule, num_envs: int, player: str) -> np.ndarray:
+        arr = np.asarray(schedule)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{player}: schedule has dtype {arr.dtype}, which cannot be cast safely to float; "
+                f"expected real values in [0, {self.payment_cap}]"
+            )
+        if arr.shape == (self.n_outcomes,) and num_envs == 1:
+            arr = arr[None]
+        if arr.shape != (num_envs, self.n_outcomes):
+            want = (self.n_outcomes,) if num_envs == 1 else (num_envs, self.n_outcomes)
+            raise ValueError(
+                f"{player}: schedule has shape {np.shape(schedule)}; expected {want} (one value per outcome type, "
+                f"shared by all {self.n_agents} agents)"
+            )
+        arr = arr.astype(np.float64, copy=False)
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if not (low >= 0.0 and high <= self.payment_cap):
+            bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
+            if bad.any():
+                env, outcome = (int(v) for v in np.argwhere(bad)[0])
+                where = f" in env {env}" if num_envs > 1 else ""
+                raise ValueError(
+                    f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
+                    f"[0, {self.payment_cap}] (finite, non-negative)"
+                )
+        arr = np.minimum(arr, self.payment_cap)
+        return np.repeat(arr[:, None, :], self.n_agents, axis=1)
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:
@@ -137,49 +185,107 @@ class Settlement:
     agent_utility: np.ndarray  # [B, N] own + payment
     principal_own: np.ndarray  # [B] principal's own reward
     principal_paid: np.ndarray  # [B] total outlay
-    principal_utility: np.ndarray  # [B] own - outlay
+    principal_utility: np.ndarray  # [B] own - outlay (+ net transfers)
     welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
+    transfers: np.ndarray | None = None  # [B, N+1, N+1] payer -> payee (principal = index N), or None
+    transfer_in: np.ndarray | None = None  # [B, N+1] received by each party through transfers
+    transfer_out: np.ndarray | None = None  # [B, N+1] given by each party through transfers
+
+
+def peer_amounts(offers: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """What each agent pays each other agent under peer contracts: ``[B, payer, payee]``.
+
+    ``offers[b, i, j, o]`` is what agent ``i`` promised agent ``j`` for outcome ``o`` (zero on the
+    diagonal); each promise is settled on the payee's realised outcome ``outcomes[b, j]``.
+    """
+    n_envs, n_agents = outcomes.shape
+    idx = np.broadcast_to(outcomes[:, None, :, None], (n_envs, n_agents, n_agents, 1))
+    return np.take_along_axis(offers, idx, axis=3)[..., 0]
+
+
+def transfer_matrix(
+    num_envs: int, n_agents: int, peer: np.ndarray | None = None, rules: np.ndarray | None = None
+) -> np.ndarray:
+    """All transfers of a step as one ``[B, N+1, N+1]`` matrix (principal = party ``N``).
+
+    ``peer`` ``[B, N, N]``: agent-to-agent amounts (:func:`peer_amounts`); ``rules``
+    ``[B, N+1, N+1]``: amounts the game's rules move (taxes, redistribution, reward sharing).
+    Raises ``ValueError`` on a negative or non-finite amount (a transfer has a direction).
+    """
+    out = np.zeros((num_envs, n_agents + 1, n_agents + 1))
+    if rules is not None:
+        if rules.shape != out.shape:
+            raise ValueError(f"rule transfers have shape {rules.shape}; expected {out.shape}")
+        out += rules
+    if peer is not None:
+        out[:, :n_agents, :n_agents] += peer
+    if not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError("transfers must be finite and non-negative (amount payer -> payee)")
+    return out
 
 
 def settle(
-    contracts: np.ndarray,
+    contracts: np.ndarray | None,
     outcomes: np.ndarray,
     agent_own: np.ndarray,
     principal_own: np.ndarray,
     principal_in_welfare: bool = True,
+    transfers: np.ndarray | None = None,
 ) -> Settlement:
-    """Pay each agent the entry of its contract for its realised outcome.
+    """Pay each agent the entry of its contract for its realised outcome, and settle transfers.
 
     Args:
-        contracts: ``[B, N, O]`` validated offers.
+        contracts: ``[B, N, O]`` validated offers, or ``None`` when no contract pays this step
+            (no principal, or a principal whose action is a policy such as tax rates).
         outcomes: ``[B, N]`` realised outcome index per agent.
         agent_own: ``[B, N]`` agents' own rewards ``r(s, a)``.
         principal_own: ``[B]`` principal's own reward ``r_p(s, o)``.
         principal_in_welfare: whether the principal's own reward is a real payoff counted in
             welfare (True for production-style principals) or a function of the agents' rewards
             (False, e.g. a planner maximising ``w * sum r_i``), which would double-count.
+        transfers: ``[B, N+1, N+1]`` transfers between parties (:func:`transfer_matrix`), or
+            ``None``. Each party's utility gains what it receives and loses what it gives.
     """
-    num_envs, n_agents = outcomes.shape
-    payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
+    if contracts is None:
+        payments = np.zeros_like(agent_own, dtype=np.float64)
+    else:
+        num_envs, n_agents = outcomes.shape
+        payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
         welfare = welfare + principal_own
+    agent_utility = agent_own + payments
+    principal_utility = principal_own - paid
+    t_in = t_out = None
+    if transfers is not None:
+        n = agent_own.shape[1]
+        t_in, t_out = transfers.sum(axis=1), transfers.sum(axis=2)
+        agent_utility = agent_utility + t_in[:, :n] - t_out[:, :n]
+        principal_utility = principal_utility + t_in[:, n] - t_out[:, n]
     return Settlement(
         payments=payments,
         agent_own=agent_own,
-        agent_utility=agent_own + payments,
+        agent_utility=agent_utility,
         principal_own=principal_own,
         principal_paid=paid,
-        principal_utility=principal_own - paid,
+        principal_utility=principal_utility,
         welfare=welfare,
+        transfers=transfers,
+        transfer_in=t_in,
+        transfer_out=t_out,
     )
 
 
 AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
 PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
+TRANSFER_LEDGER_KEYS = ("transfer_in", "transfer_out")
 AGENT_INFO_KEYS = AGENT_LEDGER_KEYS + tuple(f"episode_{k}" for k in AGENT_LEDGER_KEYS)
 PRINCIPAL_INFO_KEYS = PRINCIPAL_LEDGER_KEYS + tuple(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS)
+
+
+def _info_keys(step_keys: tuple[str, ...]) -> tuple[str, ...]:
+    return step_keys + tuple(f"episode_{k}" for k in step_keys)
 
 
 class Ledger:
@@ -188,16 +294,24 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). Stored as two tables whose last axis follows ``AGENT_INFO_KEYS`` /
-    ``PRINCIPAL_INFO_KEYS``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
-    then the episode totals).
+    the current episode). Stored as two tables whose last axis follows ``agent_info_keys`` /
+    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
+    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
+    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
+    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
+    transfer_out), and the tables have 10 and 12 columns.
     """
 
-    def __init__(self, num_envs: int, n_agents: int) -> None:
-        self.num_envs, self.n_agents = num_envs, n_agents
-        self.agent = np.zeros((num_envs, n_agents, len(AGENT_INFO_KEYS)))
-        self.principal = np.zeros((num_envs, len(PRINCIPAL_INFO_KEYS)))
-        self._na, self._np = len(AGENT_LEDGER_KEYS), len(PRINCIPAL_LEDGER_KEYS)
+    def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
+        self.num_envs, self.n_agents, self.transfers = num_envs, n_agents, transfers
+        extra = TRANSFER_LEDGER_KEYS if transfers else ()
+        self.agent_keys = AGENT_LEDGER_KEYS + extra
+        self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
+        self.agent_info_keys = _info_keys(self.agent_keys)
+        self.principal_info_keys = _info_keys(self.principal_keys)
+        self.agent = np.zeros((num_envs, n_agents, len(self.agent_info_keys)))
+        self.principal = np.zeros((num_envs, len(self.principal_info_keys)))
+        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
         self.agent[..., : self._na] = 0.0
@@ -216,15 +330,23 @@ class Ledger:
         na, np_ = self._na, self._np
         step_a = self.agent[..., :na]
         step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
-        self.agent[..., na:] += step_a
         step_p = self.principal[:, :np_]
         step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
             s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
+        if self.transfers:
+            n = self.n_agents
+            if s.transfer_in is None:
+                step_a[..., 3:5] = 0.0
+                step_p[:, 4:6] = 0.0
+            else:
+                step_a[..., 3], step_a[..., 4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                step_p[:, 4], step_p[:, 5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self.agent[..., na:] += step_a
         self.principal[:, np_:] += step_p
 
     def agent_info(self, i: int) -> dict[str, np.ndarray]:
         """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
-        return {k: self.agent[:, i, j] for j, k in enumerate(AGENT_INFO_KEYS)}
+        return {k: self.agent[:, i, j] for j, k in enumerate(self.agent_info_keys)}
 
     def principal_info(self) -> dict[str, np.ndarray]:
-        return {k: self.principal[:, j] for j, k in enumerate(PRINCIPAL_INFO_KEYS)}
+        return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}

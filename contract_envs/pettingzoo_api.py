@@ -18,7 +18,7 @@ from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from contract_envs.contracts import AGENT_INFO_KEYS, PRINCIPAL, PRINCIPAL_INFO_KEYS
+from contract_envs.contracts import PRINCIPAL
 from contract_envs.core import ACT, ContractGame, VectorContractEnv
 
 
@@ -134,17 +134,21 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         return {p: _scalar_obs(obs[p]) for p in self.agents}
 
     def _infos(self) -> dict[str, dict[str, Any]]:
-        """Scalar infos of the live players straight from the ledger (keys stable from reset)."""
+        """Scalar infos of the live players straight from the ledger (keys stable from reset),
+        plus the game's own numeric infos (:meth:`ContractGame.extra_infos`)."""
         vec, ledger = self.vec, self.vec.ledger
         agents_act = vec.stage == ACT
+        extra = self.game.extra_infos()
         out = {}
         for p in self.agents:
             if p == PRINCIPAL:
-                info = dict(zip(PRINCIPAL_INFO_KEYS, ledger.principal[0].tolist(), strict=True))
+                info = dict(zip(ledger.principal_info_keys, ledger.principal[0].tolist(), strict=True))
                 info["acting"] = not agents_act or self.game.simultaneous
             else:
-                info = dict(zip(AGENT_INFO_KEYS, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
+                info = dict(zip(ledger.agent_info_keys, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
                 info["acting"] = agents_act
+            if p in extra:
+                info.update({k: float(v[0]) for k, v in extra[p].items()})
             out[p] = info
         return out
 
