@@ -223,3 +223,86 @@ class Ledger:
         info = dict(self.step_principal)
         info.update({f"episode_{k}": v for k, v in self.episode_principal.items()})
         return info
+
+
+# --------------------------------------------------------------------------- hierarchies
+@dataclass
+class HierarchySettlement:
+    """Money and rewards of one step of a hierarchy of contracts, per env (leading axis B).
+
+    Every node is an agent of its parent and a principal to its children (trees of principals).
+    """
+
+    received: np.ndarray  # [B, N] what each node receives from its parent (0 for roots)
+    paid: np.ndarray  # [B, N] what each node pays its children in total
+    own: np.ndarray  # [B, N] own (pre-transfer) rewards
+    utility: np.ndarray  # [B, N] own + received - paid
+    welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
+
+
+def settle_hierarchy(contracts: np.ndarray, outcomes: np.ndarray, own: np.ndarray, parents) -> HierarchySettlement:
+    """Settle a step in which each node is paid by its parent according to its own contract.
+
+    The per-edge payment is exactly :func:`settle`'s (the entry of the node's contract for its
+    realised outcome); this adds the aggregation over a forest of principals.
+
+    Args:
+        contracts: ``[B, N, O]`` validated offers; row ``v`` is the offer of ``parents[v]`` to ``v``
+            (ignored for roots).
+        outcomes: ``[B, N]`` realised outcome index per node (its action for observed-action contracts).
+        own: ``[B, N]`` own rewards.
+        parents: ``[N]`` parent index of every node, ``-1`` for a root.
+    """
+    parents = np.asarray(parents, dtype=np.int64)
+    num_envs, n_nodes = own.shape
+    if parents.shape != (n_nodes,) or np.any((parents < -1) | (parents >= n_nodes)):
+        raise ValueError(f"parents must be {n_nodes} indices in [-1, {n_nodes - 1}], got {parents.tolist()}")
+    children = np.flatnonzero(parents >= 0)
+    edge = settle(contracts[:, children], outcomes[:, children], own[:, children], np.zeros(num_envs), False)
+    received = np.zeros((num_envs, n_nodes))
+    received[:, children] = edge.payments
+    incidence = np.zeros((n_nodes, n_nodes))  # [child, parent]
+    incidence[children, parents[children]] = 1.0
+    paid = received @ incidence
+    return HierarchySettlement(received, paid, own, own + received - paid, own.sum(axis=1))
+
+
+HIERARCHY_LEDGER_KEYS = ("own_reward", "payment_received", "payment_paid", "utility")
+
+
+class HierarchyLedger:
+    """:class:`Ledger` of a hierarchy: per node ``own_reward``, ``payment_received``,
+    ``payment_paid``, ``utility`` and the batch's ``welfare``, each also as ``episode_<key>``
+    (all floats, present from ``reset`` on)."""
+
+    def __init__(self, num_envs: int, n_nodes: int) -> None:
+        self.num_envs, self.n_nodes = num_envs, n_nodes
+        self.step = {k: np.zeros((num_envs, n_nodes)) for k in HIERARCHY_LEDGER_KEYS}
+        self.episode = {k: np.zeros((num_envs, n_nodes)) for k in HIERARCHY_LEDGER_KEYS}
+        self.step_welfare, self.episode_welfare = np.zeros(num_envs), np.zeros(num_envs)
+
+    def _all(self):
+        return [*self.step.values(), *self.episode.values(), self.step_welfare, self.episode_welfare]
+
+    def clear_step(self) -> None:
+        for v in (*self.step.values(), self.step_welfare):
+            v[...] = 0.0
+
+    def reset(self, env_idx: np.ndarray | None = None) -> None:
+        sel = slice(None) if env_idx is None else env_idx
+        for v in self._all():
+            v[sel] = 0.0
+
+    def record(self, s: HierarchySettlement) -> None:
+        for key, value in zip(HIERARCHY_LEDGER_KEYS, (s.own, s.received, s.paid, s.utility), strict=True):
+            self.step[key][:] = value
+            self.episode[key] += value
+        self.step_welfare[:] = s.welfare
+        self.episode_welfare += s.welfare
+
+    def node_info(self, i: int) -> dict[str, np.ndarray]:
+        info = {k: self.step[k][:, i] for k in HIERARCHY_LEDGER_KEYS}
+        info["welfare"] = self.step_welfare
+        info.update({f"episode_{k}": self.episode[k][:, i] for k in HIERARCHY_LEDGER_KEYS})
+        info["episode_welfare"] = self.episode_welfare
+        return info

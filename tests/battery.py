@@ -13,20 +13,23 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from gymnasium.utils.env_checker import data_equivalence
 from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, render_test, state_test
 
 
 def random_actions(env, rng: np.random.Generator) -> dict[str, Any]:
     """Valid random actions for every live player (numpy-seeded, so reproducible)."""
-    actions = {}
-    for p in env.agents:
-        space = env.action_space(p)
-        if hasattr(space, "n"):
-            actions[p] = int(rng.integers(space.n))
-        else:
-            actions[p] = rng.uniform(space.low, space.high).astype(space.dtype)
-    return actions
+    return {p: random_action(env.action_space(p), rng) for p in env.agents}
+
+
+def random_action(space, rng: np.random.Generator) -> Any:
+    """A valid random action of a Discrete, Box or Dict space (Dict: one entry per key)."""
+    if isinstance(space, spaces.Dict):
+        return {k: random_action(sub, rng) for k, sub in space.spaces.items()}
+    if hasattr(space, "n"):
+        return int(rng.integers(space.n))
+    return rng.uniform(space.low, space.high).astype(space.dtype)
 
 
 def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
