@@ -24,9 +24,11 @@ def random_actions(env, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def random_action(space, rng: np.random.Generator) -> Any:
-    """A valid random action of a Discrete, Box or Dict space (Dict: one entry per key)."""
+    """A valid random action of a Discrete, MultiDiscrete, Box or Dict space (Dict: one entry per key)."""
     if isinstance(space, spaces.Dict):
         return {k: random_action(sub, rng) for k, sub in space.spaces.items()}
+    if isinstance(space, spaces.MultiDiscrete):
+        return (space.start + rng.integers(space.nvec)).astype(space.dtype)
     if hasattr(space, "n"):
         return int(rng.integers(space.n))
     return rng.uniform(space.low, space.high).astype(space.dtype)
