@@ -18,6 +18,7 @@ NAMESPACE = "contract_envs"
 # name -> (version, implementation module)
 ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "principal_agent_mdp": (0, "contract_envs.envs.principal_agent_mdp"),
+    "tree_contracts": (0, "contract_envs.envs.tree_contracts"),
 }
 
 

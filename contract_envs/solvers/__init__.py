@@ -2,5 +2,7 @@
 
 from contract_envs.solvers.min_pay import min_pay_contract, min_pay_contracts
 from contract_envs.solvers.spe import Solution, expected_payments, solve_spe
+from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contracts
 
 __all__ = ["Solution", "expected_payments", "min_pay_contract", "min_pay_contracts", "solve_spe"]
+__all__ += ["TreeSolution", "solve_tree_contracts"]
