@@ -19,6 +19,7 @@ NAMESPACE = "contract_envs"
 ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "principal_agent_mdp": (0, "contract_envs.envs.principal_agent_mdp"),
     "tree_contracts": (0, "contract_envs.envs.tree_contracts"),
+    "contract_bandit": (0, "contract_envs.envs.contract_bandit"),
 }
 
 
