@@ -263,7 +263,9 @@ class ContractBanditGame(ContractGame):
 
     def render_ansi(self, env_index: int) -> str:
         b = env_index
-        last = "" if self.last_action[b] < 0 else f" | last action {self.last_action[b]} -> outcome {self.last_outcome[b]}"
+        last = ""
+        if self.last_action[b] >= 0:
+            last = f" | last action {self.last_action[b]} -> outcome {self.last_outcome[b]}"
         return f"contract_bandit[{self.instance.name}]: round {self.t[b]}{last}"
 
 
