@@ -5,6 +5,7 @@ import pytest
 
 import contract_envs
 import contract_envs.vector
+from contract_envs.contracts import settle_hierarchy
 from contract_envs.envs import tree_contracts_v0
 from contract_envs.envs.tree_contracts import TreeInstance, optimality_margin, random_tree_instance, tree_instance
 from contract_envs.solvers import solve_tree_contracts
@@ -89,6 +90,27 @@ def test_solver_matches_brute_force(seed):
         alt[:, v] = np.arange(inst.n_actions[v])
         assert inst.rewards(alt)[:, v].max() == pytest.approx(inst.rewards(a[None])[0, v])
     assert sol.no_transfer_welfare <= sol.welfare + 1e-12
+
+
+def test_settle_hierarchy_conserves_money():
+    rng = np.random.default_rng(0)
+    parents = np.array([-1, 0, 0, 1, 1, 2, -1, 6])  # a forest: two roots
+    contracts = rng.uniform(0, 1, (50, 8, 3))
+    outcomes = rng.integers(0, 3, (50, 8))
+    own = rng.normal(size=(50, 8))
+    s = settle_hierarchy(contracts, outcomes, own, parents)
+    assert np.allclose(s.received.sum(1), s.paid.sum(1)) and np.allclose(s.utility.sum(1), s.welfare)
+    assert np.all(s.received[:, [0, 6]] == 0)
+    assert np.allclose(s.received[:, 3], contracts[np.arange(50), 3, outcomes[:, 3]])
+    assert np.allclose(s.paid[:, 1], s.received[:, 3] + s.received[:, 4])
+    with pytest.raises(ValueError, match="parents"):
+        settle_hierarchy(contracts, outcomes, own, parents[:5])
+
+
+def test_solver_accepts_names_and_seeds():
+    assert solve_tree_contracts("T1").welfare == pytest.approx(2.0)
+    assert solve_tree_contracts(4).welfare == solve_tree_contracts(tree_instance(4)).welfare
+    assert solve_tree_contracts("T1").transfers.get(2) == pytest.approx(0.5)
 
 
 def test_generator_rejects_non_unique_optima():
@@ -181,6 +203,22 @@ def test_batch_matches_single_envs():
      ({"transfers": [[0.1]]}, "no 'recommendations' entry")],
 )
 def test_invalid_offers_raise(offer, match):
+    env = contract_envs.vector.make("contract_envs/tree_contracts-v0", num_envs=1, seed=0, instance="T1")
+    with pytest.raises(ValueError, match=match):
+        env.step({"node_0": offer})
+
+
+def test_bare_offer_needs_a_dict():
+    env = contract_envs.vector.make("contract_envs/tree_contracts-v0", num_envs=1, seed=0, instance="T1")
+    with pytest.raises(ValueError, match="must be a dict with 'recommendations' and 'transfers'"):
+        env.step({"node_0": np.array([[0.1]])})
+
+
+@pytest.mark.parametrize(
+    "offer, match",
+    [({"recommendations": np.array([[1.5]]), "transfers": [[0.1]]}, "recommendations must be ints")],
+)
+def test_invalid_recommendation_dtype_raises(offer, match):
     env = contract_envs.vector.make("contract_envs/tree_contracts-v0", num_envs=1, seed=0, instance="T1")
     with pytest.raises(ValueError, match=match):
         env.step({"node_0": offer})

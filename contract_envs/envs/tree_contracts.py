@@ -128,6 +128,9 @@ class NodeValues(dict):
             key = node_id(int(key))
         return super().__contains__(key)
 
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
 
 # --------------------------------------------------------------------------- instances
 @dataclass(frozen=True, eq=False)
@@ -528,7 +531,8 @@ class VectorTreeContractEnv:
         self.final_observations = None
         return self._observe(), self._infos()
 
-    def _part(self, actions: dict[str, Any], v: int, key: str) -> Any:
+    def _part(self, actions: dict[str, Any], v: int, key: str, bare_ok: bool = True) -> Any:
+        """The ``key`` entry of node ``v``'s action (a bare array stands for it when unambiguous)."""
         player = self.possible_agents[v]
         if player not in actions:
             raise ValueError(f"{player}: no action given in stage {self.stage!r}")
@@ -536,7 +540,11 @@ class VectorTreeContractEnv:
         if isinstance(a, dict):
             if key not in a:
                 raise ValueError(f"{player}: action dict has no {key!r} entry, which counts in stage {self.stage!r}")
-            a = a[key]
+            return a[key]
+        if not bare_ok:
+            raise ValueError(
+                f"{player}: in stage {self.stage!r} the offer must be a dict with 'recommendations' and 'transfers'"
+            )
         return a
 
     def _offer(self, actions: dict[str, Any]) -> None:
@@ -545,8 +553,8 @@ class VectorTreeContractEnv:
             player = self.possible_agents[v]
             kids = inst.children[v]
             if g.contract_form == "recommendation":
-                rec = self._part(actions, v, "recommendations")
-                transfers = self._part(actions, v, "transfers")
+                rec = self._part(actions, v, "recommendations", bare_ok=False)
+                transfers = self._part(actions, v, "transfers", bare_ok=False)
                 rec = np.asarray(rec)
                 if rec.shape == (len(kids),) and self.num_envs == 1:
                     rec = rec[None]

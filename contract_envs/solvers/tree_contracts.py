@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.tree_contracts import NodeValues, TreeInstance, node_id, optimality_margin, subtree_totals
+from contract_envs.envs.tree_contracts import (
+    NodeValues,
+    TreeInstance,
+    node_id,
+    optimality_margin,
+    subtree_totals,
+    tree_instance,
+)
 
 _TIE = 1e-9
 
@@ -83,12 +90,10 @@ def best_children_profile(instance: TreeInstance, v: int, action: int, w: list[n
     return tuple(int(i) for i in np.unravel_index(_first_argmax(totals), totals.shape))
 
 
-def solve_tree_contracts(instance: TreeInstance) -> TreeSolution:
-    """Exact subgame-perfect equilibrium with transfers and the no-transfer outcome of ``instance``."""
-    if not isinstance(instance, TreeInstance):
-        raise ValueError(
-            f"solve_tree_contracts needs a TreeInstance (see tree_instance('T1')), got {type(instance).__name__}"
-        )
+def solve_tree_contracts(instance: TreeInstance | str | int) -> TreeSolution:
+    """Exact subgame-perfect equilibrium with transfers and the no-transfer outcome of ``instance``
+    (a :class:`TreeInstance`, or a name / seed accepted by ``tree_instance``)."""
+    instance = tree_instance(instance)
     n = instance.n_nodes
     w = subtree_welfare(instance)
     actions = np.zeros(n, dtype=np.int64)
