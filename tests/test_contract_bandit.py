@@ -24,6 +24,18 @@ def test_reference_optimum_k5():
     assert sol.no_contract_action == 1 and sol.no_contract_value == pytest.approx(0.24)
 
 
+def test_observed_action_incentives_are_exact_and_match_the_lp():
+    from contract_envs.solvers import min_pay_contracts
+
+    inst = bandit_instance("ipa_k5")
+    sol = solve_contract_bandit(inst)
+    assert sol.incentives[2] + 1e-8 > 0.26  # exact: the +1/T^2 margin of T = 10^4 must break the tie
+    assert inst.best_response(sol.contract + 1e-8 * (sol.contract > 0), "lowest").tolist() == [2]
+    lp, feasible = min_pay_contracts(np.repeat(np.eye(5)[None], 5, 0), np.repeat(inst.agent_values[None], 5, 0),
+                                     np.arange(5))
+    assert feasible.all() and np.diag(lp) == pytest.approx(sol.incentives, abs=1e-7)
+
+
 def test_e8_optimum_matches_spe_solver():
     sol = solve_contract_bandit("e8")
     assert sol.action == 2 and sol.contract == pytest.approx([0.0, 0.5])
@@ -46,6 +58,15 @@ def test_best_response_tie_rules():
     assert e8.best_response(np.array([0.0, 0.5])).tolist() == [2]  # indifferent: principal-preferred
     assert e8.best_response(np.array([0.0, 0.5]), "lowest").tolist() == [1]
     assert e8.best_response(np.array([[0.0, 0.0], [0.0, 0.3], [0.0, 0.6]])).tolist() == [0, 1, 2]
+
+
+def test_tiny_tie_breaking_margins_survive_the_observation():
+    env = contract_envs.vector.make("contract_envs/contract_bandit-v0", num_envs=1, seed=0)
+    offer = np.zeros((1, 1, 5))
+    offer[0, 0, 3] = 0.38 + 1e-8  # float32 would round this to 0.38: a tie the agent breaks to arm 1
+    obs, *_ = env.step({"principal_0": offer})
+    assert obs["agent_0"].dtype == np.float64
+    assert env.game.best_response(obs["agent_0"]).tolist() == [3]
 
 
 def test_rewards_and_ledger_in_batched_env():

@@ -45,7 +45,11 @@ act stage (it observes its contract). Rewards arrive after the act stage.
 Principal: the previous round's outcome (`Discrete(O + 1)`, `O` before the first round): the arm
 in the bandit (observed action), success/failure in E8 (hidden action). Its own noisy reward is
 in its reward (utility = own reward - payment) and in `infos["principal_0"]["own_reward"]`.
-Agent: its current contract, `Box(0, payment_cap, (O,))` (zeros in the offer stage).
+Agent: its current contract, `Box(0, payment_cap, (O,), float64)` (zeros in the offer stage).
+It is float64, unlike the suite's float32 contracts, because the reference's tie-breaking margin
+`1/T^2` (1e-8 at T = 10^4) is below float32 resolution near the incentives: offer float64 arrays
+(the principal's `Box` is declared float32 like every contract space, but offers are validated and
+settled in float64).
 
 ### Action Space
 Principal: `Box(0, payment_cap, (1, O), float32)`: the incentive vector (negative, NaN or
@@ -222,7 +226,9 @@ class ContractBanditGame(ContractGame):
         n_o = instance.n_outcomes
         super().__init__(num_envs, 1, instance.n_actions, ContractTerms(1, n_o, float(payment_cap)), horizon, seed)
         self.principal_observation_space = spaces.Discrete(n_o + 1)
-        self.agent_observation_space = self.terms.contract_space()
+        # float64, unlike the suite's float32 contracts: the reference's 1/T^2 tie-breaking margins (1e-8 at
+        # T = 10^4) are below float32 resolution near the incentives (~3e-8) and would be rounded away
+        self.agent_observation_space = spaces.Box(0.0, float(payment_cap), (n_o,), dtype=np.float64)
         high = np.concatenate([[n_o], np.full(n_o, payment_cap)]).astype(np.float32)
         self.state_space = spaces.Box(np.zeros(1 + n_o, np.float32), high, dtype=np.float32)
         self.last_outcome = np.full(self.num_envs, n_o, dtype=np.int64)
@@ -253,7 +259,7 @@ class ContractBanditGame(ContractGame):
         return self.last_outcome.copy()
 
     def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        return contracts.astype(np.float32)
+        return contracts.astype(np.float64, copy=True)
 
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
         out = np.zeros((self.num_envs, 1 + self.instance.n_outcomes), dtype=np.float32)

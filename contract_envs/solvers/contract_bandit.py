@@ -2,7 +2,8 @@
 
 For every target action, the cheapest limited-liability contract that makes it a best response is
 the min-pay LP of PARL (:mod:`contract_envs.solvers.min_pay`, truncated values = the agent's own
-values ``s``); in the observed-action bandit it pays ``max s - s_a`` on arm ``a`` only. The principal
+values ``s``); in the observed-action bandit it is the LP's closed form, ``max s - s_a`` on arm ``a``
+only (computed exactly: the LP solver's ~1e-9 tolerance would matter to a ``+1/T^2`` margin). The principal
 implements the target with the highest ``sum_o P(o|a) (theta_o - p_o)``.
 
 The min-pay contract leaves the agent indifferent; it implements the target under the tie rule
@@ -52,8 +53,11 @@ def solve_contract_bandit(instance: str | BanditInstance = "ipa_k5") -> BanditSo
     """Optimal contract, its value and the per-action incentives of ``instance`` (a preset name or instance)."""
     inst = bandit_instance(instance)
     k = inst.n_actions
-    probs = np.repeat(inst.outcome_probs[None], k, axis=0)
-    contracts, feasible = min_pay_contracts(probs, np.repeat(inst.agent_values[None], k, axis=0), np.arange(k))
+    if inst.observed_action:  # closed form (exact, unlike the LP's solver tolerance): pay max s - s_a on arm a
+        contracts, feasible = np.diag(inst.agent_values.max() - inst.agent_values), np.ones(k, dtype=bool)
+    else:
+        probs = np.repeat(inst.outcome_probs[None], k, axis=0)
+        contracts, feasible = min_pay_contracts(probs, np.repeat(inst.agent_values[None], k, axis=0), np.arange(k))
     incentives = np.where(feasible, (inst.outcome_probs * contracts).sum(1), np.inf)
     gross = inst.outcome_probs @ inst.principal_values
     values = np.where(feasible, gross - incentives, -np.inf)
