@@ -15,6 +15,15 @@ state moves on. ``infos[player]["acting"]`` says whose action counts in the comi
 Incentive-design timing (``simultaneous = True``): one stage per round. The designer's action is a
 payment schedule over the agents' actions (outcome = action), chosen at the same time as the agents
 act and settled right after; agents do not observe it.
+
+Transfers (see :mod:`contract_envs.contracts`): a game with ``peer_terms`` lets every agent also pay
+the other agents, with a payment schedule over each recipient's outcomes, chosen with its action
+(its action is then ``{"action": int, "incentives": [N-1, O]}``); a game may also return rule-based
+transfers in ``Transition.transfers`` (taxes, redistribution). A game whose principal sets a policy
+rather than payments (tax rates) sets ``principal_pays_contracts = False``: its validated action is
+given to the game (``self.incentives``) and no contract payment is made. Games whose state holds
+money update it in :meth:`ContractGame.on_settled`; games with non-linear utility of money override
+:meth:`ContractGame.rewards`; games add numeric infos with :meth:`ContractGame.extra_infos`.
 """
 
 from __future__ import annotations
@@ -30,8 +39,11 @@ from contract_envs.contracts import (
     PRINCIPAL,
     ContractTerms,
     Ledger,
+    Settlement,
     agent_ids,
+    peer_amounts,
     settle,
+    transfer_matrix,
     validate_actions,
 )
 from contract_envs.rng import BatchedStreams
@@ -47,6 +59,7 @@ class Transition:
     principal_own: np.ndarray  # [B] float: principal's own reward r_p(s, o)
     outcomes: np.ndarray  # [B, N] int: outcome index each agent's contract is settled on
     terminated: np.ndarray  # [B] bool: reached an absorbing state
+    transfers: np.ndarray | None = None  # [B, N+1, N+1] rule-based transfers payer -> payee (principal = N)
 
 
 class ContractGame(ABC):
@@ -60,6 +73,10 @@ class ContractGame(ABC):
     name: str = "contract_game"
     simultaneous: bool = False
     principal_in_welfare: bool = True
+    principal_pays_contracts: bool = True  # False: the principal's action is a policy (e.g. tax rates)
+    rule_transfers: bool = False  # True: _step may return Transition.transfers
+    peer_terms: ContractTerms | None = None  # set: agents pay each other (schedule over recipients' outcomes)
+    incentives: np.ndarray | None = None  # the principal's validated action of the current round
 
     principal_observation_space: spaces.Space
     agent_observation_space: spaces.Space
@@ -98,8 +115,16 @@ class ContractGame(ABC):
         self.t[idx] = 0
         self._reset(idx)
 
-    def step(self, actions: np.ndarray) -> tuple[Transition, np.ndarray]:
-        """Advance every env one round with validated actions ``[B, N]``; returns (transition, truncated)."""
+    @property
+    def has_transfers(self) -> bool:
+        return self.peer_terms is not None or self.rule_transfers
+
+    def step(self, actions: np.ndarray, incentives: np.ndarray | None = None) -> tuple[Transition, np.ndarray]:
+        """Advance every env one round with validated actions ``[B, N]``; returns (transition, truncated).
+
+        ``incentives`` is the principal's validated action of this round (``[B, N, O]``), kept in
+        ``self.incentives`` for games whose rules read it."""
+        self.incentives = incentives
         tr = self._step(actions)
         self.t += 1
         if self.horizon is None:
@@ -128,6 +153,18 @@ class ContractGame(ABC):
     @abstractmethod
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
         """Global state ``[B, ...]`` for centralised critics."""
+
+    def on_settled(self, settlement: Settlement) -> None:
+        """Called after each act stage is settled: games whose state holds money update it here."""
+        return None
+
+    def rewards(self, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        """Players' rewards ``([B, N], [B])`` from a settled step; default: quasi-linear utilities."""
+        return settlement.agent_utility, settlement.principal_utility
+
+    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
+        """Game-specific numeric infos per player (arrays ``[B]``, same keys from reset on)."""
+        return {}
 
     def render_ansi(self, env_index: int) -> str:
         return f"{self.name}: round {int(self.t[env_index])}"
@@ -163,7 +200,7 @@ class VectorContractEnv:
         self.possible_agents = ([PRINCIPAL] if game.has_principal else []) + self.agents
         self.two_stage = game.has_principal and not game.simultaneous
         self.stages_per_round = 2 if self.two_stage else 1
-        self.ledger = Ledger(self.num_envs, game.n_agents)
+        self.ledger = Ledger(self.num_envs, game.n_agents, transfers=game.has_transfers)
         terms = game.terms
         n_out = terms.n_outcomes if terms is not None else 1
         self.contracts = np.zeros((self.num_envs, game.n_agents, n_out))
@@ -171,6 +208,7 @@ class VectorContractEnv:
         self.final_observations: dict[str, Any] | None = None
         self._zero_rewards = {p: np.zeros(self.num_envs) for p in self.possible_agents}
         self._false = np.zeros(self.num_envs, dtype=bool)
+        self._zero_contracts = np.zeros_like(self.contracts)
 
     # ----------------------------------------------------------------- spaces
     def observation_space(self, player: str) -> spaces.Space:
@@ -181,18 +219,48 @@ class VectorContractEnv:
         g = self.game
         if player == PRINCIPAL:
             return g.terms.principal_action_space()
+        if g.peer_terms is not None:
+            peer = g.peer_terms
+            return spaces.Dict(
+                {
+                    "action": spaces.Discrete(g.n_actions),
+                    "incentives": spaces.Box(
+                        0.0, peer.payment_cap, (g.n_agents - 1, peer.n_outcomes), dtype=np.float32
+                    ),
+                }
+            )
         return spaces.Discrete(g.n_actions)
 
     # ----------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[dict, dict]:
         self.game.reset(seed=seed)
         self.ledger.reset()
-        self.contracts[...] = 0.0
+        self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
         return self._observe(), self._infos()
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
+        obs, rewards, terms, truncs, done = self.step_arrays(actions)
+        if done is None:
+            return obs, rewards, terms, truncs, self._infos()
+        infos = self._infos(copy=True)
+        if self.autoreset and done.any():
+            self.final_observations = obs
+            idx = np.flatnonzero(done)
+            self.game.reset(env_idx=idx)
+            self.ledger.reset(idx)
+            obs = self._observe()
+        return obs, rewards, terms, truncs, infos
+
+    def step_arrays(self, actions: dict[str, Any]):
+        """One stage without infos or auto-reset (the adapters' hot path).
+
+        Returns observations, rewards, terminations, truncations (dicts of arrays) and ``done``
+        (``[B]`` bool after an act stage, ``None`` after an offer stage). The ledger holds the
+        accounts of the stage.
+        """
         g = self.game
         if self.stage == OFFER:
             if PRINCIPAL not in actions:
@@ -203,11 +271,14 @@ class VectorContractEnv:
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
             self.stage = ACT
             self.ledger.clear_step()
-            obs = self._observe()
             done = {p: self._false for p in self.possible_agents}
-            return obs, self._zero_rewards, done, done, self._infos()
+            return self._observe(), self._zero_rewards, done, done, None
 
-        agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
+        peer_offers = None
+        if g.peer_terms is not None:
+            agent_actions, peer_offers = self._split_peer_actions(actions)
+        else:
+            agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
         if g.has_principal and g.simultaneous:
             if PRINCIPAL not in actions:
                 raise ValueError(
@@ -215,32 +286,55 @@ class VectorContractEnv:
                     f"{g.terms.shape} with payments in [0, {g.terms.payment_cap}]"
                 )
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
-        tr, truncated = g.step(agent_actions)
-        s = settle(self.contracts, tr.outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare)
+        tr, truncated = g.step(agent_actions, self.contracts if g.has_principal else None)
+        transfers = None
+        if g.has_transfers:
+            peer = None if peer_offers is None else peer_amounts(peer_offers, tr.outcomes)
+            transfers = transfer_matrix(self.num_envs, g.n_agents, peer=peer, rules=tr.transfers)
+        pays = g.has_principal and g.principal_pays_contracts
+        s = settle(
+            self.contracts if pays else None, tr.outcomes, tr.agent_own, tr.principal_own,
+            g.principal_in_welfare, transfers=transfers,
+        )
         self.ledger.record(s)
-        rewards = {a: s.agent_utility[:, i] for i, a in enumerate(self.agents)}
+        g.on_settled(s)
+        agent_rewards, principal_reward = g.rewards(s)
+        rewards = {a: agent_rewards[:, i] for i, a in enumerate(self.agents)}
         if g.has_principal:
-            rewards[PRINCIPAL] = s.principal_utility
+            rewards[PRINCIPAL] = principal_reward
         terminated = tr.terminated
-        terms = {p: terminated for p in self.possible_agents}
-        truncs = {p: truncated for p in self.possible_agents}
+        terms = dict.fromkeys(self.possible_agents, terminated)
+        truncs = dict.fromkeys(self.possible_agents, truncated)
         if self.two_stage:
             self.stage = OFFER
-            self.contracts = np.zeros_like(self.contracts)
-        infos = self._infos(copy=True)
-        done = terminated | truncated
-        if self.autoreset and done.any():
-            self.final_observations = self._observe()
-            idx = np.flatnonzero(done)
-            g.reset(env_idx=idx)
-            self.ledger.reset(idx)
-        obs = self._observe()
-        return obs, rewards, terms, truncs, infos
+            self.contracts = self._zero_contracts
+        return self._observe(), rewards, terms, truncs, terminated | truncated
 
     def state(self) -> np.ndarray:
         return self.game.state(self.contracts if self.game.has_principal else None)
 
     # ----------------------------------------------------------------- helpers
+    def _split_peer_actions(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Agents' ``{"action", "incentives"}`` -> (actions ``[B, N]``, offers ``[B, N, N, O]``)."""
+        g, n = self.game, self.game.n_agents
+        peer = g.peer_terms
+        offers = np.zeros((self.num_envs, n, n, peer.n_outcomes))
+        moves = {}
+        for i, a in enumerate(self.agents):
+            act = actions.get(a)
+            if not isinstance(act, dict) or "action" not in act or "incentives" not in act:
+                raise ValueError(
+                    f"{a}: expected a dict {{'action': int in [0, {g.n_actions - 1}], 'incentives': array "
+                    f"({n - 1}, {peer.n_outcomes}) in [0, {peer.payment_cap}]}} (one row per other agent), got {act!r}"
+                )
+            moves[a] = act["action"]
+            others = [b for b in self.agents if b != a]
+            rows = ContractTerms(n - 1, peer.n_outcomes, peer.payment_cap).validate(
+                act["incentives"], self.num_envs, player=a, recipients=others
+            )
+            offers[:, i, [j for j in range(n) if j != i]] = rows
+        return validate_actions(moves, self.num_envs, g.n_actions, self.agents), offers
+
     def _observe(self) -> dict[str, Any]:
         g = self.game
         shown = None
@@ -264,4 +358,6 @@ class VectorContractEnv:
             info = led.principal_info()
             infos[PRINCIPAL] = {k: v.copy() for k, v in info.items()} if copy else info
             infos[PRINCIPAL]["acting"] = self.stage == OFFER or self.game.simultaneous
+        for player, extra in self.game.extra_infos().items():
+            infos[player].update({k: v.copy() for k, v in extra.items()} if copy else extra)
         return infos

@@ -18,6 +18,10 @@ NAMESPACE = "contract_envs"
 # name -> (version, implementation module)
 ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "principal_agent_mdp": (0, "contract_envs.envs.principal_agent_mdp"),
+    "escape_room": (0, "contract_envs.envs.escape_room"),
+    "prisoners_dilemma": (0, "contract_envs.envs.prisoners_dilemma"),
+    "cleanup": (0, "contract_envs.envs.cleanup"),
+    "tax_economy": (0, "contract_envs.envs.tax_economy"),
     "tree_contracts": (0, "contract_envs.envs.tree_contracts"),
     "contract_bandit": (0, "contract_envs.envs.contract_bandit"),
 }

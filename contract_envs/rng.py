@@ -19,7 +19,7 @@ _TO_UNIT = float(2.0**-53)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser over a uint64 array (wrap-around arithmetic is intended)."""
+    """SplitMix64 finaliser over a uint64 array (array arithmetic wraps modulo 2**64 silently)."""
     z = (x ^ (x >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
@@ -32,8 +32,7 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return _splitmix64(seeds * _GOLDEN + _GOLDEN)
+    return _splitmix64(seeds * _GOLDEN + _GOLDEN)
 
 
 class BatchedStreams:
@@ -46,6 +45,7 @@ class BatchedStreams:
     def __init__(self, keys: np.ndarray) -> None:
         self.keys = np.asarray(keys, dtype=np.uint64).copy()
         self.counters = np.zeros(len(self.keys), dtype=np.uint64)
+        self._offsets: dict[int, np.ndarray] = {}
 
     @classmethod
     def from_seed(cls, seed: int | None, num_envs: int) -> BatchedStreams:
@@ -57,15 +57,14 @@ class BatchedStreams:
 
     def bits(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
-        keys = self.keys if env_idx is None else self.keys[env_idx]
-        counters = self.counters if env_idx is None else self.counters[env_idx]
-        offsets = np.arange(n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            x = keys[:, None] + (counters[:, None] + offsets) * _GOLDEN
-            out = _splitmix64(x)
+        offsets = self._offsets.get(n)
+        if offsets is None:
+            offsets = self._offsets[n] = np.arange(n, dtype=np.uint64)
         if env_idx is None:
+            out = _splitmix64(self.keys[:, None] + (self.counters[:, None] + offsets) * _GOLDEN)
             self.counters += np.uint64(n)
         else:
+            out = _splitmix64(self.keys[env_idx, None] + (self.counters[env_idx, None] + offsets) * _GOLDEN)
             self.counters[env_idx] += np.uint64(n)
         return out
 
@@ -85,7 +84,10 @@ class BatchedStreams:
 
     def categorical(self, probs: np.ndarray, env_idx: np.ndarray | None = None) -> np.ndarray:
         """One draw per row of ``probs`` (``[E, K]``, rows sum to 1): inverse-CDF sampling."""
-        u = self.uniform(1, env_idx)
-        cdf = np.cumsum(probs, axis=-1)
-        idx = (u > cdf).sum(axis=-1)
-        return np.minimum(idx, probs.shape[-1] - 1)
+        return categorical_from_uniform(probs, self.uniform(1, env_idx)[:, 0])
+
+
+def categorical_from_uniform(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw per row of ``probs`` (``[E, K]``) from uniforms ``u`` (``[E]``)."""
+    idx = (u[:, None] > np.cumsum(probs, axis=-1)).sum(axis=-1)
+    return np.minimum(idx, probs.shape[-1] - 1)

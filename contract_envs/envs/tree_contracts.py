@@ -497,6 +497,7 @@ class VectorTreeContractEnv:
         self.num_envs = game.num_envs
         self.possible_agents = list(game.players)
         self.agents = self.possible_agents
+        self.node_index = {p: v for v, p in enumerate(self.possible_agents)}
         self.stages_per_round = len(game.stages)
         self.ledger = HierarchyLedger(self.num_envs, game.n_nodes)
         self.contracts = np.zeros((self.num_envs, game.n_nodes, game.k_max))
@@ -592,6 +593,22 @@ class VectorTreeContractEnv:
             raise ValueError(f"{err} [children: {kids}]") from None
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
+        obs, rewards, terms, truncs, done = self.step_arrays(actions)
+        if done is None:
+            return obs, rewards, terms, truncs, self._infos()
+        infos = self._infos(copy=True)
+        if self.autoreset and done.any():
+            self.final_observations = obs
+            idx = np.flatnonzero(done)
+            self.game.reset(env_idx=idx)
+            self.ledger.reset(idx)
+            obs = self._observe()
+        return obs, rewards, terms, truncs, infos
+
+    def step_arrays(self, actions: dict[str, Any]):
+        """One stage without infos or auto-reset (the adapters' hot path); ``done`` is ``None``
+        after an offer stage and the truncation flags ``[B]`` after the act stage."""
         g = self.game
         if self.stage_index == 0:
             self.ledger.clear_step()
@@ -599,7 +616,7 @@ class VectorTreeContractEnv:
             self._offer(actions)
             self.stage_index += 1
             done = {p: self._false for p in self.possible_agents}
-            return self._observe(), self._zero, done, done, self._infos()
+            return self._observe(), self._zero, done, done, None
         joint = np.empty((self.num_envs, g.n_nodes), dtype=np.int64)
         for v, player in enumerate(self.possible_agents):
             one = {player: self._part(actions, v, "action")}
@@ -610,15 +627,9 @@ class VectorTreeContractEnv:
         rewards = {p: s.utility[:, v] for v, p in enumerate(self.possible_agents)}
         self.stage_index = 0
         self.contracts = np.zeros_like(self.contracts)
-        infos = self._infos(copy=True)
-        terms = {p: self._false for p in self.possible_agents}
-        truncs = {p: truncated for p in self.possible_agents}
-        if self.autoreset and truncated.any():
-            self.final_observations = self._observe()
-            idx = np.flatnonzero(truncated)
-            g.reset(env_idx=idx)
-            self.ledger.reset(idx)
-        return self._observe(), rewards, terms, truncs, infos
+        terms = dict.fromkeys(self.possible_agents, self._false)
+        truncs = dict.fromkeys(self.possible_agents, truncated)
+        return self._observe(), rewards, terms, truncs, truncated
 
     def state(self) -> np.ndarray:
         return self.game.state(self.stage_index, self.contracts)
@@ -645,6 +656,18 @@ class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming conve
         "is_parallelizable": True,
         "render_fps": 2,
     }
+
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        """Scalar infos of the live nodes straight from the hierarchy ledger, plus ``acting``."""
+        vec = self.vec
+        acting = set(vec.acting_nodes())
+        keys, table = vec.ledger.info_keys, vec.ledger.node[0]
+        out = {}
+        for p in self.agents:
+            v = vec.node_index[p]
+            out[p] = dict(zip(keys, table[v].tolist(), strict=True))
+            out[p]["acting"] = v in acting
+        return out
 
     @classmethod
     def make_game(
