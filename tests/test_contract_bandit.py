@@ -85,7 +85,9 @@ def test_rewards_and_ledger_in_batched_env():
 
 
 def test_principal_env_reaches_optimum():
-    env = principal_env(instance="e8", horizon=5)
+    import pickle
+
+    env = pickle.loads(pickle.dumps(principal_env(instance="e8", horizon=5)))
     env.reset(seed=0)
     total = 0.0
     for _ in range(2000 // 5):

@@ -66,7 +66,8 @@ Agent `s_a + p_o`; principal `theta_o + noise - p_o`. `infos` carry the contract
   worth 1 (`theta = [0, 1]` over outcomes failure/success), no extra noise. Optimum: pay 0.5 on
   success, the agent takes action 2; principal 0.45, agent 0.15, welfare 0.6.
 * Any `BanditInstance(agent_values, principal_values, outcome_probs=None)`.
-Exact optimum: `contract_envs.solvers.solve_contract_bandit(instance)`.
+Exact optimum: `contract_envs.solvers.solve_contract_bandit(instance)`. Baseline learners (IPA,
+epsilon-greedy principal, UCB oracle) and their regret: `baselines/ipa_bandit.py`.
 
 ### Arguments
 ```python
@@ -301,14 +302,19 @@ env = aec_from_parallel(parallel_env)
 raw_env = env
 
 
-def best_response_policy(instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None):
+class BestResponsePolicy:
+    """The reference agent as a policy ``contract observation [O] -> action`` (picklable, for role views)."""
+
+    def __init__(self, instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> None:
+        self.instance, self.tie_break = bandit_instance(instance), tie_break
+
+    def __call__(self, contract: Any) -> int:
+        return int(self.instance.best_response(np.asarray(contract).reshape(1, -1), self.tie_break)[0])
+
+
+def best_response_policy(instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> BestResponsePolicy:
     """The reference agent as a policy ``contract observation [O] -> action`` (for role views)."""
-    inst = bandit_instance(instance)
-
-    def policy(contract: Any) -> int:
-        return int(inst.best_response(np.asarray(contract).reshape(1, -1), tie_break)[0])
-
-    return policy
+    return BestResponsePolicy(instance, tie_break)
 
 
 def principal_env(render_mode: str | None = None, **kwargs: Any):

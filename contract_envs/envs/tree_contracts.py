@@ -72,6 +72,8 @@ int seed for `random_tree_instance(seed)`: a complete tree of depth `d in {1, 2,
 `b in {1, 2, 3}` with `K in {2, 3}` actions per node (each drawn from the seed unless given),
 `theta ~ U[0, 1]` rounded to 0.05, redrawn until the welfare-optimal profile beats every other
 profile by at least `margin = 0.05`. Exact equilibria: `contract_envs.solvers.solve_tree_contracts`.
+Decentralised no-regret learners (MAIL-style) and a no-contract baseline, with social-welfare
+regret, per-node regret and transfer error: `baselines/tree_contracts_learning.py`.
 
 ### Arguments
 ```python
