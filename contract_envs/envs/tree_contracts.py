@@ -75,6 +75,12 @@ profile by at least `margin = 0.05`. Exact equilibria: `contract_envs.solvers.so
 Decentralised no-regret learners (MAIL-style) and a no-contract baseline, with social-welfare
 regret, per-node regret and transfer error: `baselines/tree_contracts_learning.py`.
 
+### Batched API and other stacks
+`contract_envs.vector.make("contract_envs/tree_contracts-v0", num_envs, seed=..., instance=...)`
+returns a `VectorTreeContractEnv` (dicts of arrays keyed by node; env `b` of a batch seeded `s`
+plays like a single env seeded `s + b`). Nodes have different spaces, so TorchRL/BenchMARL's
+`PettingZooWrapper` needs `group_map=MarlGroupMapType.ONE_GROUP_PER_AGENT`.
+
 ### Arguments
 ```python
 contract_envs.make("parallel", "contract_envs/tree_contracts-v0",
