@@ -72,3 +72,14 @@ def test_tree_learners_on_t1_with_sublinear_regret_across_horizons(tmp_path):
         _check_tree_run(m)
         regret[horizon] = m["algorithms"]["mail"]["cumulative_welfare_regret"]["mean"]
     assert 1.0 < regret[2000] / regret[1000] < 1.7
+
+
+def test_grid_ucb_learns_the_hidden_action_contract(tmp_path):
+    m = _run("contract_grid_ucb.py", tmp_path, "--horizon", "3000", "--num-seeds", "20", "--grid-step", "0.05",
+             "--save-model", "--eval-rounds", "200")
+    ucb, rand = m["algorithms"]["grid_ucb"], m["algorithms"]["random_contract"]
+    assert m["optimal_contract"] == pytest.approx(0.5) and m["optimal_value"] == pytest.approx(0.45)
+    assert ucb["fraction_final_contract_optimal"] >= 0.9
+    assert ucb["regret_ratio_T_over_half_T"] < 1.6  # sublinear
+    assert rand["regret_ratio_T_over_half_T"] > 1.9  # a random contract has linear regret
+    assert m["eval_mean_principal_utility"] == pytest.approx(0.45, abs=0.05)
