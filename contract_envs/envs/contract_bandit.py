@@ -66,8 +66,9 @@ Agent `s_a + p_o`; principal `theta_o + noise - p_o`. `infos` carry the contract
   worth 1 (`theta = [0, 1]` over outcomes failure/success), no extra noise. Optimum: pay 0.5 on
   success, the agent takes action 2; principal 0.45, agent 0.15, welfare 0.6.
 * Any `BanditInstance(agent_values, principal_values, outcome_probs=None)`.
-Exact optimum: `contract_envs.solvers.solve_contract_bandit(instance)`. Baseline learners (IPA,
-epsilon-greedy principal, UCB oracle) and their regret: `baselines/ipa_bandit.py`.
+Exact optimum: `contract_envs.solvers.solve_contract_bandit(instance)`. Baseline learners and their
+regret: `baselines/ipa_bandit.py` (IPA, epsilon-greedy principal, UCB oracle; observed action) and
+`baselines/contract_grid_ucb.py` (UCB over a grid of success payments; hidden action, E8).
 
 ### Arguments
 ```python
