@@ -350,3 +350,82 @@ class Ledger:
 
     def principal_info(self) -> dict[str, np.ndarray]:
         return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}
+
+
+# --------------------------------------------------------------------------- hierarchies
+@dataclass
+class HierarchySettlement:
+    """Money and rewards of one step of a hierarchy of contracts, per env (leading axis B).
+
+    Every node is an agent of its parent and a principal to its children (trees of principals).
+    """
+
+    received: np.ndarray  # [B, N] what each node receives from its parent (0 for roots)
+    paid: np.ndarray  # [B, N] what each node pays its children in total
+    own: np.ndarray  # [B, N] own (pre-transfer) rewards
+    utility: np.ndarray  # [B, N] own + received - paid
+    welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
+
+
+def settle_hierarchy(contracts: np.ndarray, outcomes: np.ndarray, own: np.ndarray, parents) -> HierarchySettlement:
+    """Settle a step in which each node is paid by its parent according to its own contract.
+
+    The per-edge payment is exactly :func:`settle`'s (the entry of the node's contract for its
+    realised outcome); this adds the aggregation over a forest of principals.
+
+    Args:
+        contracts: ``[B, N, O]`` validated offers; row ``v`` is the offer of ``parents[v]`` to ``v``
+            (ignored for roots).
+        outcomes: ``[B, N]`` realised outcome index per node (its action for observed-action contracts).
+        own: ``[B, N]`` own rewards.
+        parents: ``[N]`` parent index of every node, ``-1`` for a root.
+    """
+    parents = np.asarray(parents, dtype=np.int64)
+    num_envs, n_nodes = own.shape
+    if parents.shape != (n_nodes,) or np.any((parents < -1) | (parents >= n_nodes)):
+        raise ValueError(f"parents must be {n_nodes} indices in [-1, {n_nodes - 1}], got {parents.tolist()}")
+    children = np.flatnonzero(parents >= 0)
+    edge = settle(contracts[:, children], outcomes[:, children], own[:, children], np.zeros(num_envs), False)
+    received = np.zeros((num_envs, n_nodes))
+    received[:, children] = edge.payments
+    incidence = np.zeros((n_nodes, n_nodes))  # [child, parent]
+    incidence[children, parents[children]] = 1.0
+    paid = received @ incidence
+    return HierarchySettlement(received, paid, own, own + received - paid, own.sum(axis=1))
+
+
+HIERARCHY_LEDGER_KEYS = ("own_reward", "payment_received", "payment_paid", "utility", "welfare")
+HIERARCHY_INFO_KEYS = _info_keys(HIERARCHY_LEDGER_KEYS)
+
+
+class HierarchyLedger:
+    """:class:`Ledger` of a hierarchy: per node ``own_reward``, ``payment_received``, ``payment_paid``,
+    ``utility`` and the env's ``welfare``, each also as ``episode_<key>`` (all floats, present from
+    ``reset`` on). One table ``node [B, N, 10]`` whose last axis follows ``info_keys`` (step
+    columns first, then the episode totals), like :class:`Ledger`'s tables."""
+
+    def __init__(self, num_envs: int, n_nodes: int) -> None:
+        self.num_envs, self.n_nodes = num_envs, n_nodes
+        self.info_keys = HIERARCHY_INFO_KEYS
+        self.node = np.zeros((num_envs, n_nodes, len(self.info_keys)))
+        self._n = len(HIERARCHY_LEDGER_KEYS)
+
+    def clear_step(self) -> None:
+        self.node[..., : self._n] = 0.0
+
+    def reset(self, env_idx: np.ndarray | None = None) -> None:
+        """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
+        if env_idx is None:
+            self.node[...] = 0.0
+        else:
+            self.node[env_idx] = 0.0
+
+    def record(self, s: HierarchySettlement) -> None:
+        step = self.node[..., : self._n]
+        step[..., 0], step[..., 1], step[..., 2], step[..., 3] = s.own, s.received, s.paid, s.utility
+        step[..., 4] = s.welfare[:, None]
+        self.node[..., self._n :] += step
+
+    def node_info(self, i: int) -> dict[str, np.ndarray]:
+        """Arrays ``[B]`` per key for node ``i`` (views into the ledger)."""
+        return {k: self.node[:, i, j] for j, k in enumerate(self.info_keys)}
