@@ -72,6 +72,8 @@ class Args:
     """the entity (team) of wandb's project"""
     save_model: bool = False
     """whether to save the agents and the designer into `runs/{run_name}` (the evaluation then reloads them)"""
+    torch_threads: int = 1
+    """torch intra-op threads (1: the batches are small and the benchmark machine has 2 shared cores)"""
     metrics_path: str | None = None
     """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
 
@@ -108,6 +110,8 @@ class Args:
     """minimise the L1 incentive cost with its own Adam (A's default); else add it to the meta loss"""
     reg_coeff: float = 1.0
     """weight of the cost in the meta loss when `separate_cost_optimizer` is off"""
+    pathwise_designer_gradient: bool = True
+    """taxes: add the direct derivative of productivity x equality w.r.t. the rates to the meta-gradient"""
     num_eval_episodes: int = 256
     """episodes of the final evaluation (greedy designer schedule, sampled agent actions)"""
     log_every: int = 10
@@ -407,6 +411,7 @@ def main(args: Args) -> dict:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
     generator = torch.Generator().manual_seed(args.seed)
 
     problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs)
@@ -438,7 +443,7 @@ def main(args: Args) -> dict:
             id_rewards = val["designer_reward"] if problem.is_tax else val["welfare"]
             meta_loss = designer_pg_loss(params_hat, val["agent_obs"], val["actions"], val["alive"], weights,
                                          id_rewards, args.gamma)
-            if problem.is_tax:  # pathwise term: productivity x equality depends on the rates directly
+            if problem.is_tax and args.pathwise_designer_gradient:  # pathwise term: productivity x equality depends on the rates directly
                 _, direct = problem.incentivised_rewards(val, designer)
                 meta_loss = meta_loss - (discounted_returns(direct, val["alive"], args.gamma)[0]).mean()
             cost = None
