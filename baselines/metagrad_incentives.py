@@ -51,7 +51,6 @@ from tqdm import trange
 
 import contract_envs.vector
 from contract_envs.contracts import PRINCIPAL
-from contract_envs.envs._incentive_common import gini_equality
 
 
 @dataclass
@@ -124,7 +123,7 @@ def init_agent_params(n_agents: int, in_dim: int, hidden: tuple[int, ...], n_act
     """Weights of ``n_agents`` independent MLP policies stacked on a leading agent axis: [W1, b1, W2, b2, ...]."""
     sizes = [in_dim, *hidden, n_actions]
     params = []
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         gain = 0.01 if layer == len(sizes) - 2 else math.sqrt(2.0)  # near-uniform initial policies
         weight = torch.randn(n_agents, fan_in, fan_out, generator=generator) * gain / math.sqrt(fan_in)
         params += [weight.requires_grad_(), torch.zeros(n_agents, fan_out, requires_grad=True)]
@@ -142,7 +141,7 @@ def agent_logits(params: list[torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
 
 
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``G_t = r_t + gamma G_{t+1}`` along the leading time axis (``mask`` [T, B] zeroes steps after an episode ends)."""
+    """``G_t = r_t + gamma G_{t+1}`` along the time axis 0; ``mask`` [T, B] zeroes the steps after an episode ends."""
     mask = mask.reshape(mask.shape + (1,) * (rewards.dim() - mask.dim()))
     out, running = [], torch.zeros_like(rewards[0])
     for t in range(rewards.shape[0] - 1, -1, -1):
@@ -174,9 +173,9 @@ def agent_pg_loss(params: list[torch.Tensor], obs: torch.Tensor, actions: torch.
 
 
 def inner_update(params: list[torch.Tensor], loss: torch.Tensor, lr: float, create_graph: bool) -> list[torch.Tensor]:
-    """One SGD step ``theta - lr * grad``; with ``create_graph`` the result stays a function of what ``loss`` depends on."""
+    """One SGD step ``theta - lr * grad``; with ``create_graph`` the result is differentiable in the loss's inputs."""
     grads = torch.autograd.grad(loss, params, create_graph=create_graph)
-    return [p - lr * g for p, g in zip(params, grads)]
+    return [p - lr * g for p, g in zip(params, grads, strict=True)]
 
 
 def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
@@ -197,7 +196,7 @@ class IncentiveFunction(nn.Module):
                  init_bias: float = 0.0):
         super().__init__()
         sizes, layers = [in_dim, *hidden], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
         out = nn.Linear(sizes[-1], int(np.prod(out_shape)))
         nn.init.normal_(out.weight, std=0.01)
@@ -248,7 +247,7 @@ class Problem:
     def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
                 generator: torch.Generator) -> dict[str, np.ndarray]:
         """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies."""
-        env, g, b, n, horizon = self.env, self.game, self.num_envs, self.n_agents, self.horizon
+        env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
         obs, _ = env.reset()
         keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
                 "alive", "designer_reward", "welfare", "schedule", "extra")
@@ -405,7 +404,8 @@ def main(args: Args) -> dict:
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -443,7 +443,8 @@ def main(args: Args) -> dict:
             id_rewards = val["designer_reward"] if problem.is_tax else val["welfare"]
             meta_loss = designer_pg_loss(params_hat, val["agent_obs"], val["actions"], val["alive"], weights,
                                          id_rewards, args.gamma)
-            if problem.is_tax and args.pathwise_designer_gradient:  # pathwise term: productivity x equality depends on the rates directly
+            # pathwise term: productivity x equality depends on the rates directly
+            if problem.is_tax and args.pathwise_designer_gradient:
                 _, direct = problem.incentivised_rewards(val, designer)
                 meta_loss = meta_loss - (discounted_returns(direct, val["alive"], args.gamma)[0]).mean()
             cost = None

@@ -135,7 +135,8 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         rates = [e["tax_rates"][0] for e in mg]
         hit = sum(abs(r - 0.75) <= 0.05 for r in rates)
         return (f"target: final rate within 0.05 of t* = 0.75 in **{hit}/{len(mg)}** seeds (rates "
-                f"{', '.join(f'{r:.3f}' for r in rates)}); eq x prod {fmt([e['equality_times_productivity'] for e in mg])}"
+                f"{', '.join(f'{r:.3f}' for r in rates)}); "
+                f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])}"
                 f" vs 93.0 at t*, 72.5 at the local optimum t = 0.25, 59.33 untaxed")
     if exp == "tax_brackets":
         return (f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])} vs free market "
@@ -154,9 +155,9 @@ def plot(results: dict[str, dict[str, list[dict]]], path: Path) -> None:
 
     exps = [e for e in results if any(results[e].values())]
     fig, axes = plt.subplots(1, len(exps), figsize=(4.2 * len(exps), 3.4), squeeze=False)
-    for ax, exp in zip(axes[0], exps):
+    for ax, exp in zip(axes[0], exps, strict=False):
         key = "equality_times_productivity" if exp.startswith("tax") else "welfare"
-        for designer, color in zip(DESIGNERS, ("tab:blue", "tab:gray")):
+        for designer, color in zip(DESIGNERS, ("tab:blue", "tab:gray"), strict=True):
             seeds = results[exp].get(designer, [])
             if not seeds:
                 continue

@@ -108,7 +108,7 @@ def _exact_objective(designer, params, agent_lr, entropy_coef):
     # each agent ascends its own objective in its own parameters (row i of the stacked weights)
     own = [torch.autograd.grad(objective[i], params, create_graph=True) for i in range(2)]
     grads = [torch.stack([own[i][k][i] for i in range(2)]) for k in range(len(params))]
-    params_hat = [p + agent_lr * g for p, g in zip(params, grads)]
+    params_hat = [p + agent_lr * g for p, g in zip(params, grads, strict=True)]
     return (joint_probs(params_hat) * welfare).sum()
 
 
@@ -124,7 +124,7 @@ def test_metagradient_matches_finite_differences_of_exact_objective():
     meta_grads = torch.autograd.grad(meta_loss, list(designer.parameters()))
     assert max(float(g.abs().max()) for g in meta_grads) > 1e-3  # the designer's incentives matter
     eps = 1e-6
-    for param, grad in zip(designer.parameters(), meta_grads):
+    for param, grad in zip(designer.parameters(), meta_grads, strict=True):
         flat = param.data.view(-1)
         for j in range(flat.numel()):
             old = float(flat[j])
