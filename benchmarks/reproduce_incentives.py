@@ -51,15 +51,40 @@ EXPERIMENTS: dict[str, dict] = {
                           "1e-2", "--log-every", "10", "--num-eval-episodes", "64"]),
 }
 DESIGNERS = ("metagrad", "none")
+NOTES = """## How to read this, and deviations
+
+* Batching replaces A's 100,000 sequential episodes: each iteration collects `--num-envs` episodes with the
+  batched API (one validation batch per iteration, reused as the next training batch as in A's `pipeline`),
+  so the agents' step size is much larger than A's 9.56e-5 and the runs are 10^4 to 10^5 episodes long.
+* Hyperparameters were chosen by a handful of short single-seed trials on ER(5,2), ER(3,2), TaxLite and
+  the bracket economy (agent step 0.03, designer Adam 1e-2 and cost Adam 3e-3 for Escape Room and the PD);
+  they are not A's (A's ratio designer : cost learning rate, about 13 : 1, is roughly kept at 3 : 1).
+* Escape Room: the schedule is over each agent's own action type and depends on the designer's
+  observation (positions and previous joint action), not on the current joint action (the
+  environment's timing). The sigmoid saturates quickly at the cap for the lever; the separate L1
+  cost optimiser then has almost no gradient, so the designer keeps paying about 2 per lever pull
+  rather than the 1 + epsilon that the net-return limit assumes.
+* Taxes: the designer's gradient is the score-function term of A's m1 loss plus the pathwise derivative
+  of productivity x equality with respect to the rates (`--pathwise-designer-gradient`, default on).
+  With labour held fixed, that derivative is positive at every rate (taxes redistribute and raise equality
+  without changing total coin), while the agents' response enters only through their one-step look-ahead.
+  In TaxLite single-seed trials the rate went to 1.0 with the pathwise term and to 0.0 without it
+  (`--no-pathwise-designer-gradient`); neither found t* = 0.75.
+* Cleanup: REINFORCE agents without a critic (A: actor-critic with shared parameters) and a REINFORCE
+  meta-gradient designer (A: PPO-style with a critic); 4,800 episodes per run against A's 100,000, so the
+  agents are far from converged.
+* The no-designer baseline is the same learner with a zero schedule (taxes: free market, all rates 0)."""
 
 
 def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
+    """Run (or, with ``reuse``, load) one training run; the metrics JSON gains ``command`` and ``ran``."""
     spec = EXPERIMENTS[exp]
     path = RUN_DIR / f"{exp}__{designer}__{seed}.json"
     cmd = [sys.executable, str(SCRIPT.relative_to(ROOT)), "--env-id", spec["env_id"], "--env-kwargs",
            json.dumps(spec["env_kwargs"]), "--designer", designer, "--seed", str(seed), *spec["args"],
            "--metrics-path", str(path.relative_to(ROOT))]
-    if not (reuse and path.exists()):
+    ran = not (reuse and path.exists())
+    if ran:
         start = time.time()
         result = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
                                 text=True)
@@ -67,6 +92,7 @@ def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
         print(f"{exp} {designer} seed {seed}: {time.time() - start:.1f} s", flush=True)
     metrics = json.loads(path.read_text())
+    metrics["ran"] = ran
     metrics["command"] = "PYTHONPATH=. python " + " ".join(
         f"'{c}'" if c.startswith("{") else c for c in cmd[1:])
     return metrics
@@ -198,6 +224,9 @@ def main() -> None:
     with ThreadPoolExecutor(opts.jobs) as pool:
         done = list(pool.map(lambda j: (j, run_one(*j, reuse=opts.reuse)), jobs))
     wall = time.time() - start
+    previous = Path(opts.output).with_suffix(".json")
+    if not any(m["ran"] for _, m in done) and previous.exists():  # regenerated from reused runs: keep the real time
+        wall = json.loads(previous.read_text())["wall_seconds"]
     results: dict[str, dict[str, list[dict]]] = {e: {d: [] for d in DESIGNERS} for e in opts.only}
     for (e, d, _), m in done:
         results[e][d].append(m)
@@ -232,7 +261,8 @@ def main() -> None:
     lines += ["", "## Targets", ""]
     for exp in opts.only:
         lines.append(f"* **{EXPERIMENTS[exp]['title']}**: {targets(exp, results[exp])}")
-    lines += ["", f"![learning curves]({png.name})", "", "## Commands (seed 1; other seeds change `--seed`)", ""]
+    lines += ["", NOTES, "", f"![learning curves]({png.name})", "",
+              "## Commands (seed 1; other seeds change `--seed`)", ""]
     for exp in opts.only:
         for d in DESIGNERS:
             if results[exp][d]:
