@@ -55,21 +55,28 @@ NOTES = """## How to read this, and deviations
 
 * Batching replaces A's 100,000 sequential episodes: each iteration collects `--num-envs` episodes with the
   batched API (one validation batch per iteration, reused as the next training batch as in A's `pipeline`),
-  so the agents' step size is much larger than A's 9.56e-5 and the runs are 10^4 to 10^5 episodes long.
-* Hyperparameters were chosen by a handful of short single-seed trials on ER(5,2), ER(3,2), TaxLite and
-  the bracket economy (agent step 0.03, designer Adam 1e-2 and cost Adam 3e-3 for Escape Room and the PD);
-  they are not A's (A's ratio designer : cost learning rate, about 13 : 1, is roughly kept at 3 : 1).
-* Escape Room: the schedule is over each agent's own action type and depends on the designer's
-  observation (positions and previous joint action), not on the current joint action (the
-  environment's timing). The sigmoid saturates quickly at the cap for the lever; the separate L1
-  cost optimiser then has almost no gradient, so the designer keeps paying about 2 per lever pull
-  rather than the 1 + epsilon that the net-return limit assumes.
-* Taxes: the designer's gradient is the score-function term of A's m1 loss plus the pathwise derivative
-  of productivity x equality with respect to the rates (`--pathwise-designer-gradient`, default on).
-  With labour held fixed, that derivative is positive at every rate (taxes redistribute and raise equality
-  without changing total coin), while the agents' response enters only through their one-step look-ahead.
-  In TaxLite single-seed trials the rate went to 1.0 with the pathwise term and to 0.0 without it
-  (`--no-pathwise-designer-gradient`); neither found t* = 0.75.
+  so the agents' step size is much larger than A's 9.56e-5 and runs last 2,000 to 128,000 episodes.
+* Hyperparameters come from a handful of short single-seed trials (agent step 0.03, designer Adam 1e-2, cost
+  Adam 3e-3 for Escape Room and the PD); they are not A's. A slower designer (Adam 3e-3) lost the race in
+  trials: the agents settled on walking to the shut door before the lever incentive grew.
+* Escape Room: the schedule is over each agent's own action type and depends on the designer's observation
+  (positions and previous joint action), not on the current joint action (the environment's timing). The
+  lever entry saturates at the cap 2; the separate L1 cost optimiser then has almost no gradient through the
+  sigmoid, so the designer keeps paying 2 per lever pull instead of the 1 + epsilon behind the net-return
+  limit 10(N-M) - 2M: its net return stays near 10(N-M) - M - 2M.
+* Agents without a designer never open the door, but their welfare is below 0: the policy-gradient learners
+  walk to the shut door once (-1 each) and wait there, instead of the all-stay equilibrium (0).
+* Prisoner's Dilemma (alpha = 1): the designer raises tau_C - tau_D to the cap 3 while the agents learn to
+  cooperate, then the cost optimiser removes the incentives; the softmax learners, saturated on C, keep
+  cooperating without incentives (a learner artefact: they no longer explore D), so the designer does not
+  settle at the dominance threshold tau_C - tau_D = 1.
+* Taxes: the designer's gradient is the score-function term of A's m1 loss plus the pathwise derivative of
+  productivity x equality with respect to the rates (`--pathwise-designer-gradient`, default on). With labour
+  held fixed, that derivative is positive at every rate (redistribution raises equality without changing
+  total coin), while the agents' response enters only through their one-step look-ahead: the TaxLite rate
+  goes to 1.0 (eq x prod 80, labour (0, 0, 0, 10), the exact equilibrium at t = 1). In single-seed trials
+  without the pathwise term (`--no-pathwise-designer-gradient`) the rate went to 0.0 instead. Neither finds
+  t* = 0.75. The untaxed learners reach the exact untaxed equilibrium (3, 10, 10, 10), eq x prod 59.33.
 * Cleanup: REINFORCE agents without a critic (A: actor-critic with shared parameters) and a REINFORCE
   meta-gradient designer (A: PPO-style with a critic); 4,800 episodes per run against A's 100,000, so the
   agents are far from converged.
@@ -149,10 +156,13 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         n, m_ = EXPERIMENTS[exp]["env_kwargs"]["n_agents"], EXPERIMENTS[exp]["env_kwargs"]["min_at_lever"]
         best, net = 10 * (n - m_) - m_, 10 * (n - m_) - 2 * m_
         hit = sum(e["welfare"] >= 0.9 * best for e in mg)
-        still = sum(abs(e["welfare"]) < 0.5 for e in none)
+        shut = sum(e["door_opened"] == 0.0 for e in none)
+        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}" for e in mg)
         return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds; net return "
-                f"{fmt([e['designer_return'] for e in mg])} vs the limit {net}; no-designer agents at welfare ~0 in "
-                f"{still}/{len(none)} seeds (welfare {fmt([e['welfare'] for e in none]) if none else '-'})")
+                f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
+                f"{per_seed} welfare/net); "
+                f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
+                f"{fmt([e['welfare'] for e in none]) if none else '-'})")
     if exp == "pd":
         return (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
                 f"{fmt([e['cooperation'] for e in mg])}, gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}; "
@@ -244,7 +254,8 @@ def main() -> None:
         "Algorithm: `baselines/metagrad_incentives.py` (meta-gradient designer with online cross-validation, "
         "Yang et al. AAMAS 2022); baseline: the same policy-gradient agents with no designer (`--designer none`). "
         "Numbers: final evaluation (greedy schedule, sampled agent actions, 256 episodes unless stated) per seed, "
-        "mean ± standard error over seeds. Designer return = welfare − alpha × incentives paid (taxes: final "
+        "mean ± standard error over seeds. Welfare = sum of the agents' environment rewards per episode (taxes: "
+        "total pre-tax income); designer return = welfare − alpha × incentives paid (taxes: final "
         "productivity × equality).",
         "",
         f"Wall-clock: {wall / 60:.1f} min for {len(jobs)} runs, {opts.jobs} at a time, on a 2-core machine "
