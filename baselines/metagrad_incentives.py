@@ -27,6 +27,9 @@ Deviations from A's code (``011235813/metagradient-incentive-design``):
   the rates (A's GTB designer reward is also a function of the taxes; A uses PPO there);
 * ``--designer none`` trains the same agents with no incentives (zero schedule; free market for taxes).
 
+Results over 5 seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
+(``benchmarks/reproduce_incentives.py``).
+
 Usage::
 
     PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v0 \
