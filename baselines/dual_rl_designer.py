@@ -296,6 +296,8 @@ def summarize(totals: dict, batch: dict, tax: bool) -> dict:
     out = {k: float(np.mean(v)) for k, v in totals.items()}
     sched = (batch["schedule"] * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
     out["mean_schedule"] = [float(x) for x in sched]
+    acts = (batch["actions"].double() * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
+    out["mean_action_per_agent"] = [float(x) for x in acts]
     if tax:
         out["tax_rate"] = out["mean_schedule"][0]
     return out
