@@ -212,7 +212,7 @@ def batch_baseline(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_actions: int, greedy: bool = False):
     """One episode in each of the ``B`` envs (fresh reset); tensors ``[B, T, ...]`` and per-episode totals."""
-    env.reset()
+    obs, _ = env.reset()
     g = env.game
     b, horizon = env.num_envs, g.horizon
     alive = np.ones(b, dtype=bool)
@@ -223,7 +223,6 @@ def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_a
     totals = {"welfare": np.zeros(b), "paid": np.zeros(b), "designer_return": np.zeros(b),
               "lever": np.zeros(b), "door": np.zeros(b), "door_open": np.zeros(b), "steps": np.zeros(b),
               "eq_x_prod": np.zeros(b)}
-    obs = env._observe()
     for _ in range(horizon):
         agent_obs = np.stack([obs[a].reshape(b, -1) for a in env.agents], axis=1)
         with torch.no_grad():
@@ -313,15 +312,6 @@ def main(args: Args) -> dict:
     mode = args.designer_action or ("grid" if tax else "small")
     sees_actions = (not tax) if args.designer_sees_actions is None else args.designer_sees_actions
     run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    if args.track:
-        import wandb
-
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
-    writer = SummaryWriter(f"runs/{run_name}")
-    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
-    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
-
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -345,6 +335,14 @@ def main(args: Args) -> dict:
     dobs_dim = int(np.prod(env.observation_space("principal_0").shape)) + (n_agents * n_actions if sees_actions else 0)
     agents = BatchedMLP(n_agents, [obs_dim, *args.agent_hidden, n_actions])
     designer = Designer(dobs_dim, args.designer_hidden, choices, k, cap)
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     agent_opt = torch.optim.Adam(agents.parameters(), lr=args.agent_lr)
     designer_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
 

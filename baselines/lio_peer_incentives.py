@@ -164,7 +164,7 @@ def advantages(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float) -> dict:
     """One episode per env of the batch (fresh reset) with policies ``theta`` and incentive functions ``eta``."""
-    env.reset()
+    obs, _ = env.reset()
     g = env.game
     b, n, horizon, n_actions = env.num_envs, g.n_agents, g.horizon, g.n_actions
     others = torch.as_tensor(others_index(n))
@@ -173,7 +173,6 @@ def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float)
     buf = {k: [] for k in ("obs", "actions", "own", "transfer_in", "transfer_out", "gifts", "mask")}
     lever = np.zeros(b)
     door_open = np.zeros(b)
-    obs = env._observe()
     for _ in range(horizon):
         o = torch.as_tensor(np.stack([obs[a] for a in env.agents], axis=1), dtype=torch.float32)
         acts = torch.distributions.Categorical(logits=mlp(theta, o)).sample()
@@ -289,7 +288,7 @@ def main(args: Args) -> dict:
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
+    table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     random.seed(args.seed)
     np.random.seed(args.seed)

@@ -61,6 +61,82 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+FINDINGS = [
+    "## What the runs show",
+    "",
+    "* **Dual-RL is learning-oblivious, and it shows.** Agents never see the schedule, so within an episode "
+    "the designer's action changes only what it pays; its policy gradient only says 'pay less', and it ends "
+    "up paying almost nothing (`paid` ≈ 0): in ER(3,2) the welfare stays negative (agents walk to the door "
+    "and wait; 0/5 seeds reach 90% of the optimum) while the *same learners under the fixed optimal "
+    "schedule* (lever 1.1) reach the optimum in 4/5 seeds with net return close to 10(N−M)−2.1M. In the "
+    "PD the designer never pays for C and both agents defect (−20 per episode = the no-intervention value, "
+    "which at α = 1 ties with the best designer return −2−2α per step).",
+    "* **ER(5,2) is beyond these learners at this budget**: the fixed optimal schedule fails too (every "
+    "agent rushes to the door while random lever pulls still open it, then the group stays there; likely "
+    "because a single agent that leaves the door is sent back by its policy before a second one joins it, "
+    "so the lever move has negative advantage). The ER(5,2) "
+    "dual-RL rows therefore say nothing about the designer; they are kept to show the trap.",
+    "* **TaxLite**: with the workers' labour fixed, a flat tax with lump-sum redistribution leaves "
+    "productivity unchanged and raises equality, so a planner that ignores the workers' response always "
+    "prefers t = 1. The dual-RL planner goes to t = 1.0 in every seed (0/5 within 0.05 of t* = 0.75); the "
+    "Nash equilibrium at t = 1 gives eq × prod 80 < 93. The learners' own eq × prod is higher than 80 "
+    "because the skill-4 worker has not finished converging to zero labour (its policy collapsed early).",
+    "* **Cleanup** (smoke level, 1,600 episodes): dual-RL incentives do not beat the no-incentive agents.",
+    "* **LIO**: in the PD the agents learn to pay each other for cooperating and reach full cooperation "
+    "(the optimum −10) in 5/5 seeds, with gifts near the cap (no cost, LIO's 'profligate incentivization'). "
+    "ER(3,2): the door opens in 5/5 seeds and 4/5 reach collective extrinsic return 6.9–8.0 (optimum 8; the "
+    "fifth seed sends all three agents to the lever). ER(2,1): only 1/5 seeds finds the division of labour "
+    "(8.8 of 9, the door agent paying ≈1.9 per episode); in the others both agents stay at the start. LIO's reported "
+    "near-optimal ER(2,1) result uses 50,000 single-episode updates; this batched, shortened run is less "
+    "reliable on it.",
+    "",
+]
+
+NOTES = [
+    "## Deviations from the sources (and why)",
+    "",
+    "Both baselines are batched: one iteration collects many episodes at once with "
+    "`contract_envs.vector.make(env_id, num_envs)` and makes one update, instead of the papers' one episode per "
+    "update, so that a run fits in minutes on a 2-core machine. Runs are far shorter than the papers' "
+    "(A: 100,000 episodes in Escape Room; LIO: 50,000); learning rates are raised accordingly.",
+    "",
+    "**Dual-RL designer** (`baselines/dual_rl_designer.py`; A's `alg/id_er_pg.py`, `train_er.py`):",
+    "* Like A, the designer observes its observation and the agents' one-hot joint action, samples an index "
+    "into a d^K set (A's small {0, 1.1}, medium {0, 1.1, 2}, large {0, .5, 1.1, 1.5, 2}) or a squashed Gaussian "
+    "`cap * sigmoid(u)`, and learns by REINFORCE on the discounted return of welfare − paid (A: "
+    "`env_rewards[0] -= sum(incentives)`). Added: a per-step batch-mean baseline (A has none) and an entropy "
+    "bonus on the discrete policy.",
+    "* The Gaussian is over the K action types (the environment's shared `per_action` schedule) with a learned "
+    "state-independent std; A's Gaussian is per agent with std 1.",
+    "* Agents: independent REINFORCE learners (MLP 64-32 as in A) with a per-step batch-mean baseline, "
+    "entropy 0.01 (A: 0.0166), Adam 3e-3 on a batch of 128 episodes (A: SGD 9.56e-5 per episode).",
+    "* TaxLite: the planner's action is the flat rate on the grid {0, 0.05, ..., 1} (the solver's grid); it does "
+    "not observe the labour choices (the rate is set for the period before workers act). A's GTB dual-RL "
+    "planner is a PPO agent in the AI-Economist style; TaxLite is one step (a bandit for the planner), so plain "
+    "REINFORCE stands in for PPO.",
+    "* Cleanup: agents are MLPs on the flattened 9x9x3 window (A: actor-critic with parameter sharing, CNN), and "
+    "only 1,600 episodes per seed were affordable: a smoke-level comparison, not a reproduction.",
+    "* `fixed_*` and `none_*` rows are not from A: they are references that run the same learners under the "
+    "exact optimum's schedule or under no incentives.",
+    "",
+    "**LIO** (`baselines/lio_peer_incentives.py`; LIO's `lio_agent.py`, `train_pg.py`, `config_room_lio.py`):",
+    "* The incentive function maps the giver's observation to a gift *schedule over each recipient's action* "
+    "(the environment's peer action), `cap * sigmoid`, instead of an MLP of (observation, others' joint action) "
+    "giving one amount per recipient; identical for N = 2, and for N = 3 a gift cannot depend on a third "
+    "agent's action.",
+    "* Two batches of 64 episodes per iteration (tau with theta, tau_hat with theta_hat), as LIO's two episodes "
+    "per iteration. The policy step is one plain gradient step (lr 0.1) on the batch-mean PG objective of "
+    "environment reward + gifts received (LIO's total reward), with a per-step batch-mean baseline inside the "
+    "differentiable step; `lr_reward` 1e-2 instead of LIO's 1e-3 (runs ~50x shorter); `lr_cost` 1e-4 with a "
+    "separate Adam as in LIO; L1 on the gifts actually given in tau. IPD: no cost (LIO's `reg_coeff` 0), "
+    "gifts capped at 3 (`r_multiplier`).",
+    "* The environment also debits the giver (gifts are money transfers of the contract layer); as in LIO the "
+    "giver's policy is trained on extrinsic reward + gifts received, and what it gives enters only through the "
+    "L1 cost of its incentive function. 'Collective extrinsic return' excludes all transfers.",
+    "",
+]
+
+
 def command(name: str, seed: int, runs_dir: Path) -> list[str]:
     script, flags = CONFIGS[name]
     return [sys.executable, str(REPO / "baselines" / script), *flags, "--seed", str(seed),
@@ -126,7 +202,8 @@ def tax_rows(results) -> list[str]:
     ev = [r["final_eval"] for r in runs]
     rates = [e["tax_rate"] for e in ev]
     within = sum(abs(t - sol.best_rate) <= 0.05 + 1e-9 for t in rates)
-    eq_at = [float(sol.objective[sol.at(t)]) for t in rates]
+    on_grid = [round(t / 0.05) * 0.05 for t in rates]  # the mean applied rate, rounded to the solver's grid
+    eq_at = [float(sol.objective[sol.at(t)]) for t in on_grid]
     labour = np.mean([e["mean_action_per_agent"] for e in ev], axis=0)
     return [
         "| quantity | dual-RL planner (mean ± s.e.) | exact |",
@@ -136,7 +213,8 @@ def tax_rows(results) -> list[str]:
         f"| final rates per seed | {', '.join(f'{t:.2f}' for t in rates)} | — |",
         f"| eq × prod of the learners' play (evaluation) | {fmt([e['eq_x_prod'] for e in ev])} "
         f"| {sol.best_objective:.1f} at t* |",
-        f"| eq × prod of the Nash equilibrium at the learned rate | {fmt(eq_at)} | {sol.best_objective:.1f} |",
+        f"| eq × prod of the Nash equilibrium at the learned rate (rounded to the grid) | {fmt(eq_at)} "
+        f"| {sol.best_objective:.1f} |",
         f"| learners' mean labour (skills 1, 2, 4, 8) | {', '.join(f'{x:.2f}' for x in labour)} "
         f"| {tuple(int(x) for x in sol.labour[sol.at(sol.best_rate)])} at t* |",
     ]
@@ -241,7 +319,10 @@ def write_report(results, walls, total_wall, seeds, workers, out_md: Path, out_p
                      {"lio_er21": "9 (ER(2,1) optimum)", "lio_er32": "8 (ER(3,2) optimum)",
                       "lio_pd": "−10 (all C for 5 steps); −20 all D"}),
         "",
+        *FINDINGS,
         "![curves](incentives_baselines.png)",
+        "",
+        *NOTES,
         "",
         "## Commands (S = seed 1..5) and wall-clock",
         "",
