@@ -88,7 +88,8 @@ FINDINGS = [
     "fifth seed sends all three agents to the lever). ER(2,1): only 1/5 seeds finds the division of labour "
     "(8.8 of 9, the door agent paying ≈1.9 per episode); in the others both agents stay at the start. LIO's reported "
     "near-optimal ER(2,1) result uses 50,000 single-episode updates; this batched, shortened run is less "
-    "reliable on it.",
+    "reliable on it. On the failing seeds 2 and 4, entropy 0.05, `lr_actor` 0.03, or `lr_reward` 3e-3 with "
+    "600 iterations did not help either (single runs, not tabulated).",
     "",
 ]
 
@@ -288,7 +289,8 @@ def write_report(results, walls, total_wall, seeds, workers, out_md: Path, out_p
         "episodes (128 for Cleanup)). Exact references from `contract_envs.solvers`.",
         "",
         f"Machine: {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other "
-        "jobs while these runs were made (wall-clock figures are inflated accordingly), "
+        "jobs while these runs were made (load average about 7 when sampled; wall-clock figures are inflated "
+        "accordingly), "
         f"{workers} runs at a time, torch with 1 thread per run. Total wall-clock: {total_wall / 60:.1f} min.",
         "",
         "## Escape Room, dual-RL designer (learning-oblivious) and references",
