@@ -47,6 +47,12 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
                                           "--designer-action", "none", "--num-iterations", "300"]),
     "dualrl_er32_small": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
                                                   "--designer-action", "small", "--num-iterations", "300"]),
+    "dualrl_er32_medium": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
+                                                   "--designer-action", "medium", "--num-iterations", "300"]),
+    "dualrl_er32_large": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
+                                                  "--designer-action", "large", "--num-iterations", "300"]),
+    "dualrl_er32_gaussian": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
+                                                     "--designer-action", "gaussian", "--num-iterations", "300"]),
     "fixed_er32_lever1.1": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
                                                     "--fixed-schedule", "1.1", "0", "0", "--num-iterations", "300"]),
     "dualrl_taxlite": ("dual_rl_designer.py", ["--env-id", TAX, "--num-iterations", "1000"]),
@@ -66,8 +72,9 @@ FINDINGS = [
     "",
     "* **Dual-RL is learning-oblivious, and it shows.** Agents never see the schedule, so within an episode "
     "the designer's action changes only what it pays; its policy gradient only says 'pay less', and it ends "
-    "up paying almost nothing (`paid` ≈ 0): in ER(3,2) the welfare stays negative (agents walk to the door "
-    "and wait; 0/5 seeds reach 90% of the optimum) while the *same learners under the fixed optimal "
+    "up paying almost nothing (`paid` ≈ 0): in ER(3,2) the welfare stays negative with every action space "
+    "(small, medium, large, Gaussian; agents walk to the door or stay at the start and wait; 0/5 seeds reach "
+    "90% of the optimum) while the *same learners under the fixed optimal "
     "schedule* (lever 1.1) reach the optimum in 4/5 seeds with net return close to 10(N−M)−2.1M. In the "
     "PD the designer never pays for C and both agents defect (−20 per episode = the no-intervention value, "
     "which at α = 1 ties with the best designer return −2−2α per step).",
@@ -179,7 +186,7 @@ def er_rows(results) -> list[str]:
             "| lever moves | welfare ≥ 90% of optimum | optimum welfare | optimal net ({0,1.1}) |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, runs in results.items():
-        if not (name.endswith(("er52_small", "er52_gaussian", "er32_small"))
+        if not (name.startswith("dualrl_er")
                 or name.startswith(("fixed_er", "none_er"))):
             continue
         kw = runs[0]["env_kwargs"]
@@ -291,13 +298,16 @@ def write_report(results, walls, total_wall, seeds, workers, out_md: Path, out_p
         f"Machine: {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other "
         "jobs while these runs were made (load average about 7 when sampled; wall-clock figures are inflated "
         "accordingly), "
-        f"{workers} runs at a time, torch with 1 thread per run. Total wall-clock: {total_wall / 60:.1f} min.",
+        f"{workers} runs at a time, torch with 1 thread per run. Total wall-clock (all invocations; the ER(3,2) "
+        "medium, large and Gaussian rows came from a second `--only er32_medium,er32_large,er32_gaussian` "
+        f"invocation): {total_wall / 60:.1f} min.",
         "",
         "## Escape Room, dual-RL designer (learning-oblivious) and references",
         "",
         "`dualrl_*`: the designer is an RL agent choosing an incentive vector every step (small {0, 1.1}^3, "
-        "large {0, .5, 1.1, 1.5, 2}^3, or Gaussian), rewarded by welfare − paid. `fixed_*_lever1.1`: the same "
-        "learners with the designer replaced by the fixed schedule (lever 1.1, start 0, door 0), the exact "
+        "medium {0, 1.1, 2}^3, large {0, .5, 1.1, 1.5, 2}^3, or Gaussian), rewarded by welfare − paid. "
+        "`fixed_*_lever1.1`: the same learners with the designer replaced by the fixed schedule "
+        "(lever 1.1, start 0, door 0), the exact "
         "optimum's incentive: it separates learner noise from designer failure. `none_*`: no incentives. "
         f"Optimum welfare 10(N−M)−M; best net return with {{0, 1.1}}: 10(N−M)−2.1M "
         f"({10 * (n - m) - 2.1 * m:g} for ER(5,2), 5.8 for ER(3,2)).",
