@@ -1,0 +1,410 @@
+# Dual-RL incentive designer: the learning-oblivious baseline of adaptive incentive design
+# (Yang et al., "Adaptive Incentive Design with Multi-Agent Meta-Gradient RL", AAMAS 2022, `alg/id_er_pg.py`).
+"""The incentive designer is an ordinary RL agent whose *action is the incentive vector*.
+
+Every step the designer observes its observation (and, as in A, the agents' joint action one-hot)
+and samples an incentive schedule: an index into a discrete set of vectors (A's ``d^K`` sets, one
+value per action type: small ``{0, 1.1}``, medium ``{0, 1.1, 2}``, large ``{0, .5, 1.1, 1.5, 2}``)
+or a squashed Gaussian ``cap * sigmoid(u)``, ``u ~ N(mu(s), sigma)``. Its reward is the
+environment's designer reward: social welfare minus what it pays (``incentive_cost`` = 1; the
+tax planner of TaxLite gets productivity x equality and its action is the tax rate). It learns by
+REINFORCE on discounted returns, blind to the fact that its action matters only through the
+agents' *learning* (the agents never see the schedule): hence "learning-oblivious".
+
+The agents are independent policy-gradient learners (REINFORCE with a per-step batch baseline and
+an entropy bonus) on their environment reward plus the incentives received. One iteration
+collects ``num_envs`` episodes in parallel with the batched API, then updates every agent and the
+designer once on that batch.
+
+Deviations from A (documented in docs/results/incentives_baselines.md): Adam for the agents
+instead of single-episode SGD (many episodes per update, so that a 2-core run is feasible); a
+per-step batch-mean baseline for agents and designer (A's designer has none); the Gaussian is
+over the K action types (shared schedule) with a learned state-independent std instead of A's
+per-agent Gaussian with std 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import trange
+
+import contract_envs.vector
+from contract_envs.envs.escape_room import DOOR, LEVER
+
+DISCRETE_SETS = {
+    "small": (0.0, 1.1),
+    "medium": (0.0, 1.1, 2.0),
+    "large": (0.0, 0.5, 1.1, 1.5, 2.0),
+    "none": (0.0,),  # a designer that never pays: the no-incentive reference
+}
+TAX_GRID = tuple(round(0.05 * k, 2) for k in range(21))
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment (env b of the batch is seeded seed + b)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, cuda will be enabled when available (small MLPs: CPU is faster)"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "contract-envs"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    save_model: bool = False
+    """whether to save the designer and agents to `runs/{run_name}` and evaluate them after reloading"""
+    metrics_path: str | None = None
+    """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
+
+    # Environment
+    env_id: str = "contract_envs/escape_room-v0"
+    """escape_room-v0, prisoners_dilemma-v0, tax_economy-v0 (TaxLite) or cleanup-v0"""
+    n_agents: int | None = None
+    """Escape Room N (default 5)"""
+    min_at_lever: int | None = None
+    """Escape Room M (default 2)"""
+    incentive_cost: float = 1.0
+    """alpha in the designer's reward welfare - alpha * paid (not used by the tax economy)"""
+
+    # Algorithm specific arguments
+    designer_action: str | None = None
+    """small | medium | large | none (discrete d^K sets) | gaussian | grid (tax rates 0, .05, ..., 1); default
+    small, grid for the tax economy"""
+    fixed_schedule: tuple[float, ...] | None = None
+    """if given, the designer always pays this vector (K entries): a fixed-incentive reference for the learners"""
+    designer_sees_actions: bool | None = None
+    """whether the designer's policy also observes the joint action (A's dual-RL: yes; default: yes except tax)"""
+    num_envs: int = 128
+    """episodes collected in parallel per iteration"""
+    num_iterations: int = 400
+    """training iterations (one agent update and one designer update each)"""
+    agent_lr: float = 3e-3
+    """Adam learning rate of the agents' policies"""
+    designer_lr: float = 1e-3
+    """Adam learning rate of the designer's policy"""
+    agent_ent_coef: float = 0.01
+    """entropy bonus of the agents"""
+    designer_ent_coef: float = 0.01
+    """entropy bonus of the designer (discrete sets)"""
+    gamma: float = 0.99
+    """discount factor"""
+    agent_hidden: tuple[int, ...] = (64, 32)
+    """hidden sizes of each agent's policy MLP (A: 64-32)"""
+    designer_hidden: tuple[int, ...] = (64, 64)
+    """hidden sizes of the designer's policy MLP"""
+    eval_episodes: int = 512
+    """episodes of the final evaluation (policies sampled, as in A's evaluation)"""
+    log_every: int = 10
+    """TensorBoard logging period (iterations)"""
+
+
+# --------------------------------------------------------------------------------------------------- networks
+class BatchedMLP(nn.Module):
+    """``n`` independent MLPs evaluated at once: input ``[..., n, in]`` -> ``[..., n, out]``."""
+
+    def __init__(self, n: int, sizes: list[int], last_scale: float = 0.01):
+        super().__init__()
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        for k, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+            bound = 1.0 / np.sqrt(fan_in)
+            w = torch.empty(n, fan_in, fan_out).uniform_(-bound, bound)
+            if k == len(sizes) - 2:
+                w *= last_scale  # near-uniform initial policies
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(torch.zeros(n, fan_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = torch.einsum("...ni,nio->...no", x, w) + b
+            if k < last:
+                x = torch.tanh(x)
+        return x
+
+
+class Designer(nn.Module):
+    """Policy over incentive vectors: categorical over a finite set, or squashed Gaussian in ``[0, cap]^K``."""
+
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...], choices: np.ndarray | None, k: int, cap: float):
+        super().__init__()
+        self.cap, self.k = cap, k
+        self.register_buffer("choices", None if choices is None else torch.as_tensor(choices, dtype=torch.float32))
+        out = k if choices is None else len(choices)
+        self.net = BatchedMLP(1, [obs_dim, *hidden, out])
+        self.log_std = nn.Parameter(torch.zeros(k)) if choices is None else None
+
+    def dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
+        out = self.net(obs.unsqueeze(-2)).squeeze(-2)
+        if self.choices is None:
+            return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
+        return torch.distributions.Categorical(logits=out)
+
+    def to_incentives(self, sample: torch.Tensor) -> torch.Tensor:
+        """Raw sample (index or Gaussian pre-activation) -> incentive vector ``[..., K]`` in ``[0, cap]``."""
+        if self.choices is None:
+            return self.cap * torch.sigmoid(sample)
+        return self.choices[sample]
+
+    def log_prob(self, d, sample: torch.Tensor) -> torch.Tensor:
+        lp = d.log_prob(sample)
+        return lp.sum(-1) if self.choices is None else lp
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+def env_kwargs(args: Args) -> dict:
+    name = args.env_id.split("/")[-1]
+    if name.startswith("escape_room"):
+        return {"n_agents": args.n_agents or 5, "min_at_lever": args.min_at_lever or 2,
+                "incentives": "per_action", "incentive_cost": args.incentive_cost}
+    if name.startswith("tax_economy"):
+        return {"tax_model": "flat"}
+    return {"incentives": "per_action", "incentive_cost": args.incentive_cost}
+
+
+def is_tax(env_id: str) -> bool:
+    return "tax_economy" in env_id
+
+
+def designer_choices(mode: str, k: int, cap: float) -> np.ndarray | None:
+    """The finite set of incentive vectors of a discrete designer (``None``: Gaussian)."""
+    if mode == "gaussian":
+        return None
+    if mode == "grid":
+        return np.asarray(TAX_GRID, dtype=np.float64)[:, None] * np.ones(k) * cap
+    if mode not in DISCRETE_SETS:
+        raise ValueError(f"designer_action={mode!r}; allowed: {[*DISCRETE_SETS, 'gaussian', 'grid']}")
+    values = [v for v in DISCRETE_SETS[mode] if v <= cap]
+    return np.array(list(itertools.product(values, repeat=k)), dtype=np.float64)
+
+
+def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Returns-to-go along axis 1 (time) of ``[B, T, ...]``; steps with mask 0 contribute nothing."""
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        m = mask[:, t].view(-1, *([1] * (rewards.dim() - 2)))
+        running = (rewards[:, t] + gamma * running) * m
+        out[:, t] = running
+    return out
+
+
+def batch_baseline(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-time-step mean of the returns over the episodes alive at that step (``[B, T, ...]``)."""
+    m = mask.view(*mask.shape, *([1] * (returns.dim() - 2)))
+    return (returns * m).sum(0, keepdim=True) / m.sum(0, keepdim=True).clamp(min=1.0)
+
+
+def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_actions: int, greedy: bool = False):
+    """One episode in each of the ``B`` envs (fresh reset); tensors ``[B, T, ...]`` and per-episode totals."""
+    obs, _ = env.reset()
+    g = env.game
+    b, horizon = env.num_envs, g.horizon
+    alive = np.ones(b, dtype=bool)
+    keys = {k: j for j, k in enumerate(env.ledger.agent_info_keys)}
+    pkeys = {k: j for j, k in enumerate(env.ledger.principal_info_keys)}
+    buf = {k: [] for k in ("obs", "actions", "reward", "own", "received", "dobs", "dsample", "dreward",
+                           "schedule", "mask")}
+    totals = {"welfare": np.zeros(b), "paid": np.zeros(b), "designer_return": np.zeros(b),
+              "lever": np.zeros(b), "door": np.zeros(b), "door_open": np.zeros(b), "steps": np.zeros(b),
+              "eq_x_prod": np.zeros(b)}
+    for _ in range(horizon):
+        agent_obs = np.stack([obs[a].reshape(b, -1) for a in env.agents], axis=1)
+        with torch.no_grad():
+            logits = agents(torch.as_tensor(agent_obs, dtype=torch.float32))
+            acts = logits.argmax(-1) if greedy else torch.distributions.Categorical(logits=logits).sample()
+            dobs = torch.as_tensor(obs["principal_0"].reshape(b, -1), dtype=torch.float32)
+            if sees_actions:
+                dobs = torch.cat([dobs, nn.functional.one_hot(acts, n_actions).flatten(1).float()], dim=1)
+            d = designer.dist(dobs)
+            sample = d.sample()
+            schedule = designer.to_incentives(sample).numpy().astype(np.float64)
+        actions = acts.numpy()
+        step_actions = {a: actions[:, i] for i, a in enumerate(env.agents)}
+        step_actions["principal_0"] = np.clip(schedule, 0.0, g.terms.payment_cap)
+        obs, rewards, terms, truncs, done = env.step_arrays(step_actions)
+        led_a, led_p = env.ledger.agent, env.ledger.principal
+        m = alive.astype(np.float64)
+        buf["obs"].append(agent_obs)
+        buf["actions"].append(actions)
+        buf["reward"].append(np.stack([rewards[a] for a in env.agents], axis=1))
+        buf["own"].append(led_a[..., keys["own_reward"]].copy())
+        buf["received"].append(led_a[..., keys["payment"]].copy())
+        buf["dobs"].append(dobs.numpy())
+        buf["dsample"].append(sample.numpy())
+        buf["dreward"].append(rewards["principal_0"].copy())
+        buf["schedule"].append(schedule)
+        buf["mask"].append(m)
+        totals["welfare"] += m * led_p[:, pkeys["welfare"]]
+        totals["paid"] += m * led_p[:, pkeys["payment"]]
+        totals["designer_return"] += m * rewards["principal_0"]
+        totals["steps"] += m
+        if is_tax(g.__class__.__module__):
+            info = g.extra_infos()["principal_0"]
+            totals["eq_x_prod"] = np.where(alive, info["equality_times_productivity"], totals["eq_x_prod"])
+        elif "escape_room" in g.__class__.__module__:
+            totals["lever"] += m * (actions == LEVER).sum(1)
+            totals["door"] += m * (actions == DOOR).sum(1)
+            totals["door_open"] = np.maximum(totals["door_open"], m * g.door_open)
+        alive &= ~done
+        if not alive.any():
+            break
+    batch = {k: torch.as_tensor(np.stack(v, axis=1)) for k, v in buf.items()}
+    for k in ("obs", "dobs", "reward", "dreward", "mask", "own", "received"):
+        batch[k] = batch[k].float()
+    return batch, totals
+
+
+def agent_loss(agents: BatchedMLP, batch: dict, gamma: float, ent_coef: float) -> torch.Tensor:
+    mask = batch["mask"]
+    returns = discounted_returns(batch["reward"], mask, gamma)
+    adv = returns - batch_baseline(returns, mask)
+    d = torch.distributions.Categorical(logits=agents(batch["obs"]))
+    logp, ent = d.log_prob(batch["actions"]), d.entropy()
+    m = mask[..., None]
+    per_episode = (m * (logp * adv + ent_coef * ent)).sum(1)
+    return -per_episode.mean(0).sum()
+
+
+def designer_loss(designer: Designer, batch: dict, gamma: float, ent_coef: float) -> torch.Tensor:
+    mask = batch["mask"]
+    returns = discounted_returns(batch["dreward"], mask, gamma)
+    adv = returns - batch_baseline(returns, mask)
+    d = designer.dist(batch["dobs"])
+    logp = designer.log_prob(d, batch["dsample"])
+    ent = d.entropy() if designer.choices is not None else torch.zeros_like(logp)
+    return -(mask * (logp * adv + ent_coef * ent)).sum(1).mean()
+
+
+def summarize(totals: dict, batch: dict, tax: bool) -> dict:
+    out = {k: float(np.mean(v)) for k, v in totals.items()}
+    sched = (batch["schedule"] * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
+    out["mean_schedule"] = [float(x) for x in sched]
+    acts = (batch["actions"].double() * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
+    out["mean_action_per_agent"] = [float(x) for x in acts]
+    if tax:
+        out["tax_rate"] = out["mean_schedule"][0]
+    return out
+
+
+def evaluate(env, agents, designer, sees_actions, n_actions, tax) -> dict:
+    batch, totals = rollout(env, agents, designer, sees_actions, n_actions)
+    return summarize(totals, batch, tax)
+
+
+def main(args: Args) -> dict:
+    tax = is_tax(args.env_id)
+    mode = args.designer_action or ("grid" if tax else "small")
+    sees_actions = (not tax) if args.designer_sees_actions is None else args.designer_sees_actions
+    run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+
+    kwargs = env_kwargs(args)
+    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, **kwargs)
+    g = env.game
+    n_agents, n_actions = g.n_agents, g.n_actions
+    k = int(np.prod(env.action_space("principal_0").shape))
+    cap = float(g.terms.payment_cap)
+    if g.terms.shape != (k,):
+        raise ValueError(f"the designer must use a shared per-action schedule, got shape {g.terms.shape}")
+    choices = designer_choices(mode, k, cap)
+    if args.fixed_schedule is not None:
+        fixed = np.asarray(args.fixed_schedule, dtype=np.float64)
+        if fixed.shape != (k,) or fixed.min() < 0 or fixed.max() > cap:
+            raise ValueError(f"fixed_schedule must have {k} entries in [0, {cap}], got {args.fixed_schedule}")
+        mode, choices = "fixed", fixed[None]
+    obs_dim = int(np.prod(env.observation_space("agent_0").shape))
+    dobs_dim = int(np.prod(env.observation_space("principal_0").shape)) + (n_agents * n_actions if sees_actions else 0)
+    agents = BatchedMLP(n_agents, [obs_dim, *args.agent_hidden, n_actions])
+    designer = Designer(dobs_dim, args.designer_hidden, choices, k, cap)
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+    agent_opt = torch.optim.Adam(agents.parameters(), lr=args.agent_lr)
+    designer_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
+
+    start, history = time.time(), []
+    progress = trange(args.num_iterations, desc=run_name[:40])
+    for it in progress:
+        batch, totals = rollout(env, agents, designer, sees_actions, n_actions)
+        a_loss = agent_loss(agents, batch, args.gamma, args.agent_ent_coef)
+        agent_opt.zero_grad()
+        a_loss.backward()
+        agent_opt.step()
+        d_loss = designer_loss(designer, batch, args.gamma, args.designer_ent_coef)
+        if d_loss.requires_grad:
+            designer_opt.zero_grad()
+            d_loss.backward()
+            designer_opt.step()
+        stats = summarize(totals, batch, tax)
+        history.append(stats)
+        if it % args.log_every == 0 or it == args.num_iterations - 1:
+            episodes = (it + 1) * args.num_envs
+            for key, value in stats.items():
+                if isinstance(value, list):
+                    for j, v in enumerate(value):
+                        writer.add_scalar(f"incentive/{key}_{j}", v, episodes)
+                else:
+                    writer.add_scalar(f"charts/{key}", value, episodes)
+            writer.add_scalar("charts/SPS", episodes / (time.time() - start), episodes)
+            progress.set_postfix(welfare=f"{stats['welfare']:.2f}", net=f"{stats['designer_return']:.2f}")
+    train_seconds = time.time() - start
+
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        torch.save({"agents": agents.state_dict(), "designer": designer.state_dict()}, model_path)
+        agents = BatchedMLP(n_agents, [obs_dim, *args.agent_hidden, n_actions])
+        designer = Designer(dobs_dim, args.designer_hidden, choices, k, cap)
+        state = torch.load(model_path)
+        agents.load_state_dict(state["agents"])
+        designer.load_state_dict(state["designer"])
+        print(f"model saved to {model_path} and reloaded for the evaluation")
+
+    eval_env = contract_envs.vector.make(args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, **kwargs)
+    final = evaluate(eval_env, agents, designer, sees_actions, n_actions, tax)
+    tail = history[-max(1, len(history) // 10):]
+    metrics = {
+        "algorithm": "dual_rl_designer", "env_id": args.env_id, "env_kwargs": kwargs, "designer_action": mode,
+        "designer_sees_actions": sees_actions, "seed": args.seed, "num_iterations": args.num_iterations,
+        "num_envs": args.num_envs, "episodes": args.num_iterations * args.num_envs, "train_seconds": train_seconds,
+        "final_eval": final,
+        "train_last10pct": {key: float(np.mean([h[key] for h in tail])) for key in tail[0]
+                            if not isinstance(tail[0][key], list)},
+        "curve": {key: [h[key] for h in history] for key in ("welfare", "designer_return", "paid")
+                  + (("tax_rate", "eq_x_prod") if tax else ())},
+    }
+    path = args.metrics_path or f"runs/{run_name}/metrics.json"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(metrics, f)
+    print(json.dumps({"final_eval": final, "train_seconds": round(train_seconds, 1)}))
+    writer.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main(tyro.cli(Args))
