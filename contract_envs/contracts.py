@@ -8,7 +8,9 @@ environment re-implements it: the contract space, validation of offers and actio
 step, and the per-step / per-episode ledger that every environment reports in ``infos``.
 
 Accounting identities (checked in tests): what the principal pays equals what the agents receive,
-exactly; welfare is the sum of own (pre-transfer) rewards, so transfers cancel in it.
+exactly; welfare is the sum of own (pre-transfer) rewards, so transfers cancel in it. Reward
+sharing among the agents (the constant-proportion baseline) is settled here too, as budget-balanced
+``transfer`` entries of the ledger: the agents' transfers sum to zero and the principal pays none.
 """
 
 from __future__ import annotations
@@ -121,17 +123,33 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
     return out
 
 
+def sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
+    """Budget-balanced transfers ``[B, N]`` of reward sharing with proportion ``p``.
+
+    Agent i ends with ``(1 - p) r_i + p * mean_j r_j``, i.e. receives ``p * (mean_j r_j - r_i)``
+    (Christoffersen et al.'s constant-proportion redistribution). The last agent's transfer is
+    minus the sum of the others', so each row sums to zero up to one rounding of that sum.
+    """
+    if not (0.0 <= proportion <= 1.0):
+        raise ValueError(f"reward sharing proportion must lie in [0, 1], got {proportion!r}")
+    own = np.asarray(agent_own, dtype=np.float64)
+    transfers = proportion * (own.mean(axis=1, keepdims=True) - own)
+    transfers[:, -1] = -transfers[:, :-1].sum(axis=1)
+    return transfers
+
+
 @dataclass
 class Settlement:
     """Money and rewards of one step, per env (leading axis B)."""
 
     payments: np.ndarray  # [B, N] what each agent receives (= what the principal pays it)
     agent_own: np.ndarray  # [B, N] agents' own (pre-transfer) rewards
-    agent_utility: np.ndarray  # [B, N] own + payment
+    agent_utility: np.ndarray  # [B, N] own + payment + transfer
     principal_own: np.ndarray  # [B] principal's own reward
     principal_paid: np.ndarray  # [B] total outlay
     principal_utility: np.ndarray  # [B] own - outlay
     welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
+    transfers: np.ndarray | None = None  # [B, N] budget-balanced agent-to-agent transfers (None: none)
 
 
 def settle(
@@ -140,6 +158,7 @@ def settle(
     agent_own: np.ndarray,
     principal_own: np.ndarray,
     principal_in_welfare: bool = True,
+    reward_sharing: float = 0.0,
 ) -> Settlement:
     """Pay each agent the entry of its contract for its realised outcome.
 
@@ -151,24 +170,32 @@ def settle(
         principal_in_welfare: whether the principal's own reward is a real payoff counted in
             welfare (True for production-style principals) or a function of the agents' rewards
             (False, e.g. a planner maximising ``w * sum r_i``), which would double-count.
+        reward_sharing: proportion ``p`` of reward sharing among the agents (0: none), settled as
+            the budget-balanced transfers of :func:`sharing_transfers`.
     """
     payments = np.take_along_axis(contracts, outcomes[..., None], axis=2)[..., 0]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
         welfare = welfare + principal_own
+    utility = agent_own + payments
+    transfers = None
+    if reward_sharing:
+        transfers = sharing_transfers(agent_own, reward_sharing)
+        utility = utility + transfers
     return Settlement(
         payments=payments,
         agent_own=agent_own,
-        agent_utility=agent_own + payments,
+        agent_utility=utility,
         principal_own=principal_own,
         principal_paid=paid,
         principal_utility=principal_own - paid,
         welfare=welfare,
+        transfers=transfers,
     )
 
 
-AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
+AGENT_LEDGER_KEYS = ("own_reward", "payment", "transfer", "utility")
 PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
 
 
@@ -176,7 +203,8 @@ class Ledger:
     """Per-step and per-episode accounts of a batch, reported in every player's ``infos``.
 
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
-    agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
+    agents ``own_reward``, ``payment`` (received), ``transfer`` (reward sharing received, zero-sum
+    across agents), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
     the current episode).
     """
@@ -204,6 +232,7 @@ class Ledger:
         sa, sp = self.step_agent, self.step_principal
         sa["own_reward"][:] = s.agent_own
         sa["payment"][:] = s.payments
+        sa["transfer"][:] = 0.0 if s.transfers is None else s.transfers
         sa["utility"][:] = s.agent_utility
         sp["own_reward"][:] = s.principal_own
         sp["payment"][:] = s.principal_paid

@@ -60,6 +60,7 @@ class ContractGame(ABC):
     name: str = "contract_game"
     simultaneous: bool = False
     principal_in_welfare: bool = True
+    reward_sharing: float = 0.0  # proportion p of the agents' rewards shared (settled as ledger transfers)
 
     principal_observation_space: spaces.Space
     agent_observation_space: spaces.Space
@@ -148,7 +149,8 @@ class VectorContractEnv:
 
     ``step(actions)`` takes a dict player -> array ``[B, ...]`` and returns five dicts of arrays
     (observations, rewards, terminations, truncations, infos) for every player. Players' rewards
-    are their utilities: agents ``r(s, a) + b(o)``, the principal ``r_p(s, o) - sum b(o)``.
+    are their utilities: agents ``r(s, a) + b(o)`` (+ reward-sharing transfer), the principal
+    ``r_p(s, o) - sum b(o)``.
 
     With ``autoreset=True`` an env whose episode ended is reset in the same call: the returned
     observation is the first of the next episode, the final one is kept in
@@ -216,7 +218,9 @@ class VectorContractEnv:
                 )
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
         tr, truncated = g.step(agent_actions)
-        s = settle(self.contracts, tr.outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare)
+        s = settle(
+            self.contracts, tr.outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, g.reward_sharing
+        )
         self.ledger.record(s)
         rewards = {a: s.agent_utility[:, i] for i, a in enumerate(self.agents)}
         if g.has_principal:
