@@ -161,7 +161,8 @@ contract_envs.make("parallel", "contract_envs/coin_game-v0",
 `welfare_weight`: weight of the agents' summed rewards in the principal's reward; `payment_cap`:
 largest payment per action; `reward_sharing`: proportion p in [0, 1]; `max_cycles`: Parallel
 steps before truncation (default `max_steps`, or `2 * max_steps` with a principal);
-`render_mode`: `"ansi"` (text) or `"rgb_array"` (numpy drawing, no display needed).
+`render_mode`: `"ansi"` (text), `"rgb_array"` (numpy drawing, no display needed) or `"human"`
+(prints the text frame each step).
 
 ### Performance
 The rules are written once as batched numpy code over B environments; the PettingZoo APIs are
@@ -372,6 +373,8 @@ class CoinGame(ContractGame):
         self.last_actions = np.full((self.num_envs, n), -1, dtype=np.int64)
         self.last_rewards = np.zeros((self.num_envs, n))
         self._cache: dict[str, Any] = {}
+        self._no_outcome = np.zeros((self.num_envs, n), dtype=np.int64)
+        self._never_terminal = np.zeros(self.num_envs, dtype=bool)
 
     # ----------------------------------------------------------------- spaces
     def _grid_shape(self, channels: int) -> tuple[int, ...]:
@@ -474,7 +477,8 @@ class CoinGame(ContractGame):
                 self._reset(boundary)
                 self.last_actions, self.last_rewards = last_a, last_r
         principal_own = self.welfare_weight * rewards.sum(axis=1)
-        return Transition(rewards, principal_own, actions, np.zeros(self.num_envs, dtype=bool))
+        outcomes = actions if self.has_principal else self._no_outcome  # no contracts: one dummy outcome
+        return Transition(rewards, principal_own, outcomes, self._never_terminal)
 
     # ----------------------------------------------------------------- observations
     def _global_planes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -656,7 +660,7 @@ class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming conve
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "coin_game_v0",
-        "render_modes": ["ansi", "rgb_array"],
+        "render_modes": ["ansi", "rgb_array", "human"],
         "is_parallelizable": True,
         "render_fps": 5,
     }
