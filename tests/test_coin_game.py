@@ -44,7 +44,7 @@ def place(game: CoinGame, agents, coins, colours=None) -> None:
     game.coin_cell[:] = [r * g + c for r, c in coins]
     if colours is not None:
         game.coin_colour[:] = colours
-    game._cache.clear()
+    game.invalidate()
 
 
 def step(game: CoinGame, *actions) -> np.ndarray:

@@ -325,8 +325,11 @@ def _palette(n: int) -> np.ndarray:
 class CoinGame(ContractGame):
     """Batched Coin Game dynamics over ``num_envs`` boards (see the module docstring).
 
-    State (struct of arrays): ``agent_cell [B, N]`` and ``coin_cell [B, K]`` as flat cell indices
-    ``row * G + col``, ``coin_colour [B, K]`` (K = 1, or N with ``coins="per_agent"``).
+    State (struct of arrays, object-major so that sums over agents or coins are row additions):
+    agents' cells ``[N, B]`` and coins' cells and colours ``[K, B]`` as flat cell indices
+    ``row * G + col`` (K = 1, or N with ``coins="per_agent"``). ``agent_cell``, ``coin_cell`` and
+    ``coin_colour`` are ``[B, N]`` / ``[B, K]`` views of them. Observations are written by one
+    scatter of ones into a zeroed buffer, at precomputed flat offsets.
     """
 
     name = "coin_game"
@@ -348,33 +351,60 @@ class CoinGame(ContractGame):
         n, a = rules.n_agents, rules.n_actions
         terms = ContractTerms(n, a, float(payment_cap)) if principal else None
         super().__init__(num_envs, n, a, terms, rules.max_steps, seed)
+        b = self.num_envs
         g = self.grid_size = rules.grid_size
         self.n_cells = g * g
-        self.n_coins = rules.n_coins
+        self.n_coins = k = rules.n_coins
+        self._per_agent_coins = rules.coins == "per_agent"
         self._move, self._ego = _tables(g)
-        self._cells = np.arange(self.n_cells)
         self._agent_index = np.arange(n)
+        self._env_index = np.arange(b)
         self._dtype = np.dtype(rules.obs_dtype)
-        # random draws per env per step: one spawn cell per coin, plus a colour / tie-break draw
-        self._draw_colour = rules.coins == "random"
-        self._draw_tie = rules.tie_rule == "random"
-        self._n_step_draws = self.n_coins + int(self._draw_colour) + (self.n_coins if self._draw_tie else 0)
-        self._owner_is = None
-        if rules.coins == "per_agent":  # coin k is always colour k
-            self._owner_is = np.eye(n, dtype=bool)[None]  # [1, N agents, K coins]
-        self._own_reward = np.full(n, rules.own_coin_reward)
+        # random draws per env per step (fixed count: batch-independent streams): one spawn cell per
+        # coin, then a colour draw ("random" coins), then one tie-break draw per coin ("random" ties)
+        self._n_step_draws = k + int(rules.coins == "random") + (k if rules.tie_rule == "random" else 0)
+        self._own_reward = np.full((n, 1), rules.own_coin_reward)
         self._own_reward[0] += rules.asymmetric_bonus
         self._build_spaces()
-        self.agent_cell = np.zeros((self.num_envs, n), dtype=np.int64)
-        self.coin_cell = np.zeros((self.num_envs, self.n_coins), dtype=np.int64)
-        self.coin_colour = np.zeros((self.num_envs, self.n_coins), dtype=np.int64)
-        if rules.coins == "per_agent":
-            self.coin_colour[:] = self._agent_index
-        self.last_actions = np.full((self.num_envs, n), -1, dtype=np.int64)
-        self.last_rewards = np.zeros((self.num_envs, n))
+        self._agents = np.zeros((n, b), dtype=np.int64)
+        self._coins = np.zeros((k, b), dtype=np.int64)
+        self._colours = np.zeros((k, b), dtype=np.int64)
+        if self._per_agent_coins:
+            self._colours[:] = np.arange(k)[:, None]
+        self._last_actions = np.full((n, b), -1, dtype=np.int64)
+        self._last_rewards = np.zeros((n, b))
         self._cache: dict[str, Any] = {}
-        self._no_outcome = np.zeros((self.num_envs, n), dtype=np.int64)
-        self._never_terminal = np.zeros(self.num_envs, dtype=bool)
+        self._no_outcome = np.zeros((b, n), dtype=np.int64)
+        self._never_terminal = np.zeros(b, dtype=bool)
+        self._build_scatter_tables()
+
+    # ----------------------------------------------------------------- views of the state
+    @property
+    def agent_cell(self) -> np.ndarray:
+        """``[B, N]`` view of the agents' flat cells."""
+        return self._agents.T
+
+    @property
+    def coin_cell(self) -> np.ndarray:
+        """``[B, K]`` view of the coins' flat cells."""
+        return self._coins.T
+
+    @property
+    def coin_colour(self) -> np.ndarray:
+        """``[B, K]`` view of the coins' colours (agent indices)."""
+        return self._colours.T
+
+    @property
+    def last_actions(self) -> np.ndarray:
+        return self._last_actions.T
+
+    @property
+    def last_rewards(self) -> np.ndarray:
+        return self._last_rewards.T
+
+    def invalidate(self) -> None:
+        """Drop cached observations (call after editing the state by hand)."""
+        self._cache.clear()
 
     # ----------------------------------------------------------------- spaces
     def _grid_shape(self, channels: int) -> tuple[int, ...]:
@@ -402,150 +432,193 @@ class CoinGame(ContractGame):
 
     # ----------------------------------------------------------------- dynamics
     def _kth_free(self, occupied: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Uniform free cell per row: ``occupied [E, cells]`` bool, ``u [E]`` in [0, 1)."""
-        free = ~occupied
-        rank = np.floor(u * free.sum(axis=1)).astype(np.int64)
-        return np.argmax(np.cumsum(free, axis=1) > rank[:, None], axis=1)
+        """A uniform cell not in ``occupied [M, E]`` (cells of M objects) for each of E envs, from ``u [E]``."""
+        if occupied.shape[0] == 0:
+            return np.floor(u * self.n_cells).astype(np.int64)
+        taken = np.sort(occupied, axis=0)
+        distinct = np.ones(taken.shape, dtype=bool)
+        distinct[1:] = taken[1:] != taken[:-1]
+        cell = np.floor(u * (self.n_cells - distinct.sum(axis=0))).astype(np.int64)
+        for row, new in zip(taken, distinct, strict=True):  # skip occupied cells in increasing order
+            cell += new & (row <= cell)
+        return cell
 
-    def _spawn(self, agent_cell: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Coin cells ``[E, K]`` for uniforms ``u [E, K]`` under the spawn rule."""
+    def _spawn(self, agents: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Coin cells ``[K, E]`` from uniforms ``u [K, E]`` under the spawn rule (agents ``[N, E]``)."""
         if self.rules.spawn_on_agents:
             return np.floor(u * self.n_cells).astype(np.int64)
-        occupied = (agent_cell[:, :, None] == self._cells).any(axis=1)
-        return np.stack([self._kth_free(occupied, u[:, k]) for k in range(u.shape[1])], axis=1)
+        return np.stack([self._kth_free(agents, row) for row in u])
 
     def _reset(self, env_idx: np.ndarray) -> None:
         r, n, k = self.rules, self.n_agents, self.n_coins
-        u = self.rng.uniform(n + k + 1, env_idx)
+        u = self.rng.uniform(n + k + 1, env_idx).T  # [draws, E]
         if r.start_overlap:
-            cells = np.floor(u[:, :n] * self.n_cells).astype(np.int64)
+            cells = np.floor(u[:n] * self.n_cells).astype(np.int64)
         else:
-            cells = np.empty((len(env_idx), n), dtype=np.int64)
-            occupied = np.zeros((len(env_idx), self.n_cells), dtype=bool)
+            cells = np.empty((n, len(env_idx)), dtype=np.int64)
             for i in range(n):
-                cells[:, i] = self._kth_free(occupied, u[:, i])
-                occupied[np.arange(len(env_idx)), cells[:, i]] = True
-        self.agent_cell[env_idx] = cells
-        self.coin_cell[env_idx] = self._spawn(cells, u[:, n:n + k])
-        if r.coins != "per_agent":
-            self.coin_colour[env_idx, 0] = np.floor(u[:, n + k] * n).astype(np.int64)
-        self.last_actions[env_idx] = -1
-        self.last_rewards[env_idx] = 0.0
+                cells[i] = self._kth_free(cells[:i], u[i])
+        self._agents[:, env_idx] = cells
+        self._coins[:, env_idx] = self._spawn(cells, u[n:n + k])
+        if not self._per_agent_coins:
+            self._colours[0, env_idx] = np.floor(u[n + k] * n).astype(np.int64)
+        self._last_actions[:, env_idx] = -1
+        self._last_rewards[:, env_idx] = 0.0
         self._cache.clear()
+
+    def _resolve_ties(self, on: np.ndarray, u_tie: np.ndarray | None) -> np.ndarray:
+        """Who picks each coin up, from ``on [N, ..., B]`` (agent i on the coin) by the tie rule."""
+        rule = self.rules.tie_rule
+        if rule == "all":
+            return on
+        rank = np.cumsum(on, axis=0)  # 1-based rank of each lander among the landers
+        if rule == "first":
+            return on & (rank == 1)
+        winner = np.floor(u_tie * rank[-1]).astype(np.int64) + 1
+        return on & (rank == winner)
 
     def _step(self, actions: np.ndarray) -> Transition:
-        r, n = self.rules, self.n_agents
-        cell = self._move[self.agent_cell, actions]  # [B, N]
-        self.agent_cell = cell
-        draws = self.rng.uniform(self._n_step_draws)  # fixed count per env: batch-independent
-        on = cell[:, :, None] == self.coin_cell[:, None, :]  # [B, N, K] agent i on coin k
-        if r.tie_rule == "all":
-            pick = on
-        elif r.tie_rule == "first":
-            pick = on & (np.cumsum(on, axis=1) == 1)
+        r, n, k = self.rules, self.n_agents, self.n_coins
+        act = actions.T  # [N, B]
+        cell = self._move[self._agents, act]
+        self._agents = cell
+        draws = self.rng.uniform(self._n_step_draws).T  # [draws, B]
+        u_tie = draws[self._n_step_draws - k:] if r.tie_rule == "random" else None
+        if self._per_agent_coins:  # coin j has colour j
+            pick = self._resolve_ties(cell[:, None, :] == self._coins[None, :, :], u_tie)  # [N, K, B]
+            own_pick = pick[self._agent_index, self._agent_index]  # [N, B]
+            other_pick = pick.sum(axis=1) - own_pick
+            pickers = pick.sum(axis=0)  # [K, B]
+            stolen_from = pickers - own_pick  # non-owner pickers of agent i's coin
+            taken = pickers > 0
         else:
-            u_tie = draws[:, self._n_step_draws - self.n_coins:]
-            winner = np.floor(u_tie * on.sum(axis=1)).astype(np.int64)  # [B, K] rank among landers
-            pick = on & (np.cumsum(on, axis=1) - 1 == winner[:, None, :])
-        owner_is = self._owner_is
-        if owner_is is None:
-            owner_is = self.coin_colour[:, None, :] == self._agent_index[None, :, None]  # [B, N, K]
-        own_pick = (pick & owner_is).sum(axis=2)
-        other_pick = pick.sum(axis=2) - own_pick
-        stolen = pick.sum(axis=1) - (pick & owner_is).sum(axis=1)  # [B, K] non-owner pickers per coin
-        rewards = own_pick * self._own_reward + other_pick * r.other_coin_reward
+            pick = self._resolve_ties(cell == self._coins, u_tie[0] if u_tie is not None else None)  # [N, B]
+            owner = self._agent_index[:, None] == self._colours  # [N, B]
+            own_pick = pick & owner
+            other_pick = pick ^ own_pick
+            pickers = pick.sum(axis=0)
+            stolen_from = owner * (pickers - own_pick.any(axis=0))
+            taken = pickers[None] > 0
+        rewards = own_pick * self._own_reward
+        if r.other_coin_reward:
+            rewards += other_pick * r.other_coin_reward
         if r.owner_penalty:
-            rewards -= r.owner_penalty * (owner_is * stolen[:, None, :]).sum(axis=2)
-        taken = pick.any(axis=1)  # [B, K]
+            rewards -= stolen_from * r.owner_penalty
         if taken.any():
-            fresh = self._spawn(cell, draws[:, :self.n_coins])
-            self.coin_cell = np.where(taken, fresh, self.coin_cell)
+            self._coins = np.where(taken, self._spawn(cell, draws[:k]), self._coins)
             if r.coins == "cycle":
-                self.coin_colour = np.where(taken, (self.coin_colour + 1) % n, self.coin_colour)
+                self._colours = np.where(taken, self._colours + 1, self._colours) % n
             elif r.coins == "random":
-                colour = np.floor(draws[:, self.n_coins:self.n_coins + 1] * n).astype(np.int64)
-                self.coin_colour = np.where(taken, colour, self.coin_colour)
-        self.last_actions = actions
-        self.last_rewards = rewards
+                self._colours = np.where(taken, np.floor(draws[k:k + 1] * n).astype(np.int64), self._colours)
         self._cache.clear()
-        inner = r.inner_episode_length
-        if inner is not None:
+        if r.inner_episode_length is not None:
             rounds = self.t + 1
-            boundary = np.flatnonzero((rounds % inner == 0) & (rounds < self.horizon))
+            boundary = np.flatnonzero((rounds % r.inner_episode_length == 0) & (rounds < self.horizon))
             if boundary.size:
-                last_a, last_r = self.last_actions.copy(), self.last_rewards.copy()
                 self._reset(boundary)
-                self.last_actions, self.last_rewards = last_a, last_r
-        principal_own = self.welfare_weight * rewards.sum(axis=1)
+        self._last_actions, self._last_rewards = act, rewards
+        agent_own = rewards.T
+        principal_own = self.welfare_weight * rewards.sum(axis=0)
         outcomes = actions if self.has_principal else self._no_outcome  # no contracts: one dummy outcome
-        return Transition(rewards, principal_own, outcomes, self._never_terminal)
+        return Transition(agent_own, principal_own, outcomes, self._never_terminal)
 
     # ----------------------------------------------------------------- observations
-    def _global_planes(self) -> tuple[np.ndarray, np.ndarray]:
-        """One-hot planes ``[B, N, cells]`` bool of the agents and of the coins of each colour."""
-        if "planes" not in self._cache:
-            agents = self.agent_cell[:, :, None] == self._cells
-            if self.rules.coins == "per_agent":
-                coins = self.coin_cell[:, :, None] == self._cells
-            else:
-                at = self.coin_cell[:, 0, None] == self._cells  # [B, cells]
-                coins = (self.coin_colour[:, 0, None] == self._agent_index)[:, :, None] & at[:, None, :]
-            self._cache["planes"] = (agents, coins)
-        return self._cache["planes"]
+    def _build_scatter_tables(self) -> None:
+        """Flat offsets of every (viewer, object) one-hot entry, for agents' and principal's grids.
 
-    def _layout(self, planes: np.ndarray) -> np.ndarray:
-        """``[..., C, cells]`` planes -> the configured layout (fresh array of the obs dtype)."""
+        A viewer's grid has one "slot" per object it shows: slot ``s`` shows object ``obj[s]``
+        (agents ``0..N-1``, then coins ``N..N+K-1``) in channel ``chan[s]``. The flat index of
+        the entry is ``base[viewer, s, b] + cell * cell_stride``.
+        """
+        r, n, k, cells = self.rules, self.n_agents, self.n_coins, self.n_cells
+        chw = r.obs_layout == "chw"
+
+        def offsets(n_viewers: int, channels: int, chan: np.ndarray) -> np.ndarray:
+            per_grid = channels * cells
+            grid_start = (self._env_index[None, None, :] * n_viewers + np.arange(n_viewers)[:, None, None]) * per_grid
+            return grid_start + chan[:, :, None] * (cells if chw else 1)
+
+        # global planes (principal, "shared" agents): agents j in channel j, coins in N + colour
+        objects = np.arange(n + k)
+        chan = np.concatenate([np.arange(n), n + np.arange(k)])[None]  # single coin: colour added at run time
+        self._global_obj = objects
+        self._global_base = offsets(1, 2 * n, chan)  # [1, S, B]
+        self._global_stride = 1 if chw else 2 * n
+        if r.obs_view == "shared":
+            self._agent_obj = objects
+            self._agent_base = offsets(n, 2 * n, np.broadcast_to(chan, (n, n + k)))
+            self._agent_stride = self._global_stride
+        else:  # 4 channels: self, other agents, own coins, other coins
+            obj = np.empty((n, n + k), dtype=np.int64)
+            chan = np.empty((n, n + k), dtype=np.int64)
+            for i in range(n):
+                obj[i] = [i] + [j for j in range(n) if j != i] + list(range(n, n + k))
+                coin_chan = [2 if (self._per_agent_coins and c == i) else 3 for c in range(k)]
+                chan[i] = [0] + [1] * (n - 1) + coin_chan
+            self._agent_obj = obj
+            self._agent_base = offsets(n, 4, chan)
+            self._agent_stride = 1 if chw else 4
+
+    def _scatter(self, obj: np.ndarray, base: np.ndarray, stride: int, channels: int, n_viewers: int,
+                 own_coin_shift: int, egocentric: bool, dtype) -> np.ndarray:
+        """Grids ``[B, viewers, C, cells]`` (chw) or ``[B, viewers, cells, C]`` written by one scatter."""
+        n, cells = self.n_agents, self.n_cells
+        positions = np.concatenate([self._agents, self._coins])  # [N + K, B]
+        where = positions[obj]  # [viewers, S, B] (or [S, B] for a shared object list)
+        if egocentric:
+            where = self._ego[self._agents[:, None, :], where]
+        index = base + where * stride
+        if not self._per_agent_coins:  # the single coin's channel depends on its colour
+            coin_slot = index[..., n, :]
+            if own_coin_shift:  # own-colour coin one channel earlier (channel 2 instead of 3)
+                coin_slot -= own_coin_shift * (self._colours[0] == self._agent_index[:, None])
+            else:  # global planes: coin of colour c in channel N + c
+                coin_slot += self._colours[0] * (cells if self.rules.obs_layout == "chw" else 1)
+        out = np.zeros(self.num_envs * n_viewers * channels * cells, dtype=dtype)
+        out[index.ravel()] = 1
+        if self.rules.obs_layout == "chw":
+            return out.reshape(self.num_envs, n_viewers, channels, cells)
+        return out.reshape(self.num_envs, n_viewers, cells, channels)
+
+    def _global_scatter(self, dtype) -> np.ndarray:
+        return self._scatter(self._global_obj[None], self._global_base, self._global_stride, 2 * self.n_agents, 1,
+                             0, False, dtype)[:, 0]
+
+    def _shape_grid(self, grid: np.ndarray) -> np.ndarray:
         g, layout = self.grid_size, self.rules.obs_layout
-        lead = planes.shape[:-2]
+        lead = grid.shape[:-2]
         if layout == "chw":
-            return planes.astype(self._dtype).reshape(*lead, planes.shape[-2], g, g)
-        out = np.ascontiguousarray(np.swapaxes(planes, -1, -2), dtype=self._dtype)
+            return grid.reshape(*lead, grid.shape[-2], g, g)
         if layout == "hwc":
-            return out.reshape(*lead, g, g, planes.shape[-2])
-        return out.reshape(*lead, -1)
-
-    def global_grid(self) -> np.ndarray:
-        """``[B, 2N, cells]`` bool: the agents' planes then the coin planes by colour."""
-        agents, coins = self._global_planes()
-        return np.concatenate([agents, coins], axis=1)
+            return grid.reshape(*lead, g, g, grid.shape[-1])
+        return grid.reshape(*lead, -1)
 
     def agent_grids(self) -> np.ndarray:
         """Each agent's grid ``[B, N, *grid shape]`` in its own frame (cached until the state changes)."""
-        if "agent_grids" in self._cache:
-            return self._cache["agent_grids"]
-        view = self.rules.obs_view
-        agents, coins = self._global_planes()
-        b, n = self.num_envs, self.n_agents
-        if view == "shared":
-            planes = np.broadcast_to(self.global_grid()[:, None], (b, n, 2 * n, self.n_cells))
-        else:
-            if view == "egocentric":
-                rel_agents = self._ego[self.agent_cell[:, :, None], self.agent_cell[:, None, :]]  # [B, Nv, N]
-                rel_coins = self._ego[self.agent_cell[:, :, None], self.coin_cell[:, None, :]]  # [B, Nv, K]
-                all_agents = rel_agents[..., None] == self._cells  # [B, Nv, N, cells]
-                self_plane = all_agents[:, self._agent_index, self._agent_index]  # [B, N, cells]
-                agent_count = all_agents.sum(axis=2)
-                coin_planes = rel_coins[..., None] == self._cells  # [B, Nv, K, cells]
-                own = self.coin_colour[:, None, :] == self._agent_index[None, :, None]  # [B, Nv, K]
-                own_coins = (coin_planes & own[..., None]).any(axis=2)
-                other_coins = (coin_planes & ~own[..., None]).any(axis=2)
+        grids = self._cache.get("agent_grids")
+        if grids is None:
+            r, n = self.rules, self.n_agents
+            if r.obs_view == "shared":
+                shift = 0
+                obj = np.broadcast_to(self._agent_obj, (n, len(self._agent_obj)))
             else:
-                self_plane, agent_count = agents, agents.sum(axis=1)[:, None]
-                own_coins = coins
-                other_coins = coins.sum(axis=1)[:, None] > coins
-            planes = np.empty((b, n, 4, self.n_cells), dtype=bool)
-            planes[:, :, 0] = self_plane
-            planes[:, :, 1] = agent_count > self_plane
-            planes[:, :, 2] = own_coins
-            planes[:, :, 3] = other_coins
-        grids = self._layout(planes)
-        self._cache["agent_grids"] = grids
+                shift = self.n_cells if r.obs_layout == "chw" else 1
+                obj = self._agent_obj
+            raw = self._scatter(obj, self._agent_base, self._agent_stride, r.agent_channels, n, shift,
+                                r.obs_view == "egocentric", self._dtype)
+            grids = self._cache["agent_grids"] = self._shape_grid(raw)
         return grids
 
+    def global_grid(self) -> np.ndarray:
+        """``[B, 2N, cells]`` bool: the agents' planes, then the coin planes by colour."""
+        raw = self._global_scatter(bool)
+        return raw if self.rules.obs_layout == "chw" else np.swapaxes(raw, 1, 2)
+
     def principal_observation(self) -> np.ndarray:
-        if "principal" not in self._cache:
-            self._cache["principal"] = self._layout(self.global_grid())
-        return self._cache["principal"]
+        grid = self._cache.get("principal")
+        if grid is None:
+            grid = self._cache["principal"] = self._shape_grid(self._global_scatter(self._dtype))
+        return grid
 
     def agent_observation(self, contracts: np.ndarray | None) -> Any:
         grids = self.agent_grids()
