@@ -25,6 +25,16 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+def _splitmix64_inplace(z: np.ndarray) -> np.ndarray:
+    """:func:`_splitmix64` overwriting ``z`` (fewer temporaries on the hot path)."""
+    z ^= z >> _S30
+    z *= _MIX1
+    z ^= z >> _S27
+    z *= _MIX2
+    z ^= z >> _S31
+    return z
+
+
 def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
     """Stream keys for ``num_envs`` envs seeded ``seed, seed + 1, ...`` (``None``: fresh entropy)."""
     if seed is None:
@@ -59,10 +69,12 @@ class BatchedStreams:
         """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
         keys = self.keys if env_idx is None else self.keys[env_idx]
         counters = self.counters if env_idx is None else self.counters[env_idx]
-        offsets = np.arange(n, dtype=np.uint64)
         with np.errstate(over="ignore"):
-            x = keys[:, None] + (counters[:, None] + offsets) * _GOLDEN
-            out = _splitmix64(x)
+            # key + (counter + j) * golden, built draw-major ([n, E], contiguous rows) for speed
+            start = counters * _GOLDEN
+            start += keys
+            x = np.arange(n, dtype=np.uint64)[:, None] * _GOLDEN + start
+            out = _splitmix64_inplace(x).T
         if env_idx is None:
             self.counters += np.uint64(n)
         else:
@@ -71,7 +83,11 @@ class BatchedStreams:
 
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
-        return (self.bits(n, env_idx) >> _S11).astype(np.float64) * _TO_UNIT
+        bits = self.bits(n, env_idx)
+        bits >>= _S11
+        out = bits.astype(np.float64)
+        out *= _TO_UNIT
+        return out
 
     def integers(self, high, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` ints in ``[0, high)`` per selected env; ``high`` is a scalar or broadcasts to ``[E, n]``."""
