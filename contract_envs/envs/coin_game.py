@@ -462,7 +462,10 @@ class CoinGame(ContractGame):
         self._coins[:, env_idx] = self._spawn(cells, u[n:n + k])
         if not self._per_agent_coins:
             self._colours[0, env_idx] = np.floor(u[n + k] * n).astype(np.int64)
+        # out of place: the previous arrays were handed out (the caller's actions, the rewards)
+        self._last_actions = self._last_actions.copy()
         self._last_actions[:, env_idx] = -1
+        self._last_rewards = self._last_rewards.copy()
         self._last_rewards[:, env_idx] = 0.0
         self._cache.clear()
 
