@@ -91,8 +91,9 @@ class ContractTerms:
                 f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
             )
         arr = arr.astype(np.float64, copy=False)
-        bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
-        if bad.any():
+        limit = self.payment_cap * (1 + 1e-6)
+        if not ((arr >= 0.0) & (arr <= limit)).all():  # NaN fails both comparisons
+            bad = ~np.isfinite(arr) | (arr < 0) | (arr > limit)
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
             where = f" in env {env}" if num_envs > 1 else ""
             raise ValueError(
@@ -108,19 +109,27 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
 
     ``actions`` is a mapping player -> int (``num_envs == 1``) or int array ``[num_envs]``.
     """
-    out = np.empty((num_envs, len(players)), dtype=np.int64)
+    out = np.empty((len(players), num_envs), dtype=np.int64)
     for j, player in enumerate(players):
         if player not in actions:
             raise ValueError(f"{player}: no action given; expected an int in [0, {n_actions - 1}]")
         a = np.asarray(actions[player])
-        if a.dtype.kind not in "biu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
-            raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
+        if a.dtype.kind not in "biu":
+            if not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+                raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
+            if np.any((a < 0) | (a >= n_actions)):  # before the cast: inf would not survive it
+                raise ValueError(
+                    f"{player}: action {actions[player]!r} is out of range; allowed [0, {n_actions - 1}]"
+                )
         if a.shape not in ((), (num_envs,), (1,)) or (a.shape == (1,) and num_envs != 1):
             raise ValueError(f"{player}: action has shape {a.shape}; expected () or ({num_envs},)")
-        if np.any((a < 0) | (a >= n_actions)):
-            raise ValueError(f"{player}: action {actions[player]!r} is out of range; allowed [0, {n_actions - 1}]")
-        out[:, j] = a
-    return out
+        out[j] = a
+    if out.size and (out.min() < 0 or out.max() >= n_actions):  # one range check for every player
+        j = int(np.flatnonzero(((out < 0) | (out >= n_actions)).any(axis=1))[0])
+        raise ValueError(
+            f"{players[j]}: action {actions[players[j]]!r} is out of range; allowed [0, {n_actions - 1}]"
+        )
+    return out.T
 
 
 def sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
@@ -173,7 +182,9 @@ def settle(
         reward_sharing: proportion ``p`` of reward sharing among the agents (0: none), settled as
             the budget-balanced transfers of :func:`sharing_transfers`.
     """
-    payments = np.take_along_axis(contracts, outcomes[..., None], axis=2)[..., 0]
+    num_envs, n_agents, n_outcomes = contracts.shape
+    rows = np.arange(0, num_envs * n_agents * n_outcomes, n_outcomes).reshape(num_envs, n_agents)
+    payments = contracts.reshape(-1)[rows + outcomes]  # = take_along_axis(contracts, outcomes[..., None], 2)
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
@@ -204,9 +215,11 @@ class Ledger:
 
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``transfer`` (reward sharing received, zero-sum
-    across agents), ``utility``; the principal ``own_reward``,
-    ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode).
+    across agents), ``utility``; the principal ``own_reward``, ``payment`` (paid), ``utility``,
+    ``welfare``; each also as ``episode_<key>`` (running total of the current episode).
+
+    Arrays are replaced, never modified in place, so the infos handed out earlier keep their
+    values without being copied.
     """
 
     def __init__(self, num_envs: int, n_agents: int) -> None:
@@ -218,30 +231,34 @@ class Ledger:
 
     def clear_step(self) -> None:
         for d in (self.step_agent, self.step_principal):
-            for v in d.values():
-                v[...] = 0.0
+            for k, v in d.items():
+                d[k] = np.zeros_like(v)
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the episode totals (of ``env_idx`` only, or of every env)."""
-        sel = slice(None) if env_idx is None else env_idx
         for d in (self.step_agent, self.step_principal, self.episode_agent, self.episode_principal):
-            for v in d.values():
-                v[sel] = 0.0
+            for k, v in d.items():
+                if env_idx is None:
+                    d[k] = np.zeros_like(v)
+                else:
+                    v = v.copy()
+                    v[env_idx] = 0.0
+                    d[k] = v
 
     def record(self, s: Settlement) -> None:
         sa, sp = self.step_agent, self.step_principal
-        sa["own_reward"][:] = s.agent_own
-        sa["payment"][:] = s.payments
-        sa["transfer"][:] = 0.0 if s.transfers is None else s.transfers
-        sa["utility"][:] = s.agent_utility
-        sp["own_reward"][:] = s.principal_own
-        sp["payment"][:] = s.principal_paid
-        sp["utility"][:] = s.principal_utility
-        sp["welfare"][:] = s.welfare
+        sa["own_reward"] = np.array(s.agent_own, dtype=np.float64)  # copies: the game may reuse its arrays
+        sa["payment"] = s.payments
+        sa["transfer"] = np.zeros_like(sa["own_reward"]) if s.transfers is None else s.transfers
+        sa["utility"] = s.agent_utility
+        sp["own_reward"] = np.array(s.principal_own, dtype=np.float64)
+        sp["payment"] = s.principal_paid
+        sp["utility"] = s.principal_utility
+        sp["welfare"] = s.welfare
         for k in AGENT_LEDGER_KEYS:
-            self.episode_agent[k] += sa[k]
+            self.episode_agent[k] = self.episode_agent[k] + sa[k]
         for k in PRINCIPAL_LEDGER_KEYS:
-            self.episode_principal[k] += sp[k]
+            self.episode_principal[k] = self.episode_principal[k] + sp[k]
 
     def agent_info(self, i: int) -> dict[str, np.ndarray]:
         info = {k: self.step_agent[k][:, i] for k in AGENT_LEDGER_KEYS}

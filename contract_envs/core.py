@@ -257,15 +257,14 @@ class VectorContractEnv:
         return obs
 
     def _infos(self, copy: bool = False) -> dict[str, dict[str, Any]]:
+        """Ledger entries per player (no copies needed: the ledger never modifies arrays in place)."""
         led = self.ledger
         agents_act = self.stage == ACT
         infos: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(self.agents):
-            info = led.agent_info(i)
-            infos[a] = {k: v.copy() for k, v in info.items()} if copy else info
+            infos[a] = led.agent_info(i)
             infos[a]["acting"] = agents_act
         if self.game.has_principal:
-            info = led.principal_info()
-            infos[PRINCIPAL] = {k: v.copy() for k, v in info.items()} if copy else info
+            infos[PRINCIPAL] = led.principal_info()
             infos[PRINCIPAL]["acting"] = self.stage == OFFER or self.game.simultaneous
         return infos
