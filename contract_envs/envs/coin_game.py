@@ -357,6 +357,7 @@ class CoinGame(ContractGame):
         self.n_coins = k = rules.n_coins
         self._per_agent_coins = rules.coins == "per_agent"
         self._move, self._ego = _tables(g)
+        self._move_flat = np.ascontiguousarray(self._move[:, :a]).ravel()  # [cell * A + action] -> cell
         self._agent_index = np.arange(n)
         self._env_index = np.arange(b)
         self._dtype = np.dtype(rules.obs_dtype)
@@ -483,7 +484,7 @@ class CoinGame(ContractGame):
     def _step(self, actions: np.ndarray) -> Transition:
         r, n, k = self.rules, self.n_agents, self.n_coins
         act = actions.T  # [N, B]
-        cell = self._move[self._agents, act]
+        cell = self._move_flat[self._agents * self.n_actions + act]
         self._agents = cell
         draws = self.rng.uniform(self._n_step_draws).T  # [draws, B]
         u_tie = draws[self._n_step_draws - k:] if r.tie_rule == "random" else None
