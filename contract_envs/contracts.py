@@ -228,18 +228,23 @@ class Ledger:
         self.step_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
         self.episode_agent = {k: np.zeros((num_envs, n_agents)) for k in AGENT_LEDGER_KEYS}
         self.episode_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
+        # shared read-only zeros for cleared entries (nothing writes into ledger arrays)
+        self._zero_agent = np.zeros((num_envs, n_agents))
+        self._zero_principal = np.zeros(num_envs)
+        self._zero_agent.flags.writeable = self._zero_principal.flags.writeable = False
 
     def clear_step(self) -> None:
-        for d in (self.step_agent, self.step_principal):
-            for k, v in d.items():
-                d[k] = np.zeros_like(v)
+        for k in self.step_agent:
+            self.step_agent[k] = self._zero_agent
+        for k in self.step_principal:
+            self.step_principal[k] = self._zero_principal
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the episode totals (of ``env_idx`` only, or of every env)."""
         for d in (self.step_agent, self.step_principal, self.episode_agent, self.episode_principal):
             for k, v in d.items():
                 if env_idx is None:
-                    d[k] = np.zeros_like(v)
+                    d[k] = self._zero_agent if v.ndim == 2 else self._zero_principal
                 else:
                     v = v.copy()
                     v[env_idx] = 0.0
@@ -249,7 +254,7 @@ class Ledger:
         sa, sp = self.step_agent, self.step_principal
         sa["own_reward"] = np.array(s.agent_own, dtype=np.float64)  # copies: the game may reuse its arrays
         sa["payment"] = s.payments
-        sa["transfer"] = np.zeros_like(sa["own_reward"]) if s.transfers is None else s.transfers
+        sa["transfer"] = self._zero_agent if s.transfers is None else s.transfers
         sa["utility"] = s.agent_utility
         sp["own_reward"] = np.array(s.principal_own, dtype=np.float64)
         sp["payment"] = s.principal_paid

@@ -94,7 +94,7 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         )
         players = self.agents
         out_obs = self._obs(obs)
-        out_rew = {p: float(rewards[p][0]) for p in players}
+        out_rew = {p: float(rewards[p].item()) for p in players}
         out_term = dict.fromkeys(players, terminated)
         out_trunc = dict.fromkeys(players, truncated)
         out_info = self._infos(infos)
@@ -134,7 +134,7 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
     def _infos(self, infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         out = {}
         for p in self.agents:
-            out[p] = {k: (float(v[0]) if isinstance(v, np.ndarray) else v) for k, v in infos[p].items()}
+            out[p] = {k: (float(v.item()) if isinstance(v, np.ndarray) else v) for k, v in infos[p].items()}
         return out
 
 
