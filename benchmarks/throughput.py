@@ -138,14 +138,79 @@ def aec_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int]
     return run, len(env.possible_agents)
 
 
+# --------------------------------------------------------------------------- load calibration
+# The numpy Coin Game kernel of docs/reference performance.md Sec. 8 (JaxMARL-like rules, no
+# contracts, no API), measured there on the quiet 2-core reference machine at 40,141 env-steps/s
+# (B = 1) and 3,066,855 (B = 1024). Timing it next to our figures gives a load factor for a busy
+# machine: estimate on the reference machine = our figure x reference / kernel measured here.
+REFERENCE_KERNEL = {1: 40_141.0, 1024: 3_066_855.0}
+_MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]])
+
+
+class _ReferenceKernel:
+    def __init__(self, num_envs: int, grid: int = 3, horizon: int = 16, seed: int = 0) -> None:
+        self.B, self.G, self.T = num_envs, grid, horizon
+        self.rng = np.random.default_rng(seed)
+        self.rows = np.arange(num_envs)
+        self.pos = np.empty((num_envs, 4, 2), np.int64)
+        self.t = np.zeros(num_envs, np.int64)
+        self.obs = np.zeros((num_envs, 2, 4, grid * grid), np.uint8)
+        self._reset(self.rows)
+
+    def _reset(self, idx: np.ndarray) -> None:
+        self.pos[idx] = self.rng.integers(0, self.G, size=(len(idx), 4, 2))
+        self.t[idx] = 0
+
+    def _observe(self) -> np.ndarray:
+        cell = self.pos[:, :, 0] * self.G + self.pos[:, :, 1]
+        self.obs.fill(0)
+        for channel in range(4):
+            self.obs[self.rows, 0, channel, cell[:, channel]] = 1
+        self.obs[:, 1] = self.obs[:, 0, [1, 0, 3, 2]]
+        return self.obs.reshape(self.B, 2, -1)
+
+    def step(self, actions: np.ndarray):
+        p = self.pos
+        p[:, 0] = (p[:, 0] + _MOVES[actions[:, 0]]) % self.G
+        p[:, 1] = (p[:, 1] + _MOVES[actions[:, 1]]) % self.G
+        on = (p[:, :2, None, :] == p[:, None, 2:, :]).all(-1)
+        reward = np.empty((self.B, 2), np.float32)
+        reward[:, 0] = on[:, 0, 0] + on[:, 0, 1] - 2.0 * on[:, 1, 0]
+        reward[:, 1] = on[:, 1, 1] + on[:, 1, 0] - 2.0 * on[:, 0, 1]
+        taken = on.any(1)
+        if taken.any():
+            fresh = self.rng.integers(0, self.G, (self.B, 2, 2))
+            p[:, 2:] = np.where(taken[:, :, None], fresh, p[:, 2:])
+        self.t += 1
+        done = self.t >= self.T
+        if done.any():
+            self._reset(np.nonzero(done)[0])
+        return self._observe(), reward, done
+
+
+def kernel_runner(num_envs: int) -> Callable[[int], int]:
+    kernel, rng = _ReferenceKernel(num_envs), np.random.default_rng(0)
+    actions = [rng.integers(0, 5, (num_envs, 2)) for _ in range(PREGENERATED)]
+
+    def run(steps: int) -> int:
+        for k in range(steps):
+            kernel.step(actions[k % PREGENERATED])
+        return steps * num_envs
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    modes = ["batched", "parallel", "aec"]
     parser.add_argument("--envs", nargs="*", default=None, help=f"labels to run (default: all of {[e[0] for e in ENTRIES]})")
-    parser.add_argument("--modes", nargs="*", default=["batched", "parallel", "aec"], choices=["batched", "parallel", "aec"])
+    parser.add_argument("--modes", nargs="*", default=modes, choices=modes)
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(DEFAULT_BATCH_SIZES))
     parser.add_argument("--seconds", type=float, default=1.0, help="target duration of one timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (best is reported)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also time the reference kernel (performance.md Sec. 8); print load-corrected estimates")
     parser.add_argument("--profile", default=None, choices=["batched", "parallel", "aec"],
                         help="cProfile one mode (first selected env and batch size) and print the top functions")
     args = parser.parse_args()
@@ -172,22 +237,34 @@ def main() -> None:
     print(f"contract-envs {contract_envs.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()}; best of {args.repeats} x ~{args.seconds:g} s")
     results = []
+    factor = {1: 1.0, 1024: 1.0}
+    if args.calibrate:
+        for b in (1, 1024):
+            rate = _timed(kernel_runner(b), args.seconds, args.repeats)
+            factor[b] = REFERENCE_KERNEL[b] / rate
+            results.append({"env": "reference_kernel", "mode": "batched", "num_envs": b, "env_steps_per_s": rate})
+            print(f"{'reference kernel (Sec. 8)':32s} batched  B = {b:6d}: {rate:14,.0f} env-steps/s "
+                  f"(reference machine: {REFERENCE_KERNEL[b]:,.0f}; load factor {factor[b]:.2f})")
+
+    def est(rate: float, b: int) -> str:
+        return f"  [~{rate * factor[1 if b == 1 else 1024]:,.0f} load-corrected]" if args.calibrate else ""
+
     for label, env_id, kwargs in entries:
         if "batched" in args.modes:
             for b in args.batch_sizes:
                 rate = _timed(batched_runner(env_id, kwargs, b), args.seconds, args.repeats)
                 results.append({"env": label, "mode": "batched", "num_envs": b, "env_steps_per_s": rate})
-                print(f"{label:32s} batched  B = {b:6d}: {rate:14,.0f} env-steps/s")
+                print(f"{label:32s} batched  B = {b:6d}: {rate:14,.0f} env-steps/s{est(rate, b)}")
         if "parallel" in args.modes:
             run, stages = parallel_runner(env_id, kwargs)
             rate = _timed(run, args.seconds, args.repeats)
             results.append({"env": label, "mode": "parallel", "steps_per_s": rate, "rounds_per_s": rate / stages})
-            print(f"{label:32s} Parallel      : {rate:14,.0f} steps/s ({rate / stages:,.0f} rounds/s)")
+            print(f"{label:32s} Parallel      : {rate:14,.0f} steps/s ({rate / stages:,.0f} rounds/s){est(rate, 1)}")
         if "aec" in args.modes:
             run, players = aec_runner(env_id, kwargs)
             rate = _timed(run, args.seconds, args.repeats)
             results.append({"env": label, "mode": "aec", "steps_per_s": rate, "cycles_per_s": rate / players})
-            print(f"{label:32s} AEC           : {rate:14,.0f} steps/s ({rate / players:,.0f} cycles/s)")
+            print(f"{label:32s} AEC           : {rate:14,.0f} steps/s ({rate / players:,.0f} cycles/s){est(rate, 1)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
