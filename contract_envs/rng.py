@@ -46,6 +46,24 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
         return _splitmix64(seeds * _GOLDEN + _GOLDEN)
 
 
+_MASK64 = (1 << 64) - 1
+_SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
+
+
+def _small_bits(keys: np.ndarray, counters: np.ndarray, n: int) -> list[list[int]]:
+    """The draws of :meth:`BatchedStreams.bits` in Python ints (identical values), for tiny batches."""
+    golden, out = int(_GOLDEN), []
+    for key, counter in zip(keys.tolist(), counters.tolist(), strict=True):
+        row = []
+        for j in range(n):
+            z = (key + (counter + j) * golden) & _MASK64
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+            row.append(z ^ (z >> 31))
+        out.append(row)
+    return out
+
+
 class BatchedStreams:
     """One independent random stream per environment of a batch.
 
@@ -69,20 +87,33 @@ class BatchedStreams:
         """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
         keys = self.keys if env_idx is None else self.keys[env_idx]
         counters = self.counters if env_idx is None else self.counters[env_idx]
+        if len(keys) * n <= _SMALL_DRAW:
+            out = np.array(_small_bits(keys, counters, n), dtype=np.uint64).reshape(len(keys), n)
+            self._advance(n, env_idx)
+            return out
         with np.errstate(over="ignore"):
             # key + (counter + j) * golden, built draw-major ([n, E], contiguous rows) for speed
             start = counters * _GOLDEN
             start += keys
             x = np.arange(n, dtype=np.uint64)[:, None] * _GOLDEN + start
             out = _splitmix64_inplace(x).T
+        self._advance(n, env_idx)
+        return out
+
+    def _advance(self, n: int, env_idx: np.ndarray | None) -> None:
         if env_idx is None:
             self.counters += np.uint64(n)
         else:
             self.counters[env_idx] += np.uint64(n)
-        return out
 
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
+        if (len(self.keys) if env_idx is None else len(env_idx)) * n <= _SMALL_DRAW:
+            keys = self.keys if env_idx is None else self.keys[env_idx]
+            counters = self.counters if env_idx is None else self.counters[env_idx]
+            rows = _small_bits(keys, counters, n)
+            self._advance(n, env_idx)
+            return np.array([[(v >> 11) * _TO_UNIT for v in row] for row in rows]).reshape(len(keys), n)
         bits = self.bits(n, env_idx)
         bits >>= _S11
         out = bits.astype(np.float64)
