@@ -515,11 +515,13 @@ class CoinGame(ContractGame):
             elif r.coins == "random":
                 self._colours = np.where(taken, np.floor(draws[k:k + 1] * n).astype(np.int64), self._colours)
         self._cache.clear()
-        if r.inner_episode_length is not None:
-            rounds = self.t + 1
-            boundary = np.flatnonzero((rounds % r.inner_episode_length == 0) & (rounds < self.horizon))
-            if boundary.size:
-                self._reset(boundary)
+        inner = r.inner_episode_length
+        if inner is not None:
+            at_boundary = self.t % inner == inner - 1  # this round (t + 1) ends an inner episode
+            if at_boundary.any():
+                boundary = np.flatnonzero(at_boundary & (self.t + 1 < self.horizon))
+                if boundary.size:
+                    self._reset(boundary)
         self._last_actions, self._last_rewards = act, rewards
         agent_own = rewards.T
         principal_own = self.welfare_weight * rewards.sum(axis=0)
@@ -563,12 +565,11 @@ class CoinGame(ContractGame):
             self._agent_base = offsets(n, 4, chan)
             self._agent_stride = 1 if chw else 4
 
-    def _scatter(self, obj: np.ndarray, base: np.ndarray, stride: int, channels: int, n_viewers: int,
-                 own_coin_shift: int, egocentric: bool, dtype) -> np.ndarray:
-        """Grids ``[B, viewers, C, cells]`` (chw) or ``[B, viewers, cells, C]`` written by one scatter."""
-        n, cells = self.n_agents, self.n_cells
-        positions = np.concatenate([self._agents, self._coins])  # [N + K, B]
-        where = positions[obj]  # [viewers, S, B] (or [S, B] for a shared object list)
+    def _entries(self, positions: np.ndarray, obj: np.ndarray, base: np.ndarray, stride: int,
+                 own_coin_shift: int, egocentric: bool) -> np.ndarray:
+        """Flat indices of the ones of a batch of grids (see :meth:`_build_scatter_tables`)."""
+        n = self.n_agents
+        where = positions[obj]  # [viewers, S, B]
         if egocentric:
             where = self._ego[self._agents[:, None, :], where]
         index = base + where * stride
@@ -577,16 +578,42 @@ class CoinGame(ContractGame):
             if own_coin_shift:  # own-colour coin one channel earlier (channel 2 instead of 3)
                 coin_slot -= own_coin_shift * (self._colours[0] == self._agent_index[:, None])
             else:  # global planes: coin of colour c in channel N + c
-                coin_slot += self._colours[0] * (cells if self.rules.obs_layout == "chw" else 1)
-        out = np.zeros(self.num_envs * n_viewers * channels * cells, dtype=dtype)
-        out[index.ravel()] = 1
-        if self.rules.obs_layout == "chw":
-            return out.reshape(self.num_envs, n_viewers, channels, cells)
-        return out.reshape(self.num_envs, n_viewers, cells, channels)
+                coin_slot += self._colours[0] * (self.n_cells if self.rules.obs_layout == "chw" else 1)
+        return index
 
-    def _global_scatter(self, dtype) -> np.ndarray:
-        return self._scatter(self._global_obj[None], self._global_base, self._global_stride, 2 * self.n_agents, 1,
-                             0, False, dtype)[:, 0]
+    def _grids(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Agents' grids ``[B, N, *shape]`` and the principal's ``[B, *shape]`` (None without one),
+        written by a single scatter of ones into one zeroed buffer; cached until the state changes."""
+        grids = self._cache.get("grids")
+        if grids is None:
+            r, n, b = self.rules, self.n_agents, self.num_envs
+            positions = np.concatenate([self._agents, self._coins])  # [N + K, B]
+            if r.obs_view == "shared":
+                agent_index = self._entries(positions, self._agent_obj[None], self._agent_base, self._agent_stride,
+                                            0, False)
+            else:
+                shift = self.n_cells if r.obs_layout == "chw" else 1
+                agent_index = self._entries(positions, self._agent_obj, self._agent_base, self._agent_stride,
+                                            shift, r.obs_view == "egocentric")
+            agent_size = b * n * r.agent_channels * self.n_cells
+            index = agent_index.ravel()
+            if self.has_principal:
+                principal_index = self._entries(positions, self._global_obj[None], self._global_base,
+                                                self._global_stride, 0, False)
+                index = np.concatenate([index, principal_index.ravel() + agent_size])
+            buffer = np.zeros(agent_size + (b * 2 * n * self.n_cells if self.has_principal else 0), self._dtype)
+            buffer[index] = 1
+            agent = self._shape_grid(self._as_planes(buffer[:agent_size], n, r.agent_channels))
+            principal = None
+            if self.has_principal:
+                principal = self._shape_grid(self._as_planes(buffer[agent_size:], 1, 2 * n))[:, 0]
+            grids = self._cache["grids"] = (agent, principal)
+        return grids
+
+    def _as_planes(self, flat: np.ndarray, n_viewers: int, channels: int) -> np.ndarray:
+        if self.rules.obs_layout == "chw":
+            return flat.reshape(self.num_envs, n_viewers, channels, self.n_cells)
+        return flat.reshape(self.num_envs, n_viewers, self.n_cells, channels)
 
     def _shape_grid(self, grid: np.ndarray) -> np.ndarray:
         g, layout = self.grid_size, self.rules.obs_layout
@@ -598,31 +625,24 @@ class CoinGame(ContractGame):
         return grid.reshape(*lead, -1)
 
     def agent_grids(self) -> np.ndarray:
-        """Each agent's grid ``[B, N, *grid shape]`` in its own frame (cached until the state changes)."""
-        grids = self._cache.get("agent_grids")
-        if grids is None:
-            r, n = self.rules, self.n_agents
-            if r.obs_view == "shared":
-                shift = 0
-                obj = np.broadcast_to(self._agent_obj, (n, len(self._agent_obj)))
-            else:
-                shift = self.n_cells if r.obs_layout == "chw" else 1
-                obj = self._agent_obj
-            raw = self._scatter(obj, self._agent_base, self._agent_stride, r.agent_channels, n, shift,
-                                r.obs_view == "egocentric", self._dtype)
-            grids = self._cache["agent_grids"] = self._shape_grid(raw)
-        return grids
+        """Each agent's grid ``[B, N, *grid shape]`` in its own frame."""
+        return self._grids()[0]
 
     def global_grid(self) -> np.ndarray:
-        """``[B, 2N, cells]`` bool: the agents' planes, then the coin planes by colour."""
-        raw = self._global_scatter(bool)
-        return raw if self.rules.obs_layout == "chw" else np.swapaxes(raw, 1, 2)
+        """``[B, 2N, cells]`` bool: the agents' planes, then the coin planes by colour (chw order)."""
+        positions = np.concatenate([self._agents, self._coins])
+        index = self._entries(positions, self._global_obj[None], self._global_base, self._global_stride, 0, False)
+        flat = np.zeros(self.num_envs * 2 * self.n_agents * self.n_cells, dtype=bool)
+        flat[index.ravel()] = True
+        planes = self._as_planes(flat, 1, 2 * self.n_agents)[:, 0]
+        return planes if self.rules.obs_layout == "chw" else np.swapaxes(planes, 1, 2)
 
     def principal_observation(self) -> np.ndarray:
-        grid = self._cache.get("principal")
-        if grid is None:
-            grid = self._cache["principal"] = self._shape_grid(self._global_scatter(self._dtype))
-        return grid
+        principal = self._grids()[1]
+        if principal is None:  # principal=False: not part of the game, but handy for inspection
+            planes = self.global_grid().astype(self._dtype)
+            principal = self._shape_grid(planes if self.rules.obs_layout == "chw" else np.swapaxes(planes, 1, 2))
+        return principal
 
     def agent_observation(self, contracts: np.ndarray | None) -> Any:
         grids = self.agent_grids()
