@@ -364,8 +364,7 @@ class CoinGame(ContractGame):
         # random draws per env per step (fixed count: batch-independent streams): one spawn cell per
         # coin, then a colour draw ("random" coins), then one tie-break draw per coin ("random" ties)
         self._n_step_draws = k + int(rules.coins == "random") + (k if rules.tie_rule == "random" else 0)
-        self._own_reward = np.full((n, 1), rules.own_coin_reward)
-        self._own_reward[0] += rules.asymmetric_bonus
+        self._payoff = self._payoff_matrix()
         self._build_spaces()
         self._agents = np.zeros((n, b), dtype=np.int64)
         self._coins = np.zeros((k, b), dtype=np.int64)
@@ -432,6 +431,21 @@ class CoinGame(ContractGame):
         self.state_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
 
     # ----------------------------------------------------------------- dynamics
+    def _payoff_matrix(self) -> np.ndarray:
+        """``[N + 1, N * N]``: column ``j * N + c`` = agent j picks a coin of colour c; rows: each
+        agent's reward from that pick, then the principal's ``welfare_weight * sum_i r_i``."""
+        r, n = self.rules, self.n_agents
+        payoff = np.zeros((n + 1, n * n))
+        for j in range(n):
+            for c in range(n):
+                if j == c:
+                    payoff[j, j * n + c] = r.own_coin_reward + (r.asymmetric_bonus if j == 0 else 0.0)
+                else:
+                    payoff[j, j * n + c] = r.other_coin_reward
+                    payoff[c, j * n + c] -= r.owner_penalty
+        payoff[n] = self.welfare_weight * payoff[:n].sum(axis=0)
+        return payoff
+
     def _kth_free(self, occupied: np.ndarray, u: np.ndarray) -> np.ndarray:
         """A uniform cell not in ``occupied [M, E]`` (cells of M objects) for each of E envs, from ``u [E]``."""
         if occupied.shape[0] == 0:
@@ -488,26 +502,19 @@ class CoinGame(ContractGame):
         self._agents = cell
         draws = self.rng.uniform(self._n_step_draws).T  # [draws, B]
         u_tie = draws[self._n_step_draws - k:] if r.tie_rule == "random" else None
-        if self._per_agent_coins:  # coin j has colour j
+        if self._per_agent_coins:  # coin c has colour c
             pick = self._resolve_ties(cell[:, None, :] == self._coins[None, :, :], u_tie)  # [N, K, B]
-            own_pick = pick[self._agent_index, self._agent_index]  # [N, B]
-            other_pick = pick.sum(axis=1) - own_pick
-            pickers = pick.sum(axis=0)  # [K, B]
-            stolen_from = pickers - own_pick  # non-owner pickers of agent i's coin
-            taken = pickers > 0
+            taken = pick.any(axis=0)  # [K, B]
+            pick_by_colour = pick
         else:
             pick = self._resolve_ties(cell == self._coins, u_tie[0] if u_tie is not None else None)  # [N, B]
-            owner = self._agent_index[:, None] == self._colours  # [N, B]
-            own_pick = pick & owner
-            other_pick = pick ^ own_pick
-            pickers = pick.sum(axis=0)
-            stolen_from = owner * (pickers - own_pick.any(axis=0))
-            taken = pickers[None] > 0
-        rewards = own_pick * self._own_reward
-        if r.other_coin_reward:
-            rewards += other_pick * r.other_coin_reward
-        if r.owner_penalty:
-            rewards -= stolen_from * r.owner_penalty
+            taken = pick.any(axis=0)[None]
+            colour_is = self._colours == self._agent_index[:, None]  # [N colours, B]
+            pick_by_colour = pick[:, None, :] & colour_is[None]  # [N, N colours, B]
+        # every reward at once: [N agents + principal, B] (einsum's fixed summation order keeps
+        # batched and single envs bit-identical, which a BLAS matmul would not guarantee)
+        payoffs = np.einsum("ik,kb->ib", self._payoff, pick_by_colour.reshape(n * n, -1))
+        rewards = payoffs[:n]
         if taken.any():
             self._coins = np.where(taken, self._spawn(cell, draws[:k]), self._coins)
             if r.coins == "cycle":
@@ -524,61 +531,69 @@ class CoinGame(ContractGame):
                     self._reset(boundary)
         self._last_actions, self._last_rewards = act, rewards
         agent_own = rewards.T
-        principal_own = self.welfare_weight * rewards.sum(axis=0)
+        principal_own = payoffs[n]
         outcomes = actions if self.has_principal else self._no_outcome  # no contracts: one dummy outcome
         return Transition(agent_own, principal_own, outcomes, self._never_terminal)
 
     # ----------------------------------------------------------------- observations
     def _build_scatter_tables(self) -> None:
-        """Flat offsets of every (viewer, object) one-hot entry, for agents' and principal's grids.
+        """Flat offsets of every one-hot entry of the agents' and the principal's grids.
 
-        A viewer's grid has one "slot" per object it shows: slot ``s`` shows object ``obj[s]``
-        (agents ``0..N-1``, then coins ``N..N+K-1``) in channel ``chan[s]``. The flat index of
-        the entry is ``base[viewer, s, b] + cell * cell_stride``.
+        A *view* (one agent's grid, or the principal's) has one slot per object it shows: slot
+        ``s`` shows object ``obj[v, s]`` (agents ``0..N-1``, then coins) in a fixed channel; the
+        flat index of the entry in the shared buffer is ``base[v, s, b] + cell * stride[v]``, plus,
+        for the single coin of ``coins="cycle"|"random"``, ``adjust[v, colour]`` (its channel
+        depends on its colour). All views are written by one scatter (see :meth:`_grids`).
         """
-        r, n, k, cells = self.rules, self.n_agents, self.n_coins, self.n_cells
+        r, n, k, b, cells = self.rules, self.n_agents, self.n_coins, self.num_envs, self.n_cells
         chw = r.obs_layout == "chw"
+        chan_stride = cells if chw else 1
+        coin_colour = np.arange(k) if self._per_agent_coins else np.zeros(k, dtype=np.int64)
+        global_obj = np.arange(n + k)
+        global_chan = np.concatenate([np.arange(n), n + coin_colour])
+        global_adjust = np.arange(n) * chan_stride * (not self._per_agent_coins)  # coin in channel N + colour
 
-        def offsets(n_viewers: int, channels: int, chan: np.ndarray) -> np.ndarray:
-            per_grid = channels * cells
-            grid_start = (self._env_index[None, None, :] * n_viewers + np.arange(n_viewers)[:, None, None]) * per_grid
-            return grid_start + chan[:, :, None] * (cells if chw else 1)
+        views = []  # (objects, channels, stride, grid start per env, adjust per colour)
+        agent_grid = r.agent_channels * cells
+        for i in range(n):
+            start = (self._env_index * n + i) * agent_grid
+            stride = 1 if chw else r.agent_channels
+            if r.obs_view == "shared":
+                views.append((global_obj, global_chan, stride, start, global_adjust))
+            else:  # channels: self, other agents, own-colour coins, other-colour coins
+                obj = np.array([i] + [j for j in range(n) if j != i] + list(range(n, n + k)))
+                own = [self._per_agent_coins and c == i for c in coin_colour]  # single coin: via adjust
+                chan = np.array([0] + [1] * (n - 1) + [2 if mine else 3 for mine in own])
+                adjust = -chan_stride * (np.arange(n) == i) * (not self._per_agent_coins)  # own colour: 3 -> 2
+                views.append((obj, chan, stride, start, adjust))
+        self._agent_size = b * n * agent_grid
+        if self.has_principal:
+            start = self._agent_size + self._env_index * 2 * n * cells
+            views.append((global_obj, global_chan, 1 if chw else 2 * n, start, global_adjust))
+        self._obs_tables = self._stack_views(views, chan_stride)
+        global_start = self._env_index * 2 * n * cells  # the global planes alone, chw, for state()
+        self._global_tables = self._stack_views([(global_obj, global_chan, 1, global_start,
+                                                  np.arange(n) * cells * (not self._per_agent_coins))], cells)
 
-        # global planes (principal, "shared" agents): agents j in channel j, coins in N + colour
-        objects = np.arange(n + k)
-        chan = np.concatenate([np.arange(n), n + np.arange(k)])[None]  # single coin: colour added at run time
-        self._global_obj = objects
-        self._global_base = offsets(1, 2 * n, chan)  # [1, S, B]
-        self._global_stride = 1 if chw else 2 * n
-        if r.obs_view == "shared":
-            self._agent_obj = objects
-            self._agent_base = offsets(n, 2 * n, np.broadcast_to(chan, (n, n + k)))
-            self._agent_stride = self._global_stride
-        else:  # 4 channels: self, other agents, own coins, other coins
-            obj = np.empty((n, n + k), dtype=np.int64)
-            chan = np.empty((n, n + k), dtype=np.int64)
-            for i in range(n):
-                obj[i] = [i] + [j for j in range(n) if j != i] + list(range(n, n + k))
-                coin_chan = [2 if (self._per_agent_coins and c == i) else 3 for c in range(k)]
-                chan[i] = [0] + [1] * (n - 1) + coin_chan
-            self._agent_obj = obj
-            self._agent_base = offsets(n, 4, chan)
-            self._agent_stride = 1 if chw else 4
+    @staticmethod
+    def _stack_views(views: list, chan_stride: int) -> tuple[np.ndarray, ...]:
+        obj = np.stack([v[0] for v in views])  # [V, S]
+        base = np.stack([v[3][None, :] + v[1][:, None] * chan_stride for v in views])  # [V, S, B]
+        stride = np.array([v[2] for v in views])[:, None, None]
+        adjust = np.stack([v[4] for v in views])  # [V, N colours]
+        return obj, base, stride, adjust
 
-    def _entries(self, positions: np.ndarray, obj: np.ndarray, base: np.ndarray, stride: int,
-                 own_coin_shift: int, egocentric: bool) -> np.ndarray:
-        """Flat indices of the ones of a batch of grids (see :meth:`_build_scatter_tables`)."""
+    def _indices(self, tables: tuple[np.ndarray, ...], egocentric: bool) -> np.ndarray:
+        """Flat indices ``[V, S, B]`` of the ones of every view of ``tables``."""
+        obj, base, stride, adjust = tables
         n = self.n_agents
-        where = positions[obj]  # [viewers, S, B]
+        where = np.concatenate([self._agents, self._coins])[obj]  # [V, S, B] cells
         if egocentric:
-            where = self._ego[self._agents[:, None, :], where]
-        index = base + where * stride
+            where[:n] = self._ego[self._agents[:, None, :], where[:n]]
+        index = where * stride
+        index += base
         if not self._per_agent_coins:  # the single coin's channel depends on its colour
-            coin_slot = index[..., n, :]
-            if own_coin_shift:  # own-colour coin one channel earlier (channel 2 instead of 3)
-                coin_slot -= own_coin_shift * (self._colours[0] == self._agent_index[:, None])
-            else:  # global planes: coin of colour c in channel N + c
-                coin_slot += self._colours[0] * (self.n_cells if self.rules.obs_layout == "chw" else 1)
+            index[:, n] += adjust[:, self._colours[0]]
         return index
 
     def _grids(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -587,26 +602,14 @@ class CoinGame(ContractGame):
         grids = self._cache.get("grids")
         if grids is None:
             r, n, b = self.rules, self.n_agents, self.num_envs
-            positions = np.concatenate([self._agents, self._coins])  # [N + K, B]
-            if r.obs_view == "shared":
-                agent_index = self._entries(positions, self._agent_obj[None], self._agent_base, self._agent_stride,
-                                            0, False)
-            else:
-                shift = self.n_cells if r.obs_layout == "chw" else 1
-                agent_index = self._entries(positions, self._agent_obj, self._agent_base, self._agent_stride,
-                                            shift, r.obs_view == "egocentric")
-            agent_size = b * n * r.agent_channels * self.n_cells
-            index = agent_index.ravel()
-            if self.has_principal:
-                principal_index = self._entries(positions, self._global_obj[None], self._global_base,
-                                                self._global_stride, 0, False)
-                index = np.concatenate([index, principal_index.ravel() + agent_size])
-            buffer = np.zeros(agent_size + (b * 2 * n * self.n_cells if self.has_principal else 0), self._dtype)
-            buffer[index] = 1
-            agent = self._shape_grid(self._as_planes(buffer[:agent_size], n, r.agent_channels))
+            index = self._indices(self._obs_tables, r.obs_view == "egocentric")
+            principal_size = b * 2 * n * self.n_cells if self.has_principal else 0
+            buffer = np.zeros(self._agent_size + principal_size, self._dtype)
+            buffer[index.ravel()] = 1
+            agent = self._shape_grid(self._as_planes(buffer[:self._agent_size], n, r.agent_channels))
             principal = None
             if self.has_principal:
-                principal = self._shape_grid(self._as_planes(buffer[agent_size:], 1, 2 * n))[:, 0]
+                principal = self._shape_grid(self._as_planes(buffer[self._agent_size:], 1, 2 * n))[:, 0]
             grids = self._cache["grids"] = (agent, principal)
         return grids
 
@@ -630,12 +633,9 @@ class CoinGame(ContractGame):
 
     def global_grid(self) -> np.ndarray:
         """``[B, 2N, cells]`` bool: the agents' planes, then the coin planes by colour (chw order)."""
-        positions = np.concatenate([self._agents, self._coins])
-        index = self._entries(positions, self._global_obj[None], self._global_base, self._global_stride, 0, False)
         flat = np.zeros(self.num_envs * 2 * self.n_agents * self.n_cells, dtype=bool)
-        flat[index.ravel()] = True
-        planes = self._as_planes(flat, 1, 2 * self.n_agents)[:, 0]
-        return planes if self.rules.obs_layout == "chw" else np.swapaxes(planes, 1, 2)
+        flat[self._indices(self._global_tables, False).ravel()] = True
+        return flat.reshape(self.num_envs, 2 * self.n_agents, self.n_cells)
 
     def principal_observation(self) -> np.ndarray:
         principal = self._grids()[1]
