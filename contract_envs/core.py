@@ -168,7 +168,9 @@ class VectorContractEnv:
         self.ledger = Ledger(self.num_envs, game.n_agents)
         terms = game.terms
         n_out = terms.n_outcomes if terms is not None else 1
-        self.contracts = np.zeros((self.num_envs, game.n_agents, n_out))
+        self._zero_contracts = np.zeros((self.num_envs, game.n_agents, n_out))
+        self._zero_contracts.flags.writeable = False  # shared between rounds: never written
+        self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations: dict[str, Any] | None = None
         self._zero_rewards = {p: np.zeros(self.num_envs) for p in self.possible_agents}
@@ -189,7 +191,7 @@ class VectorContractEnv:
     def reset(self, seed: int | None = None) -> tuple[dict, dict]:
         self.game.reset(seed=seed)
         self.ledger.reset()
-        self.contracts[...] = 0.0
+        self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
         return self._observe(), self._infos()
@@ -230,10 +232,10 @@ class VectorContractEnv:
         truncs = {p: truncated for p in self.possible_agents}
         if self.two_stage:
             self.stage = OFFER
-            self.contracts = np.zeros_like(self.contracts)
+            self.contracts = self._zero_contracts
         infos = self._infos(copy=True)
-        done = terminated | truncated
-        if self.autoreset and done.any():
+        if self.autoreset and (terminated.any() or truncated.any()):
+            done = terminated | truncated
             self.final_observations = self._observe()
             idx = np.flatnonzero(done)
             g.reset(env_idx=idx)
