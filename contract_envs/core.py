@@ -27,9 +27,11 @@ import numpy as np
 from gymnasium import spaces
 
 from contract_envs.contracts import (
+    AGENT_LEDGER_KEYS,
     PRINCIPAL,
     ContractTerms,
     Ledger,
+    Settlement,
     agent_ids,
     settle,
     validate_actions,
@@ -37,6 +39,7 @@ from contract_envs.contracts import (
 from contract_envs.rng import BatchedStreams
 
 OFFER, ACT = "offer", "act"
+_AGENT_INFO_KEYS = (*AGENT_LEDGER_KEYS, *(f"episode_{k}" for k in AGENT_LEDGER_KEYS))
 
 
 @dataclass
@@ -197,6 +200,44 @@ class VectorContractEnv:
         return self._observe(), self._infos()
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        settlement, terminated, truncated = self._advance(actions)
+        if settlement is None:  # offer stage
+            obs = self._observe()
+            done = {p: self._false for p in self.possible_agents}
+            return obs, self._zero_rewards, done, done, self._infos()
+        s = settlement
+        rewards = {a: s.agent_utility[:, i] for i, a in enumerate(self.agents)}
+        if self.game.has_principal:
+            rewards[PRINCIPAL] = s.principal_utility
+        terms = {p: terminated for p in self.possible_agents}
+        truncs = {p: truncated for p in self.possible_agents}
+        infos = self._infos()
+        if self.autoreset and (terminated.any() or truncated.any()):
+            self.final_observations = self._observe()
+            idx = np.flatnonzero(terminated | truncated)
+            self.game.reset(env_idx=idx)
+            self.ledger.reset(idx)
+        obs = self._observe()
+        return obs, rewards, terms, truncs, infos
+
+    def step_single(self, actions: dict[str, Any]) -> tuple[dict, dict, bool, bool, dict]:
+        """:meth:`step` of a one-env batch (no auto-reset) in Python scalars, for the B = 1 adapters:
+        ``(obs, rewards, terminated, truncated, infos)`` with float rewards and info values and
+        bool flags shared by every player; same values as ``step`` at index 0."""
+        if self.num_envs != 1 or self.autoreset:
+            raise ValueError("step_single needs a VectorContractEnv with num_envs == 1 and autoreset=False")
+        settlement, terminated, truncated = self._advance(actions)
+        if settlement is None:
+            rewards = dict.fromkeys(self.possible_agents, 0.0)
+        else:
+            rewards = dict(zip(self.agents, settlement.agent_utility[0].tolist(), strict=True))
+            if self.game.has_principal:
+                rewards[PRINCIPAL] = settlement.principal_utility[0].item()
+        return self._observe_single(), rewards, bool(terminated[0]), bool(truncated[0]), self._infos_single()
+
+    def _advance(self, actions: dict[str, Any]) -> tuple[Settlement | None, np.ndarray, np.ndarray]:
+        """Validate and apply one stage: the offer (returns ``None``) or the act stage (returns the
+        settlement and the terminated / truncated flags)."""
         g = self.game
         if self.stage == OFFER:
             if PRINCIPAL not in actions:
@@ -207,9 +248,7 @@ class VectorContractEnv:
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
             self.stage = ACT
             self.ledger.clear_step()
-            obs = self._observe()
-            done = {p: self._false for p in self.possible_agents}
-            return obs, self._zero_rewards, done, done, self._infos()
+            return None, self._false, self._false
 
         agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
         if g.has_principal and g.simultaneous:
@@ -224,24 +263,10 @@ class VectorContractEnv:
             self.contracts, tr.outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, g.reward_sharing
         )
         self.ledger.record(s)
-        rewards = {a: s.agent_utility[:, i] for i, a in enumerate(self.agents)}
-        if g.has_principal:
-            rewards[PRINCIPAL] = s.principal_utility
-        terminated = tr.terminated
-        terms = {p: terminated for p in self.possible_agents}
-        truncs = {p: truncated for p in self.possible_agents}
         if self.two_stage:
             self.stage = OFFER
             self.contracts = self._zero_contracts
-        infos = self._infos(copy=True)
-        if self.autoreset and (terminated.any() or truncated.any()):
-            done = terminated | truncated
-            self.final_observations = self._observe()
-            idx = np.flatnonzero(done)
-            g.reset(env_idx=idx)
-            self.ledger.reset(idx)
-        obs = self._observe()
-        return obs, rewards, terms, truncs, infos
+        return s, tr.terminated, truncated
 
     def state(self) -> np.ndarray:
         return self.game.state(self.contracts if self.game.has_principal else None)
@@ -257,6 +282,34 @@ class VectorContractEnv:
         if g.has_principal:
             obs[PRINCIPAL] = g.principal_observation()
         return obs
+
+    def _observe_single(self) -> dict[str, Any]:
+        """Observations of env 0 (views into the batch arrays)."""
+        g = self.game
+        agent_obs = g.agent_observation(self.contracts if g.has_principal and not g.simultaneous else None)
+        obs = {a: _take(agent_obs, (0, i)) for i, a in enumerate(self.agents)}
+        if g.has_principal:
+            obs[PRINCIPAL] = _take(g.principal_observation(), 0)
+        return obs
+
+    def _infos_single(self) -> dict[str, dict[str, Any]]:
+        """:meth:`_infos` of env 0 as Python floats (one ``tolist`` per ledger entry)."""
+        led = self.ledger
+        keys = _AGENT_INFO_KEYS
+        columns = [led.step_agent[k][0].tolist() for k in AGENT_LEDGER_KEYS]
+        columns += [led.episode_agent[k][0].tolist() for k in AGENT_LEDGER_KEYS]
+        agents_act = self.stage == ACT
+        infos: dict[str, dict[str, Any]] = {}
+        for i, a in enumerate(self.agents):
+            info = dict(zip(keys, [col[i] for col in columns], strict=True))
+            info["acting"] = agents_act
+            infos[a] = info
+        if self.game.has_principal:
+            info = {k: v[0].item() for k, v in led.step_principal.items()}
+            info.update({f"episode_{k}": v[0].item() for k, v in led.episode_principal.items()})
+            info["acting"] = self.stage == OFFER or self.game.simultaneous
+            infos[PRINCIPAL] = info
+        return infos
 
     def _infos(self, copy: bool = False) -> dict[str, dict[str, Any]]:
         """Ledger entries per player (no copies needed: the ledger never modifies arrays in place)."""

@@ -86,18 +86,13 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
             if not actions:
                 return {}, {}, {}, {}, {}
             raise RuntimeError("the episode has ended: call reset() before step()")
-        obs, rewards, terms, truncs, infos = self.vec.step(actions)
+        out_obs, out_rew, terminated, truncated, out_info = self.vec.step_single(actions)
         self._cycles += 1
-        terminated = bool(terms[self.agents[0]][0])
-        truncated = bool(truncs[self.agents[0]][0]) or (
-            self.max_cycles is not None and self._cycles >= self.max_cycles and not terminated
-        )
+        if not truncated and self.max_cycles is not None and self._cycles >= self.max_cycles and not terminated:
+            truncated = True
         players = self.agents
-        out_obs = self._obs(obs)
-        out_rew = {p: float(rewards[p].item()) for p in players}
         out_term = dict.fromkeys(players, terminated)
         out_trunc = dict.fromkeys(players, truncated)
-        out_info = self._infos(infos)
         if terminated or truncated:
             self.agents = []
             self._finished = True
