@@ -29,6 +29,7 @@ from gymnasium import spaces
 from contract_envs.contracts import (
     AGENT_LEDGER_KEYS,
     PRINCIPAL,
+    PRINCIPAL_LEDGER_KEYS,
     ContractTerms,
     Ledger,
     Settlement,
@@ -40,6 +41,7 @@ from contract_envs.rng import BatchedStreams
 
 OFFER, ACT = "offer", "act"
 _AGENT_INFO_KEYS = (*AGENT_LEDGER_KEYS, *(f"episode_{k}" for k in AGENT_LEDGER_KEYS))
+_PRINCIPAL_INFO_KEYS = (*PRINCIPAL_LEDGER_KEYS, *(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS))
 
 
 @dataclass
@@ -109,7 +111,9 @@ class ContractGame(ABC):
         if self.horizon is None:
             truncated = np.zeros(self.num_envs, dtype=bool)
         else:
-            truncated = (self.t >= self.horizon) & ~tr.terminated
+            truncated = self.t >= self.horizon
+            if tr.terminated.any():
+                truncated &= ~tr.terminated
         return tr, truncated
 
     @abstractmethod
@@ -295,18 +299,21 @@ class VectorContractEnv:
     def _infos_single(self) -> dict[str, dict[str, Any]]:
         """:meth:`_infos` of env 0 as Python floats (one ``tolist`` per ledger entry)."""
         led = self.ledger
-        keys = _AGENT_INFO_KEYS
-        columns = [led.step_agent[k][0].tolist() for k in AGENT_LEDGER_KEYS]
-        columns += [led.episode_agent[k][0].tolist() for k in AGENT_LEDGER_KEYS]
+        step_agent, episode_agent = led.step_agent, led.episode_agent
+        # one [2 * keys, N] table -> per agent a column (the ledger's dicts keep the key order)
+        table = np.concatenate([*(step_agent[k] for k in AGENT_LEDGER_KEYS),
+                                *(episode_agent[k] for k in AGENT_LEDGER_KEYS)]).T.tolist()
         agents_act = self.stage == ACT
         infos: dict[str, dict[str, Any]] = {}
-        for i, a in enumerate(self.agents):
-            info = dict(zip(keys, [col[i] for col in columns], strict=True))
+        for a, column in zip(self.agents, table, strict=True):
+            info = dict(zip(_AGENT_INFO_KEYS, column, strict=True))
             info["acting"] = agents_act
             infos[a] = info
         if self.game.has_principal:
-            info = {k: v[0].item() for k, v in led.step_principal.items()}
-            info.update({f"episode_{k}": v[0].item() for k, v in led.episode_principal.items()})
+            step_p, episode_p = led.step_principal, led.episode_principal
+            values = np.concatenate([*(step_p[k] for k in PRINCIPAL_LEDGER_KEYS),
+                                     *(episode_p[k] for k in PRINCIPAL_LEDGER_KEYS)]).tolist()
+            info = dict(zip(_PRINCIPAL_INFO_KEYS, values, strict=True))
             info["acting"] = self.stage == OFFER or self.game.simultaneous
             infos[PRINCIPAL] = info
         return infos
