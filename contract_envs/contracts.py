@@ -91,9 +91,11 @@ class ContractTerms:
                 f"{player}: contract has shape {np.shape(contracts)}; expected {want} "
                 f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
             )
+        converted = arr.dtype != np.float64
         arr = arr.astype(np.float64, copy=False)
         limit = self.payment_cap * (1 + 1e-6)
-        if not ((arr >= 0.0) & (arr <= limit)).all():  # NaN fails both comparisons
+        high = arr.max()
+        if not (arr.min() >= 0.0 and high <= limit):  # NaN fails both comparisons
             bad = ~np.isfinite(arr) | (arr < 0) | (arr > limit)
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
             where = f" in env {env}" if num_envs > 1 else ""
@@ -102,7 +104,9 @@ class ContractTerms:
                 f"{arr[env, agent, outcome]!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
-        return np.minimum(arr, self.payment_cap)
+        if high > self.payment_cap:  # within rounding tolerance of the cap
+            return np.minimum(arr, self.payment_cap)
+        return arr if converted else arr.copy()  # never alias the caller's buffer
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:

@@ -47,6 +47,7 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
 
 
 _MASK64 = (1 << 64) - 1
+_STEPS = tuple(np.uint64(n) for n in range(64))  # counter increments, built once
 _SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
 
 
@@ -101,10 +102,11 @@ class BatchedStreams:
         return out
 
     def _advance(self, n: int, env_idx: np.ndarray | None) -> None:
+        step = _STEPS[n] if n < len(_STEPS) else np.uint64(n)
         if env_idx is None:
-            self.counters += np.uint64(n)
+            self.counters += step
         else:
-            self.counters[env_idx] += np.uint64(n)
+            self.counters[env_idx] += step
 
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
