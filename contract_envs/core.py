@@ -180,6 +180,7 @@ class VectorContractEnv:
         self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations: dict[str, Any] | None = None
+        self._single_cache: tuple[list, list] | None = None
         self._zero_rewards = {p: np.zeros(self.num_envs) for p in self.possible_agents}
         self._false = np.zeros(self.num_envs, dtype=bool)
 
@@ -201,6 +202,7 @@ class VectorContractEnv:
         self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
+        self._single_cache = None
         return self._observe(), self._infos()
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -237,7 +239,8 @@ class VectorContractEnv:
             rewards = dict(zip(self.agents, settlement.agent_utility[0].tolist(), strict=True))
             if self.game.has_principal:
                 rewards[PRINCIPAL] = settlement.principal_utility[0].item()
-        return self._observe_single(), rewards, bool(terminated[0]), bool(truncated[0]), self._infos_single()
+        infos = self._infos_single(offer_stage=settlement is None)
+        return self._observe_single(), rewards, bool(terminated[0]), bool(truncated[0]), infos
 
     def _advance(self, actions: dict[str, Any]) -> tuple[Settlement | None, np.ndarray, np.ndarray]:
         """Validate and apply one stage: the offer (returns ``None``) or the act stage (returns the
@@ -255,6 +258,7 @@ class VectorContractEnv:
             return None, self._false, self._false
 
         agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
+        self._single_cache = None  # the ledger changes below
         if g.has_principal and g.simultaneous:
             if PRINCIPAL not in actions:
                 raise ValueError(
@@ -296,23 +300,38 @@ class VectorContractEnv:
             obs[PRINCIPAL] = _take(g.principal_observation(), 0)
         return obs
 
-    def _infos_single(self) -> dict[str, dict[str, Any]]:
-        """:meth:`_infos` of env 0 as Python floats (one ``tolist`` per ledger entry)."""
+    def _infos_single(self, offer_stage: bool = False) -> dict[str, dict[str, Any]]:
+        """:meth:`_infos` of env 0 as Python floats.
+
+        In an offer stage the ledger's step entries are zero and its episode totals those of the
+        previous act stage, so the values converted then are reused (``_single_cache``, dropped
+        on reset)."""
         led = self.ledger
-        step_agent, episode_agent = led.step_agent, led.episode_agent
-        # one [2 * keys, N] table -> per agent a column (the ledger's dicts keep the key order)
-        table = np.concatenate([*(step_agent[k] for k in AGENT_LEDGER_KEYS),
-                                *(episode_agent[k] for k in AGENT_LEDGER_KEYS)]).T.tolist()
+        cache = self._single_cache if offer_stage else None
+        if cache is None:
+            step_agent, episode_agent = led.step_agent, led.episode_agent
+            # one [2 * keys, N] table -> one column per agent (the ledger's dicts keep the key order)
+            table = np.concatenate([step_agent[k] for k in AGENT_LEDGER_KEYS]
+                                   + [episode_agent[k] for k in AGENT_LEDGER_KEYS]).T.tolist()
+            values = []
+            if self.game.has_principal:
+                step_p, episode_p = led.step_principal, led.episode_principal
+                values = np.concatenate([step_p[k] for k in PRINCIPAL_LEDGER_KEYS]
+                                        + [episode_p[k] for k in PRINCIPAL_LEDGER_KEYS]).tolist()
+            self._single_cache = cache = (table, values)
+        table, values = cache
+        n_agent_keys, n_principal_keys = len(AGENT_LEDGER_KEYS), len(PRINCIPAL_LEDGER_KEYS)
         agents_act = self.stage == ACT
         infos: dict[str, dict[str, Any]] = {}
         for a, column in zip(self.agents, table, strict=True):
+            if offer_stage:
+                column = [0.0] * n_agent_keys + column[n_agent_keys:]
             info = dict(zip(_AGENT_INFO_KEYS, column, strict=True))
             info["acting"] = agents_act
             infos[a] = info
         if self.game.has_principal:
-            step_p, episode_p = led.step_principal, led.episode_principal
-            values = np.concatenate([*(step_p[k] for k in PRINCIPAL_LEDGER_KEYS),
-                                     *(episode_p[k] for k in PRINCIPAL_LEDGER_KEYS)]).tolist()
+            if offer_stage:
+                values = [0.0] * n_principal_keys + values[n_principal_keys:]
             info = dict(zip(_PRINCIPAL_INFO_KEYS, values, strict=True))
             info["acting"] = self.stage == OFFER or self.game.simultaneous
             infos[PRINCIPAL] = info
