@@ -7,7 +7,9 @@ Usage (from the repository root)::
     PYTHONPATH=. python benchmarks/throughput.py --profile batched --envs coin_game/jaxmarl --batch-sizes 1024
 
 Figures (best of ``--repeats`` timed runs of about ``--seconds`` each, random actions and random
-contracts generated before timing):
+contracts generated before timing; ``--clock cpu`` counts this thread's CPU time, steadier on a
+shared machine; ``--calibrate`` also times the reference kernel of the project's performance notes
+and prints load-corrected estimates):
 
 * ``batched``: env-steps/s of ``contract_envs.vector.make(env_id, B)`` = rounds/s x B; with a
   principal, one round is the offer stage plus the act stage, with a fresh random contract per
@@ -45,22 +47,26 @@ DEFAULT_BATCH_SIZES = (1, 64, 1024, 16384)
 PREGENERATED = 64  # distinct pre-generated action sets, cycled through while timing
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = time.perf_counter
+
+
 def _timed(run: Callable[[int], int], seconds: float, repeats: int) -> float:
     """Best rate (units/s) of ``run(n) -> units`` over ``repeats`` runs sized to last ~``seconds``."""
     n = 1
     while True:  # calibrate
-        start = time.perf_counter()
+        start = _clock()
         run(n)
-        elapsed = time.perf_counter() - start
+        elapsed = _clock() - start
         if elapsed > 0.05 * seconds or n >= 1 << 24:
             break
         n *= 4
     n = max(1, int(n * seconds / max(elapsed, 1e-9)))
     best = 0.0
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = _clock()
         units = run(n)
-        best = max(best, units / (time.perf_counter() - start))
+        best = max(best, units / max(_clock() - start, 1e-9))
     return best
 
 
@@ -203,18 +209,23 @@ def kernel_runner(num_envs: int) -> Callable[[int], int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     modes = ["batched", "parallel", "aec"]
-    parser.add_argument("--envs", nargs="*", default=None, help=f"labels to run (default: all of {[e[0] for e in ENTRIES]})")
+    labels = [e[0] for e in ENTRIES]
+    parser.add_argument("--envs", nargs="*", default=None, help=f"labels to run (default: all of {labels})")
     parser.add_argument("--modes", nargs="*", default=modes, choices=modes)
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(DEFAULT_BATCH_SIZES))
     parser.add_argument("--seconds", type=float, default=1.0, help="target duration of one timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (best is reported)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--clock", default="wall", choices=sorted(CLOCKS),
+                        help="wall: perf_counter; cpu: this thread's CPU time (steadier on a shared, busy machine)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also time the reference kernel (performance.md Sec. 8); print load-corrected estimates")
     parser.add_argument("--profile", default=None, choices=["batched", "parallel", "aec"],
                         help="cProfile one mode (first selected env and batch size) and print the top functions")
     args = parser.parse_args()
 
+    global _clock
+    _clock = CLOCKS[args.clock]
     entries = [e for e in ENTRIES if args.envs is None or e[0] in args.envs]
     if not entries:
         parser.error(f"no entry matches --envs {args.envs}; known: {[e[0] for e in ENTRIES]}")
@@ -235,7 +246,7 @@ def main() -> None:
         return
 
     print(f"contract-envs {contract_envs.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
-          f"{platform.machine()}; best of {args.repeats} x ~{args.seconds:g} s")
+          f"{platform.machine()}; best of {args.repeats} x ~{args.seconds:g} s, {args.clock} clock")
     results = []
     factor = {1: 1.0, 1024: 1.0}
     if args.calibrate:
