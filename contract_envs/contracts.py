@@ -114,6 +114,10 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
 
     ``actions`` is a mapping player -> int (``num_envs == 1``) or int array ``[num_envs]``.
     """
+    if num_envs == 1:  # PettingZoo adapters pass Python ints: check them without numpy
+        values = [actions.get(player) for player in players]
+        if all(type(v) is int and 0 <= v < n_actions for v in values):
+            return np.array([values], dtype=np.int64)
     out = np.empty((len(players), num_envs), dtype=np.int64)
     for j, player in enumerate(players):
         if player not in actions:
