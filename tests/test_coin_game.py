@@ -472,3 +472,85 @@ def test_principal_gym_view_passes_check_env(preset):
     offer[:, UP] = 3.0  # more than any coin is worth: the selfish agents both go up and are paid
     _, reward, *_, info = env.step(offer)
     assert info["payment"] == 6.0 and reward == pytest.approx(10.0 * info["welfare"] - 6.0)
+
+
+def test_role_views_report_ledger_info_keys_from_reset():
+    par = AgentsOnlyParallelEnv(ENV_ID, principal_policy=None, preset="parl_3x3")
+    _, infos = par.reset(seed=0)
+    _, _, _, _, step_infos = par.step({a: 0 for a in par.agents})
+    assert infos["agent_0"].keys() == step_infos["agent_0"].keys() and "transfer" in infos["agent_0"]
+    gym_env = gymnasium.make("contract_envs/CoinGamePrincipal-v0", preset="parl_3x3")
+    _, info = gym_env.reset(seed=0)
+    *_, step_info = gym_env.step(np.zeros((2, 4), np.float32))
+    assert info.keys() == step_info.keys() and "welfare" in info
+
+
+def test_gymnasium_registration_and_custom_agent_policy():
+    spec = gymnasium.spec("contract_envs/CoinGamePrincipal-v0")
+    assert spec.entry_point == "contract_envs.envs.coin_game:principal_gym_env"
+    always_up = {"agent_0": lambda obs: UP, "agent_1": lambda obs: UP}
+    env = gymnasium.make("contract_envs/CoinGamePrincipal-v0", agent_policy=always_up, preset="parl_3x3")
+    env.reset(seed=0)
+    before = env.unwrapped.game.agent_cell.copy()
+    env.step(np.zeros((2, 4), np.float32))
+    g = env.unwrapped.game.grid_size
+    np.testing.assert_array_equal(env.unwrapped.game.agent_cell, (before - g) % (g * g))
+
+
+def test_negative_and_numpy_actions():
+    env = parallel_env(preset="parl_3x3", principal=False)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="agent_0.*out of range"):
+        env.step({"agent_0": -1, "agent_1": 0})
+    with pytest.raises(ValueError, match="agent_1.*out of range"):
+        env.step({"agent_0": np.int64(0), "agent_1": np.array(7)})
+    env.step({"agent_0": np.int32(1), "agent_1": np.array([2])})  # numpy scalars and 1-element arrays work
+
+
+def test_principal_observation_state_and_plain_game_agree():
+    with_principal = contract_envs.vector.make(ENV_ID, 3, seed=5, preset="rllib")
+    plain = contract_envs.vector.make(ENV_ID, 3, seed=5, preset="rllib", principal=False)
+    np.testing.assert_array_equal(with_principal.game.principal_observation(), plain.game.principal_observation())
+    hwc = with_principal.game.principal_observation()  # rllib: (G, G, 2N)
+    state = with_principal.state()
+    assert state.dtype == np.float32 and state.shape == (3, 4 * 9 + 2 * 4 + 1)
+    np.testing.assert_array_equal(state[:, :36], np.moveaxis(hwc, -1, 1).reshape(3, -1))
+    assert with_principal.game.state_space.contains(state[0])
+
+
+def test_reward_sharing_without_principal():
+    env = contract_envs.vector.make(ENV_ID, 64, seed=1, preset="rllib", principal=False, reward_sharing=0.4)
+    rng = np.random.default_rng(0)
+    seen = False
+    for _ in range(30):
+        _, rewards, _, _, infos = env.step({a: rng.integers(0, 4, 64) for a in env.agents})
+        own = np.stack([infos[a]["own_reward"] for a in env.agents], axis=1)
+        shared = 0.6 * own + 0.4 * own.mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(np.stack([rewards[a] for a in env.agents], axis=1), shared, atol=1e-12)
+        seen |= bool((own[:, 0] != own[:, 1]).any())
+    assert seen and "principal_0" not in rewards
+
+
+def test_docstring_preset_table_matches_presets():
+    import contract_envs.envs.coin_game as module
+
+    rows = [line for line in module.__doc__.splitlines() if line.startswith("| `") and line.count("|") == 7]
+    table = {}
+    for line in rows:
+        cells = [c.strip().strip("`").strip('"') for c in line.strip("|").split("|")]
+        name = cells[0].split("`")[0]
+        if name in coin_game_rules().__dataclass_fields__:
+            table[name] = cells[1:]
+    assert set(table) == set(coin_game_rules().__dataclass_fields__)
+    for j, preset in enumerate(["parl", "parl_3x3", "rllib", "lola", "jaxmarl"]):
+        for name, values in table.items():
+            assert values[j] == str(PRESETS[preset][name]).strip('"'), (preset, name)
+
+
+def test_aec_through_registries():
+    aec = pettingzoo.make("aec", ENV_ID, preset="parl_3x3")
+    aec.reset(seed=0)
+    assert aec.agent_selection == "principal_0"
+    aec.step(np.zeros((2, 4), np.float32))
+    assert aec.agent_selection == "agent_0"
+    assert contract_envs.make("aec", ENV_ID).possible_agents == ["principal_0", "agent_0", "agent_1"]

@@ -45,6 +45,7 @@ resolved `CoinGameRules`; `PRESETS` holds the tables.
 | argument | `parl` (default) | `parl_3x3` | `rllib` | `lola` | `jaxmarl` |
 |---|---|---|---|---|---|
 | `grid_size` | 7 | 3 | 3 | 3 | 3 |
+| `n_agents` | 2 | 2 | 2 | 2 | 2 |
 | `max_steps` (episode length) | 50 | 20 | 20 | 150 | 100 |
 | `inner_episode_length` | None | None | None | None | 10 |
 | `coins` | `"cycle"` | `"cycle"` | `"cycle"` | `"cycle"` | `"per_agent"` |
