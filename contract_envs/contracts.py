@@ -201,8 +201,8 @@ def settle(
             the budget-balanced transfers of :func:`sharing_transfers`.
     """
     payments = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes]  # take_along_axis, faster
-    paid = payments.sum(axis=1)
-    welfare = agent_own.sum(axis=1)
+    paid = np.add.reduce(payments, axis=1)
+    welfare = np.add.reduce(agent_own, axis=1)
     if principal_in_welfare:
         welfare = welfare + principal_own
     utility = agent_own + payments
