@@ -366,9 +366,13 @@ class CoinGame(ContractGame):
         # coin, then a colour draw ("random" coins), then one tie-break draw per coin ("random" ties)
         self._n_step_draws = k + int(rules.coins == "random") + (k if rules.tie_rule == "random" else 0)
         self._payoff = self._payoff_matrix()
+        self._inner_end = None  # [round index t] -> round t + 1 ends an inner episode (not the last round)
+        if rules.inner_episode_length is not None:
+            rounds = np.arange(1, rules.max_steps + 1)
+            self._inner_end = (rounds % rules.inner_episode_length == 0) & (rounds < rules.max_steps)
         self._build_spaces()
-        self._agents = np.zeros((n, b), dtype=np.int64)
-        self._coins = np.zeros((k, b), dtype=np.int64)
+        self._positions = np.zeros((n + k, b), dtype=np.int64)  # agents' cells, then coins' (written in place)
+        self._agents, self._coins = self._positions[:n], self._positions[n:]
         self._colours = np.zeros((k, b), dtype=np.int64)
         if self._per_agent_coins:
             self._colours[:] = np.arange(k)[:, None]
@@ -500,7 +504,7 @@ class CoinGame(ContractGame):
         r, n, k = self.rules, self.n_agents, self.n_coins
         act = actions.T  # [N, B]
         cell = self._move_flat[self._agents * self.n_actions + act]
-        self._agents = cell
+        self._agents[...] = cell
         draws = self.rng.uniform(self._n_step_draws).T  # [draws, B]
         u_tie = draws[self._n_step_draws - k:] if r.tie_rule == "random" else None
         if self._per_agent_coins:  # coin c has colour c
@@ -517,19 +521,16 @@ class CoinGame(ContractGame):
         payoffs = np.einsum("ik,kb->ib", self._payoff, pick_by_colour.reshape(n * n, -1))
         rewards = payoffs[:n]
         if taken.any():
-            self._coins = np.where(taken, self._spawn(cell, draws[:k]), self._coins)
+            np.copyto(self._coins, self._spawn(cell, draws[:k]), where=taken)
             if r.coins == "cycle":
                 self._colours = np.where(taken, self._colours + 1, self._colours) % n
             elif r.coins == "random":
                 self._colours = np.where(taken, np.floor(draws[k:k + 1] * n).astype(np.int64), self._colours)
         self._cache.clear()
-        inner = r.inner_episode_length
-        if inner is not None:
-            at_boundary = self.t % inner == inner - 1  # this round (t + 1) ends an inner episode
+        if self._inner_end is not None:  # redraw the board where this round ends an inner episode
+            at_boundary = np.take(self._inner_end, self.t, mode="clip")
             if at_boundary.any():
-                boundary = np.flatnonzero(at_boundary & (self.t + 1 < self.horizon))
-                if boundary.size:
-                    self._reset(boundary)
+                self._reset(np.flatnonzero(at_boundary))
         self._last_actions, self._last_rewards = act, rewards
         agent_own = rewards.T
         principal_own = payoffs[n]
@@ -572,6 +573,7 @@ class CoinGame(ContractGame):
             start = self._agent_size + self._env_index * 2 * n * cells
             views.append((global_obj, global_chan, 1 if chw else 2 * n, start, global_adjust))
         self._obs_tables = self._stack_views(views, chan_stride)
+        self._unit_stride = chw  # every view's cell stride is 1
         global_start = self._env_index * 2 * n * cells  # the global planes alone, chw, for state()
         self._global_tables = self._stack_views([(global_obj, global_chan, 1, global_start,
                                                   np.arange(n) * cells * (not self._per_agent_coins))], cells)
@@ -588,11 +590,14 @@ class CoinGame(ContractGame):
         """Flat indices ``[V, S, B]`` of the ones of every view of ``tables``."""
         obj, base, stride, adjust = tables
         n = self.n_agents
-        where = np.concatenate([self._agents, self._coins])[obj]  # [V, S, B] cells
+        where = self._positions[obj]  # [V, S, B] cells
         if egocentric:
             where[:n] = self._ego[self._agents[:, None, :], where[:n]]
-        index = where * stride
-        index += base
+        if self._unit_stride:
+            index = where + base
+        else:
+            index = where * stride
+            index += base
         if not self._per_agent_coins:  # the single coin's channel depends on its colour
             index[:, n] += adjust[:, self._colours[0]]
         return index
