@@ -19,7 +19,7 @@ page first for general information (round structure, ledger, role views).
 | Action Values | principal `[0, payment_cap]`, agent `{0, ..., A-1}` |
 | Observation Shape | agent `{"grid": (4, G, G), "contract": (A,)}`; principal `(2N, G, G)` (layout: `obs_layout`) |
 | Observation Values | grid `{0, 1}`, contract `[0, payment_cap]` |
-| State Shape | `(2N*G*G + N*A + 1,)` float32 |
+| State Shape | `(2N*G*G + N*A + 1,)` float32 (`principal=False`: `(2N*G*G + 1,)`) |
 | State Values | `[global grid, contracts, round / max_steps]` |
 
 The Coin Game (Lerer & Peysakhovich 2017; Foerster et al. 2018, LOLA) on a toroidal `G x G` grid:
@@ -81,8 +81,8 @@ RLlib game it reportedly modifies. `rllib`: Ray RLlib's `CoinGame`
   2 = down `(+1, 0)`, 3 = up `(-1, 0)` as (row, column) steps (the move table of LOLA and
   JaxMARL; JaxMARL's comments call 2 "up"), 4 = stay.
 * `spawn_on_agents`: whether a (re)spawned coin may land on a cell occupied by an agent (after
-  the agents' moves). False: uniform over the free cells (LOLA, RLlib); True: uniform over all
-  cells (JaxMARL; coins may then also overlap each other).
+  the agents' moves). False: uniform over the cells without an agent (LOLA, RLlib); True:
+  uniform over all cells (JaxMARL). With `coins="per_agent"` coins may share a cell either way.
 * `start_overlap`: whether agents may start on the same cell. False: distinct uniform cells;
   True: independent uniform cells. Starting coins follow `spawn_on_agents`.
 * `tie_rule` - several agents land on a coin in the same step: `"all"` - every one of them picks
@@ -188,8 +188,9 @@ For comparison, JaxMARL's Coin Game (`jit(vmap(step))` in `lax.scan`, no contrac
 * JaxMARL zeroes both rewards in the step that ends an inner episode (its step returns the reset
   state instead); here that step pays like any other, so each inner episode has L paying steps.
   JaxMARL declares its observation space `uint8` but emits `int8`; here both are `int8`.
-* LOLA samples the first coin colour per batch element and its observations include the batch
-  axis; RLlib's vectorised version only supports 3x3. Neither matters here.
+* LOLA's `CoinGameVec` and RLlib's numba `coin_game_vectorized_env.py` (3x3 only) batch inside
+  the environment; here batching is the core's (`contract_envs.vector.make`), for every preset
+  and grid size, with env b of a batch seeded s identical to a single env seeded s + b.
 * PARL: the paper's spawn, colour and tie rules are unconfirmed; the `parl` presets keep RLlib's
   (alternating colour, never on an agent, everyone credited on a tie) with the reproduction's
   rewards. Its random-winner tie and random colour are `tie_rule="random"`, `coins="random"`.
