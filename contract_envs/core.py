@@ -310,22 +310,22 @@ class VectorContractEnv:
         cache = self._single_cache if offer_stage else None
         if cache is None:
             step_agent, episode_agent = led.step_agent, led.episode_agent
-            # one [2 * keys, N] table -> one column per agent (the ledger's dicts keep the key order)
-            table = np.concatenate([step_agent[k] for k in AGENT_LEDGER_KEYS]
-                                   + [episode_agent[k] for k in AGENT_LEDGER_KEYS]).T.tolist()
+            rows = [step_agent[k].tolist()[0] for k in AGENT_LEDGER_KEYS]  # per key: the N agents' values
+            rows += [episode_agent[k].tolist()[0] for k in AGENT_LEDGER_KEYS]
             values = []
             if self.game.has_principal:
                 step_p, episode_p = led.step_principal, led.episode_principal
-                values = np.concatenate([step_p[k] for k in PRINCIPAL_LEDGER_KEYS]
-                                        + [episode_p[k] for k in PRINCIPAL_LEDGER_KEYS]).tolist()
-            self._single_cache = cache = (table, values)
-        table, values = cache
+                values = [step_p[k].item() for k in PRINCIPAL_LEDGER_KEYS]
+                values += [episode_p[k].item() for k in PRINCIPAL_LEDGER_KEYS]
+            self._single_cache = cache = (rows, values)
+        rows, values = cache
         n_agent_keys, n_principal_keys = len(AGENT_LEDGER_KEYS), len(PRINCIPAL_LEDGER_KEYS)
         agents_act = self.stage == ACT
         infos: dict[str, dict[str, Any]] = {}
-        for a, column in zip(self.agents, table, strict=True):
+        for i, a in enumerate(self.agents):
+            column = [row[i] for row in rows]
             if offer_stage:
-                column = [0.0] * n_agent_keys + column[n_agent_keys:]
+                column[:n_agent_keys] = [0.0] * n_agent_keys
             info = dict(zip(_AGENT_INFO_KEYS, column, strict=True))
             info["acting"] = agents_act
             infos[a] = info
