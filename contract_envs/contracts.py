@@ -8,14 +8,18 @@ environment re-implements it: the contract space, validation of offers and actio
 step, and the per-step / per-episode ledger that every environment reports in ``infos``.
 
 Accounting identities (checked in tests): what the principal pays equals what the agents receive,
-exactly; welfare is the sum of own (pre-transfer) rewards, so transfers cancel in it. Reward
-sharing among the agents (the constant-proportion baseline) is settled here too, as budget-balanced
-``transfer`` entries of the ledger: the agents' transfers sum to zero and the principal pays none.
+exactly; welfare is the sum of own (pre-transfer) rewards, so transfers cancel in it.
+
+Besides the principal's contracts, money can move between any two players as *transfers*: agents
+paying each other through peer contracts (learning to incentivise, LIO), or amounts the rules
+move (taxes and their redistribution, reward sharing). Transfers are one ``[B, P, P]`` matrix of
+non-negative amounts payer -> payee over the ``P = N + 1`` parties (agents ``0..N-1``, principal
+``N``); every amount leaves one party and reaches another, so the parties' net transfers sum to
+zero.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,11 +46,15 @@ class ContractTerms:
             observed-action contracts).
         payment_cap: largest payment allowed for any single outcome in one step (finite, so the
             principal's action space is a bounded Box).
+        shared: one schedule for every agent (a payment per outcome type that each agent is
+            paid on its own outcome, as an incentive designer's per-action incentives); the
+            principal's action then has shape ``(n_outcomes,)``.
     """
 
     n_agents: int
     n_outcomes: int
     payment_cap: float
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if self.n_agents < 1 or self.n_outcomes < 1:
@@ -57,8 +65,9 @@ class ContractTerms:
             raise ValueError(f"payment_cap must be finite and > 0, got {self.payment_cap!r}")
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return (self.n_agents, self.n_outcomes)
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one principal action: ``(n_agents, n_outcomes)``, or ``(n_outcomes,)`` if shared."""
+        return (self.n_outcomes,) if self.shared else (self.n_agents, self.n_outcomes)
 
     def principal_action_space(self) -> spaces.Box:
         """The principal's action: one contract (row) per agent."""
@@ -68,12 +77,18 @@ class ContractTerms:
         """One agent's view of its own contract."""
         return spaces.Box(0.0, self.payment_cap, (self.n_outcomes,), dtype=np.float32)
 
-    def validate(self, contracts, num_envs: int, player: str = PRINCIPAL) -> np.ndarray:
+    def validate(
+        self, contracts, num_envs: int, player: str = PRINCIPAL, recipients: list[str] | None = None
+    ) -> np.ndarray:
         """Check a batch of offers and return it as float64 ``[num_envs, n_agents, n_outcomes]``.
 
         Accepts one offer of shape ``(n_agents, n_outcomes)`` when ``num_envs == 1``. Raises
         ``ValueError`` on a wrong shape or dtype, NaN/inf, a negative payment or one above the cap.
+        A shared schedule (``(n_outcomes,)`` per env) is returned repeated for every agent.
+        ``recipients`` names the rows in error messages (default ``agent_0, agent_1, ...``).
         """
+        if self.shared:
+            return self._validate_shared(contracts, num_envs, player)
         arr = np.asarray(contracts)
         if arr.dtype.kind not in "biuf":
             raise ValueError(
@@ -91,22 +106,50 @@ class ContractTerms:
                 f"{player}: contract has shape {np.shape(contracts)}; expected {want} "
                 f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
             )
-        converted = arr.dtype != np.float64
         arr = arr.astype(np.float64, copy=False)
-        limit = self.payment_cap * (1 + 1e-6)
-        high = arr.max()
-        if not (arr.min() >= 0.0 and high <= limit):  # NaN fails both comparisons
-            bad = ~np.isfinite(arr) | (arr < 0) | (arr > limit)
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if low >= 0.0 and high <= self.payment_cap:
+            return arr
+        bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
+        if bad.any():
             env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
             where = f" in env {env}" if num_envs > 1 else ""
+            to = recipients[agent] if recipients is not None else agent_id(agent)
             raise ValueError(
-                f"{player}: payment to {agent_id(agent)} for outcome {outcome}{where} is "
-                f"{arr[env, agent, outcome]!r}; allowed range is [0, {self.payment_cap}] "
+                f"{player}: payment to {to} for outcome {outcome}{where} is "
+                f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
                 "(finite, non-negative: limited liability; raise payment_cap to allow more)"
             )
-        if high > self.payment_cap:  # within rounding tolerance of the cap
-            return np.minimum(arr, self.payment_cap)
-        return arr if converted else arr.copy()  # never alias the caller's buffer
+        return np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
+
+    def _validate_shared(self, schedule, num_envs: int, player: str) -> np.ndarray:
+        arr = np.asarray(schedule)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{player}: schedule has dtype {arr.dtype}, which cannot be cast safely to float; "
+                f"expected real values in [0, {self.payment_cap}]"
+            )
+        if arr.shape == (self.n_outcomes,) and num_envs == 1:
+            arr = arr[None]
+        if arr.shape != (num_envs, self.n_outcomes):
+            want = (self.n_outcomes,) if num_envs == 1 else (num_envs, self.n_outcomes)
+            raise ValueError(
+                f"{player}: schedule has shape {np.shape(schedule)}; expected {want} (one value per outcome type, "
+                f"shared by all {self.n_agents} agents)"
+            )
+        arr = arr.astype(np.float64, copy=False)
+        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
+        if not (low >= 0.0 and high <= self.payment_cap):
+            bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
+            if bad.any():
+                env, outcome = (int(v) for v in np.argwhere(bad)[0])
+                where = f" in env {env}" if num_envs > 1 else ""
+                raise ValueError(
+                    f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
+                    f"[0, {self.payment_cap}] (finite, non-negative)"
+                )
+        arr = np.minimum(arr, self.payment_cap)
+        return np.repeat(arr[:, None, :], self.n_agents, axis=1)
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:
@@ -114,46 +157,23 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
 
     ``actions`` is a mapping player -> int (``num_envs == 1``) or int array ``[num_envs]``.
     """
-    if num_envs == 1:  # PettingZoo adapters pass Python ints: check them without numpy
-        values = [actions.get(player) for player in players]
-        if all(type(v) is int and 0 <= v < n_actions for v in values):
-            return np.array([values], dtype=np.int64)
-    out = np.empty((len(players), num_envs), dtype=np.int64)
+    out = np.empty((num_envs, len(players)), dtype=np.int64)
     for j, player in enumerate(players):
         if player not in actions:
             raise ValueError(f"{player}: no action given; expected an int in [0, {n_actions - 1}]")
-        a = np.asarray(actions[player])
-        if a.dtype.kind not in "biu":
-            if not (a.dtype.kind == "f" and np.all(a == np.round(a))):
-                raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
-            if np.any((a < 0) | (a >= n_actions)):  # before the cast: inf would not survive it
-                raise ValueError(
-                    f"{player}: action {actions[player]!r} is out of range; allowed [0, {n_actions - 1}]"
-                )
+        a = actions[player]
+        if isinstance(a, (int, np.integer)) and not isinstance(a, bool) and 0 <= a < n_actions:
+            out[:, j] = a  # fast path for the single-env adapters
+            continue
+        a = np.asarray(a)
+        if a.dtype.kind not in "biu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+            raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
         if a.shape not in ((), (num_envs,), (1,)) or (a.shape == (1,) and num_envs != 1):
             raise ValueError(f"{player}: action has shape {a.shape}; expected () or ({num_envs},)")
-        out[j] = a
-    if out.size and out.view(np.uint64).max() >= n_actions:  # one check for all; negatives wrap to huge
-        j = int(np.flatnonzero(((out < 0) | (out >= n_actions)).any(axis=1))[0])
-        raise ValueError(
-            f"{players[j]}: action {actions[players[j]]!r} is out of range; allowed [0, {n_actions - 1}]"
-        )
-    return out.T
-
-
-def sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
-    """Budget-balanced transfers ``[B, N]`` of reward sharing with proportion ``p``.
-
-    Agent i ends with ``(1 - p) r_i + p * mean_j r_j``, i.e. receives ``p * (mean_j r_j - r_i)``
-    (Christoffersen et al.'s constant-proportion redistribution). The last agent's transfer is
-    minus the sum of the others', so each row sums to zero up to one rounding of that sum.
-    """
-    if not (0.0 <= proportion <= 1.0):
-        raise ValueError(f"reward sharing proportion must lie in [0, 1], got {proportion!r}")
-    own = np.asarray(agent_own, dtype=np.float64)
-    transfers = proportion * (own.mean(axis=1, keepdims=True) - own)
-    transfers[:, -1] = -transfers[:, :-1].sum(axis=1)
-    return transfers
+        if np.any((a < 0) | (a >= n_actions)):
+            raise ValueError(f"{player}: action {actions[player]!r} is out of range; allowed [0, {n_actions - 1}]")
+        out[:, j] = a
+    return out
 
 
 @dataclass
@@ -162,131 +182,171 @@ class Settlement:
 
     payments: np.ndarray  # [B, N] what each agent receives (= what the principal pays it)
     agent_own: np.ndarray  # [B, N] agents' own (pre-transfer) rewards
-    agent_utility: np.ndarray  # [B, N] own + payment + transfer
+    agent_utility: np.ndarray  # [B, N] own + payment
     principal_own: np.ndarray  # [B] principal's own reward
     principal_paid: np.ndarray  # [B] total outlay
-    principal_utility: np.ndarray  # [B] own - outlay
+    principal_utility: np.ndarray  # [B] own - outlay (+ net transfers)
     welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
-    transfers: np.ndarray | None = None  # [B, N] budget-balanced agent-to-agent transfers (None: none)
+    transfers: np.ndarray | None = None  # [B, N+1, N+1] payer -> payee (principal = index N), or None
+    transfer_in: np.ndarray | None = None  # [B, N+1] received by each party through transfers
+    transfer_out: np.ndarray | None = None  # [B, N+1] given by each party through transfers
 
 
-@functools.lru_cache(maxsize=64)
-def _row_starts(shape: tuple[int, int, int]) -> np.ndarray:
-    """Flat index of ``[b, i, 0]`` in a C-ordered ``[B, N, O]`` array (read-only, cached)."""
-    num_envs, n_agents, n_outcomes = shape
-    rows = np.arange(0, num_envs * n_agents * n_outcomes, n_outcomes).reshape(num_envs, n_agents)
-    rows.flags.writeable = False
-    return rows
+def peer_amounts(offers: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """What each agent pays each other agent under peer contracts: ``[B, payer, payee]``.
+
+    ``offers[b, i, j, o]`` is what agent ``i`` promised agent ``j`` for outcome ``o`` (zero on the
+    diagonal); each promise is settled on the payee's realised outcome ``outcomes[b, j]``.
+    """
+    n_envs, n_agents = outcomes.shape
+    idx = np.broadcast_to(outcomes[:, None, :, None], (n_envs, n_agents, n_agents, 1))
+    return np.take_along_axis(offers, idx, axis=3)[..., 0]
+
+
+def transfer_matrix(
+    num_envs: int, n_agents: int, peer: np.ndarray | None = None, rules: np.ndarray | None = None
+) -> np.ndarray:
+    """All transfers of a step as one ``[B, N+1, N+1]`` matrix (principal = party ``N``).
+
+    ``peer`` ``[B, N, N]``: agent-to-agent amounts (:func:`peer_amounts`); ``rules``
+    ``[B, N+1, N+1]``: amounts the game's rules move (taxes, redistribution, reward sharing).
+    Raises ``ValueError`` on a negative or non-finite amount (a transfer has a direction).
+    """
+    out = np.zeros((num_envs, n_agents + 1, n_agents + 1))
+    if rules is not None:
+        if rules.shape != out.shape:
+            raise ValueError(f"rule transfers have shape {rules.shape}; expected {out.shape}")
+        out += rules
+    if peer is not None:
+        out[:, :n_agents, :n_agents] += peer
+    if not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError("transfers must be finite and non-negative (amount payer -> payee)")
+    return out
 
 
 def settle(
-    contracts: np.ndarray,
+    contracts: np.ndarray | None,
     outcomes: np.ndarray,
     agent_own: np.ndarray,
     principal_own: np.ndarray,
     principal_in_welfare: bool = True,
-    reward_sharing: float = 0.0,
+    transfers: np.ndarray | None = None,
 ) -> Settlement:
-    """Pay each agent the entry of its contract for its realised outcome.
+    """Pay each agent the entry of its contract for its realised outcome, and settle transfers.
 
     Args:
-        contracts: ``[B, N, O]`` validated offers.
+        contracts: ``[B, N, O]`` validated offers, or ``None`` when no contract pays this step
+            (no principal, or a principal whose action is a policy such as tax rates).
         outcomes: ``[B, N]`` realised outcome index per agent.
         agent_own: ``[B, N]`` agents' own rewards ``r(s, a)``.
         principal_own: ``[B]`` principal's own reward ``r_p(s, o)``.
         principal_in_welfare: whether the principal's own reward is a real payoff counted in
             welfare (True for production-style principals) or a function of the agents' rewards
             (False, e.g. a planner maximising ``w * sum r_i``), which would double-count.
-        reward_sharing: proportion ``p`` of reward sharing among the agents (0: none), settled as
-            the budget-balanced transfers of :func:`sharing_transfers`.
+        transfers: ``[B, N+1, N+1]`` transfers between parties (:func:`transfer_matrix`), or
+            ``None``. Each party's utility gains what it receives and loses what it gives.
     """
-    payments = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes]  # take_along_axis, faster
-    paid = np.add.reduce(payments, axis=1)
-    welfare = np.add.reduce(agent_own, axis=1)
+    if contracts is None:
+        payments = np.zeros_like(agent_own, dtype=np.float64)
+    else:
+        num_envs, n_agents = outcomes.shape
+        payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
+    paid = payments.sum(axis=1)
+    welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
         welfare = welfare + principal_own
-    utility = agent_own + payments
-    transfers = None
-    if reward_sharing:
-        transfers = sharing_transfers(agent_own, reward_sharing)
-        utility = utility + transfers
+    agent_utility = agent_own + payments
+    principal_utility = principal_own - paid
+    t_in = t_out = None
+    if transfers is not None:
+        n = agent_own.shape[1]
+        t_in, t_out = transfers.sum(axis=1), transfers.sum(axis=2)
+        agent_utility = agent_utility + t_in[:, :n] - t_out[:, :n]
+        principal_utility = principal_utility + t_in[:, n] - t_out[:, n]
     return Settlement(
         payments=payments,
         agent_own=agent_own,
-        agent_utility=utility,
+        agent_utility=agent_utility,
         principal_own=principal_own,
         principal_paid=paid,
-        principal_utility=principal_own - paid,
+        principal_utility=principal_utility,
         welfare=welfare,
         transfers=transfers,
+        transfer_in=t_in,
+        transfer_out=t_out,
     )
 
 
-AGENT_LEDGER_KEYS = ("own_reward", "payment", "transfer", "utility")
+AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
 PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
+TRANSFER_LEDGER_KEYS = ("transfer_in", "transfer_out")
+AGENT_INFO_KEYS = AGENT_LEDGER_KEYS + tuple(f"episode_{k}" for k in AGENT_LEDGER_KEYS)
+PRINCIPAL_INFO_KEYS = PRINCIPAL_LEDGER_KEYS + tuple(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS)
+
+
+def _info_keys(step_keys: tuple[str, ...]) -> tuple[str, ...]:
+    return step_keys + tuple(f"episode_{k}" for k in step_keys)
 
 
 class Ledger:
     """Per-step and per-episode accounts of a batch, reported in every player's ``infos``.
 
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
-    agents ``own_reward``, ``payment`` (received), ``transfer`` (reward sharing received, zero-sum
-    across agents), ``utility``; the principal ``own_reward``, ``payment`` (paid), ``utility``,
-    ``welfare``; each also as ``episode_<key>`` (running total of the current episode).
-
-    Arrays are replaced, never modified in place, so the infos handed out earlier keep their
-    values without being copied.
+    agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
+    ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
+    the current episode). Stored as two tables whose last axis follows ``agent_info_keys`` /
+    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
+    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
+    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
+    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
+    transfer_out), and the tables have 10 and 12 columns.
     """
 
-    def __init__(self, num_envs: int, n_agents: int) -> None:
-        self.num_envs, self.n_agents = num_envs, n_agents
-        self.step_agent = {k: np.zeros((num_envs, n_agents)) for k in AGENT_LEDGER_KEYS}
-        self.step_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
-        self.episode_agent = {k: np.zeros((num_envs, n_agents)) for k in AGENT_LEDGER_KEYS}
-        self.episode_principal = {k: np.zeros(num_envs) for k in PRINCIPAL_LEDGER_KEYS}
-        # shared read-only zeros for cleared entries (nothing writes into ledger arrays)
-        self._zero_agent = np.zeros((num_envs, n_agents))
-        self._zero_principal = np.zeros(num_envs)
-        self._zero_agent.flags.writeable = self._zero_principal.flags.writeable = False
+    def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
+        self.num_envs, self.n_agents, self.transfers = num_envs, n_agents, transfers
+        extra = TRANSFER_LEDGER_KEYS if transfers else ()
+        self.agent_keys = AGENT_LEDGER_KEYS + extra
+        self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
+        self.agent_info_keys = _info_keys(self.agent_keys)
+        self.principal_info_keys = _info_keys(self.principal_keys)
+        self.agent = np.zeros((num_envs, n_agents, len(self.agent_info_keys)))
+        self.principal = np.zeros((num_envs, len(self.principal_info_keys)))
+        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
-        for k in self.step_agent:
-            self.step_agent[k] = self._zero_agent
-        for k in self.step_principal:
-            self.step_principal[k] = self._zero_principal
+        self.agent[..., : self._na] = 0.0
+        self.principal[:, : self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
-        """Zero the episode totals (of ``env_idx`` only, or of every env)."""
-        for d in (self.step_agent, self.step_principal, self.episode_agent, self.episode_principal):
-            for k, v in d.items():
-                if env_idx is None:
-                    d[k] = self._zero_agent if v.ndim == 2 else self._zero_principal
-                else:
-                    v = v.copy()
-                    v[env_idx] = 0.0
-                    d[k] = v
+        """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
+        if env_idx is None:
+            self.agent[...] = 0.0
+            self.principal[...] = 0.0
+        else:
+            self.agent[env_idx] = 0.0
+            self.principal[env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
-        sa, sp = self.step_agent, self.step_principal
-        sa["own_reward"] = np.array(s.agent_own, dtype=np.float64)  # copies: the game may reuse its arrays
-        sa["payment"] = s.payments
-        sa["transfer"] = self._zero_agent if s.transfers is None else s.transfers
-        sa["utility"] = s.agent_utility
-        sp["own_reward"] = np.array(s.principal_own, dtype=np.float64)
-        sp["payment"] = s.principal_paid
-        sp["utility"] = s.principal_utility
-        sp["welfare"] = s.welfare
-        for k in AGENT_LEDGER_KEYS:
-            self.episode_agent[k] = self.episode_agent[k] + sa[k]
-        for k in PRINCIPAL_LEDGER_KEYS:
-            self.episode_principal[k] = self.episode_principal[k] + sp[k]
+        na, np_ = self._na, self._np
+        step_a = self.agent[..., :na]
+        step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
+        step_p = self.principal[:, :np_]
+        step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
+            s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
+        if self.transfers:
+            n = self.n_agents
+            if s.transfer_in is None:
+                step_a[..., 3:5] = 0.0
+                step_p[:, 4:6] = 0.0
+            else:
+                step_a[..., 3], step_a[..., 4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                step_p[:, 4], step_p[:, 5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self.agent[..., na:] += step_a
+        self.principal[:, np_:] += step_p
 
     def agent_info(self, i: int) -> dict[str, np.ndarray]:
-        info = {k: self.step_agent[k][:, i] for k in AGENT_LEDGER_KEYS}
-        info.update({f"episode_{k}": self.episode_agent[k][:, i] for k in AGENT_LEDGER_KEYS})
-        return info
+        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
+        return {k: self.agent[:, i, j] for j, k in enumerate(self.agent_info_keys)}
 
     def principal_info(self) -> dict[str, np.ndarray]:
-        info = dict(self.step_principal)
-        info.update({f"episode_{k}": v for k, v in self.episode_principal.items()})
-        return info
+        return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}

@@ -15,6 +15,15 @@ state moves on. ``infos[player]["acting"]`` says whose action counts in the comi
 Incentive-design timing (``simultaneous = True``): one stage per round. The designer's action is a
 payment schedule over the agents' actions (outcome = action), chosen at the same time as the agents
 act and settled right after; agents do not observe it.
+
+Transfers (see :mod:`contract_envs.contracts`): a game with ``peer_terms`` lets every agent also pay
+the other agents, with a payment schedule over each recipient's outcomes, chosen with its action
+(its action is then ``{"action": int, "incentives": [N-1, O]}``); a game may also return rule-based
+transfers in ``Transition.transfers`` (taxes, redistribution). A game whose principal sets a policy
+rather than payments (tax rates) sets ``principal_pays_contracts = False``: its validated action is
+given to the game (``self.incentives``) and no contract payment is made. Games whose state holds
+money update it in :meth:`ContractGame.on_settled`; games with non-linear utility of money override
+:meth:`ContractGame.rewards`; games add numeric infos with :meth:`ContractGame.extra_infos`.
 """
 
 from __future__ import annotations
@@ -27,21 +36,19 @@ import numpy as np
 from gymnasium import spaces
 
 from contract_envs.contracts import (
-    AGENT_LEDGER_KEYS,
     PRINCIPAL,
-    PRINCIPAL_LEDGER_KEYS,
     ContractTerms,
     Ledger,
     Settlement,
     agent_ids,
+    peer_amounts,
     settle,
+    transfer_matrix,
     validate_actions,
 )
 from contract_envs.rng import BatchedStreams
 
 OFFER, ACT = "offer", "act"
-_AGENT_INFO_KEYS = (*AGENT_LEDGER_KEYS, *(f"episode_{k}" for k in AGENT_LEDGER_KEYS))
-_PRINCIPAL_INFO_KEYS = (*PRINCIPAL_LEDGER_KEYS, *(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS))
 
 
 @dataclass
@@ -52,6 +59,7 @@ class Transition:
     principal_own: np.ndarray  # [B] float: principal's own reward r_p(s, o)
     outcomes: np.ndarray  # [B, N] int: outcome index each agent's contract is settled on
     terminated: np.ndarray  # [B] bool: reached an absorbing state
+    transfers: np.ndarray | None = None  # [B, N+1, N+1] rule-based transfers payer -> payee (principal = N)
 
 
 class ContractGame(ABC):
@@ -65,7 +73,10 @@ class ContractGame(ABC):
     name: str = "contract_game"
     simultaneous: bool = False
     principal_in_welfare: bool = True
-    reward_sharing: float = 0.0  # proportion p of the agents' rewards shared (settled as ledger transfers)
+    principal_pays_contracts: bool = True  # False: the principal's action is a policy (e.g. tax rates)
+    rule_transfers: bool = False  # True: _step may return Transition.transfers
+    peer_terms: ContractTerms | None = None  # set: agents pay each other (schedule over recipients' outcomes)
+    incentives: np.ndarray | None = None  # the principal's validated action of the current round
 
     principal_observation_space: spaces.Space
     agent_observation_space: spaces.Space
@@ -104,16 +115,22 @@ class ContractGame(ABC):
         self.t[idx] = 0
         self._reset(idx)
 
-    def step(self, actions: np.ndarray) -> tuple[Transition, np.ndarray]:
-        """Advance every env one round with validated actions ``[B, N]``; returns (transition, truncated)."""
+    @property
+    def has_transfers(self) -> bool:
+        return self.peer_terms is not None or self.rule_transfers
+
+    def step(self, actions: np.ndarray, incentives: np.ndarray | None = None) -> tuple[Transition, np.ndarray]:
+        """Advance every env one round with validated actions ``[B, N]``; returns (transition, truncated).
+
+        ``incentives`` is the principal's validated action of this round (``[B, N, O]``), kept in
+        ``self.incentives`` for games whose rules read it."""
+        self.incentives = incentives
         tr = self._step(actions)
         self.t += 1
         if self.horizon is None:
             truncated = np.zeros(self.num_envs, dtype=bool)
         else:
-            truncated = self.t >= self.horizon
-            if tr.terminated.any():
-                truncated &= ~tr.terminated
+            truncated = (self.t >= self.horizon) & ~tr.terminated
         return tr, truncated
 
     @abstractmethod
@@ -137,6 +154,18 @@ class ContractGame(ABC):
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
         """Global state ``[B, ...]`` for centralised critics."""
 
+    def on_settled(self, settlement: Settlement) -> None:
+        """Called after each act stage is settled: games whose state holds money update it here."""
+        return None
+
+    def rewards(self, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        """Players' rewards ``([B, N], [B])`` from a settled step; default: quasi-linear utilities."""
+        return settlement.agent_utility, settlement.principal_utility
+
+    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
+        """Game-specific numeric infos per player (arrays ``[B]``, same keys from reset on)."""
+        return {}
+
     def render_ansi(self, env_index: int) -> str:
         return f"{self.name}: round {int(self.t[env_index])}"
 
@@ -156,8 +185,7 @@ class VectorContractEnv:
 
     ``step(actions)`` takes a dict player -> array ``[B, ...]`` and returns five dicts of arrays
     (observations, rewards, terminations, truncations, infos) for every player. Players' rewards
-    are their utilities: agents ``r(s, a) + b(o)`` (+ reward-sharing transfer), the principal
-    ``r_p(s, o) - sum b(o)``.
+    are their utilities: agents ``r(s, a) + b(o)``, the principal ``r_p(s, o) - sum b(o)``.
 
     With ``autoreset=True`` an env whose episode ended is reset in the same call: the returned
     observation is the first of the next episode, the final one is kept in
@@ -172,17 +200,15 @@ class VectorContractEnv:
         self.possible_agents = ([PRINCIPAL] if game.has_principal else []) + self.agents
         self.two_stage = game.has_principal and not game.simultaneous
         self.stages_per_round = 2 if self.two_stage else 1
-        self.ledger = Ledger(self.num_envs, game.n_agents)
+        self.ledger = Ledger(self.num_envs, game.n_agents, transfers=game.has_transfers)
         terms = game.terms
         n_out = terms.n_outcomes if terms is not None else 1
-        self._zero_contracts = np.zeros((self.num_envs, game.n_agents, n_out))
-        self._zero_contracts.flags.writeable = False  # shared between rounds: never written
-        self.contracts = self._zero_contracts
+        self.contracts = np.zeros((self.num_envs, game.n_agents, n_out))
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations: dict[str, Any] | None = None
-        self._single_cache: tuple[list, list] | None = None
         self._zero_rewards = {p: np.zeros(self.num_envs) for p in self.possible_agents}
         self._false = np.zeros(self.num_envs, dtype=bool)
+        self._zero_contracts = np.zeros_like(self.contracts)
 
     # ----------------------------------------------------------------- spaces
     def observation_space(self, player: str) -> spaces.Space:
@@ -193,6 +219,16 @@ class VectorContractEnv:
         g = self.game
         if player == PRINCIPAL:
             return g.terms.principal_action_space()
+        if g.peer_terms is not None:
+            peer = g.peer_terms
+            return spaces.Dict(
+                {
+                    "action": spaces.Discrete(g.n_actions),
+                    "incentives": spaces.Box(
+                        0.0, peer.payment_cap, (g.n_agents - 1, peer.n_outcomes), dtype=np.float32
+                    ),
+                }
+            )
         return spaces.Discrete(g.n_actions)
 
     # ----------------------------------------------------------------- API
@@ -202,49 +238,29 @@ class VectorContractEnv:
         self.contracts = self._zero_contracts
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
-        self._single_cache = None
         return self._observe(), self._infos()
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        settlement, terminated, truncated = self._advance(actions)
-        if settlement is None:  # offer stage
-            obs = self._observe()
-            done = {p: self._false for p in self.possible_agents}
-            return obs, self._zero_rewards, done, done, self._infos()
-        s = settlement
-        rewards = {a: s.agent_utility[:, i] for i, a in enumerate(self.agents)}
-        if self.game.has_principal:
-            rewards[PRINCIPAL] = s.principal_utility
-        terms = {p: terminated for p in self.possible_agents}
-        truncs = {p: truncated for p in self.possible_agents}
-        infos = self._infos()
-        if self.autoreset and (terminated.any() or truncated.any()):
-            self.final_observations = self._observe()
-            idx = np.flatnonzero(terminated | truncated)
+        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
+        obs, rewards, terms, truncs, done = self.step_arrays(actions)
+        if done is None:
+            return obs, rewards, terms, truncs, self._infos()
+        infos = self._infos(copy=True)
+        if self.autoreset and done.any():
+            self.final_observations = obs
+            idx = np.flatnonzero(done)
             self.game.reset(env_idx=idx)
             self.ledger.reset(idx)
-        obs = self._observe()
+            obs = self._observe()
         return obs, rewards, terms, truncs, infos
 
-    def step_single(self, actions: dict[str, Any]) -> tuple[dict, dict, bool, bool, dict]:
-        """:meth:`step` of a one-env batch (no auto-reset) in Python scalars, for the B = 1 adapters:
-        ``(obs, rewards, terminated, truncated, infos)`` with float rewards and info values and
-        bool flags shared by every player; same values as ``step`` at index 0."""
-        if self.num_envs != 1 or self.autoreset:
-            raise ValueError("step_single needs a VectorContractEnv with num_envs == 1 and autoreset=False")
-        settlement, terminated, truncated = self._advance(actions)
-        if settlement is None:
-            rewards = dict.fromkeys(self.possible_agents, 0.0)
-        else:
-            rewards = dict(zip(self.agents, settlement.agent_utility[0].tolist(), strict=True))
-            if self.game.has_principal:
-                rewards[PRINCIPAL] = settlement.principal_utility[0].item()
-        infos = self._infos_single(offer_stage=settlement is None)
-        return self._observe_single(), rewards, bool(terminated[0]), bool(truncated[0]), infos
+    def step_arrays(self, actions: dict[str, Any]):
+        """One stage without infos or auto-reset (the adapters' hot path).
 
-    def _advance(self, actions: dict[str, Any]) -> tuple[Settlement | None, np.ndarray, np.ndarray]:
-        """Validate and apply one stage: the offer (returns ``None``) or the act stage (returns the
-        settlement and the terminated / truncated flags)."""
+        Returns observations, rewards, terminations, truncations (dicts of arrays) and ``done``
+        (``[B]`` bool after an act stage, ``None`` after an offer stage). The ledger holds the
+        accounts of the stage.
+        """
         g = self.game
         if self.stage == OFFER:
             if PRINCIPAL not in actions:
@@ -255,10 +271,14 @@ class VectorContractEnv:
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
             self.stage = ACT
             self.ledger.clear_step()
-            return None, self._false, self._false
+            done = {p: self._false for p in self.possible_agents}
+            return self._observe(), self._zero_rewards, done, done, None
 
-        agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
-        self._single_cache = None  # the ledger changes below
+        peer_offers = None
+        if g.peer_terms is not None:
+            agent_actions, peer_offers = self._split_peer_actions(actions)
+        else:
+            agent_actions = validate_actions(actions, self.num_envs, g.n_actions, self.agents)
         if g.has_principal and g.simultaneous:
             if PRINCIPAL not in actions:
                 raise ValueError(
@@ -266,20 +286,55 @@ class VectorContractEnv:
                     f"{g.terms.shape} with payments in [0, {g.terms.payment_cap}]"
                 )
             self.contracts = g.terms.validate(actions[PRINCIPAL], self.num_envs)
-        tr, truncated = g.step(agent_actions)
+        tr, truncated = g.step(agent_actions, self.contracts if g.has_principal else None)
+        transfers = None
+        if g.has_transfers:
+            peer = None if peer_offers is None else peer_amounts(peer_offers, tr.outcomes)
+            transfers = transfer_matrix(self.num_envs, g.n_agents, peer=peer, rules=tr.transfers)
+        pays = g.has_principal and g.principal_pays_contracts
         s = settle(
-            self.contracts, tr.outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, g.reward_sharing
+            self.contracts if pays else None, tr.outcomes, tr.agent_own, tr.principal_own,
+            g.principal_in_welfare, transfers=transfers,
         )
         self.ledger.record(s)
+        g.on_settled(s)
+        agent_rewards, principal_reward = g.rewards(s)
+        rewards = {a: agent_rewards[:, i] for i, a in enumerate(self.agents)}
+        if g.has_principal:
+            rewards[PRINCIPAL] = principal_reward
+        terminated = tr.terminated
+        terms = dict.fromkeys(self.possible_agents, terminated)
+        truncs = dict.fromkeys(self.possible_agents, truncated)
         if self.two_stage:
             self.stage = OFFER
             self.contracts = self._zero_contracts
-        return s, tr.terminated, truncated
+        return self._observe(), rewards, terms, truncs, terminated | truncated
 
     def state(self) -> np.ndarray:
         return self.game.state(self.contracts if self.game.has_principal else None)
 
     # ----------------------------------------------------------------- helpers
+    def _split_peer_actions(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Agents' ``{"action", "incentives"}`` -> (actions ``[B, N]``, offers ``[B, N, N, O]``)."""
+        g, n = self.game, self.game.n_agents
+        peer = g.peer_terms
+        offers = np.zeros((self.num_envs, n, n, peer.n_outcomes))
+        moves = {}
+        for i, a in enumerate(self.agents):
+            act = actions.get(a)
+            if not isinstance(act, dict) or "action" not in act or "incentives" not in act:
+                raise ValueError(
+                    f"{a}: expected a dict {{'action': int in [0, {g.n_actions - 1}], 'incentives': array "
+                    f"({n - 1}, {peer.n_outcomes}) in [0, {peer.payment_cap}]}} (one row per other agent), got {act!r}"
+                )
+            moves[a] = act["action"]
+            others = [b for b in self.agents if b != a]
+            rows = ContractTerms(n - 1, peer.n_outcomes, peer.payment_cap).validate(
+                act["incentives"], self.num_envs, player=a, recipients=others
+            )
+            offers[:, i, [j for j in range(n) if j != i]] = rows
+        return validate_actions(moves, self.num_envs, g.n_actions, self.agents), offers
+
     def _observe(self) -> dict[str, Any]:
         g = self.game
         shown = None
@@ -291,61 +346,18 @@ class VectorContractEnv:
             obs[PRINCIPAL] = g.principal_observation()
         return obs
 
-    def _observe_single(self) -> dict[str, Any]:
-        """Observations of env 0 (views into the batch arrays)."""
-        g = self.game
-        agent_obs = g.agent_observation(self.contracts if g.has_principal and not g.simultaneous else None)
-        obs = {a: _take(agent_obs, (0, i)) for i, a in enumerate(self.agents)}
-        if g.has_principal:
-            obs[PRINCIPAL] = _take(g.principal_observation(), 0)
-        return obs
-
-    def _infos_single(self, offer_stage: bool = False) -> dict[str, dict[str, Any]]:
-        """:meth:`_infos` of env 0 as Python floats.
-
-        In an offer stage the ledger's step entries are zero and its episode totals those of the
-        previous act stage, so the values converted then are reused (``_single_cache``, dropped
-        on reset)."""
-        led = self.ledger
-        cache = self._single_cache if offer_stage else None
-        if cache is None:
-            step_agent, episode_agent = led.step_agent, led.episode_agent
-            rows = [step_agent[k].tolist()[0] for k in AGENT_LEDGER_KEYS]  # per key: the N agents' values
-            rows += [episode_agent[k].tolist()[0] for k in AGENT_LEDGER_KEYS]
-            values = []
-            if self.game.has_principal:
-                step_p, episode_p = led.step_principal, led.episode_principal
-                values = [step_p[k].item() for k in PRINCIPAL_LEDGER_KEYS]
-                values += [episode_p[k].item() for k in PRINCIPAL_LEDGER_KEYS]
-            self._single_cache = cache = (rows, values)
-        rows, values = cache
-        n_agent_keys, n_principal_keys = len(AGENT_LEDGER_KEYS), len(PRINCIPAL_LEDGER_KEYS)
-        agents_act = self.stage == ACT
-        infos: dict[str, dict[str, Any]] = {}
-        for i, a in enumerate(self.agents):
-            column = [row[i] for row in rows]
-            if offer_stage:
-                column[:n_agent_keys] = [0.0] * n_agent_keys
-            info = dict(zip(_AGENT_INFO_KEYS, column, strict=True))
-            info["acting"] = agents_act
-            infos[a] = info
-        if self.game.has_principal:
-            if offer_stage:
-                values = [0.0] * n_principal_keys + values[n_principal_keys:]
-            info = dict(zip(_PRINCIPAL_INFO_KEYS, values, strict=True))
-            info["acting"] = self.stage == OFFER or self.game.simultaneous
-            infos[PRINCIPAL] = info
-        return infos
-
     def _infos(self, copy: bool = False) -> dict[str, dict[str, Any]]:
-        """Ledger entries per player (no copies needed: the ledger never modifies arrays in place)."""
         led = self.ledger
         agents_act = self.stage == ACT
         infos: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(self.agents):
-            infos[a] = led.agent_info(i)
+            info = led.agent_info(i)
+            infos[a] = {k: v.copy() for k, v in info.items()} if copy else info
             infos[a]["acting"] = agents_act
         if self.game.has_principal:
-            infos[PRINCIPAL] = led.principal_info()
+            info = led.principal_info()
+            infos[PRINCIPAL] = {k: v.copy() for k, v in info.items()} if copy else info
             infos[PRINCIPAL]["acting"] = self.stage == OFFER or self.game.simultaneous
+        for player, extra in self.game.extra_infos().items():
+            infos[player].update({k: v.copy() for k, v in extra.items()} if copy else extra)
         return infos

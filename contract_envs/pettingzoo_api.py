@@ -18,7 +18,8 @@ from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from contract_envs.core import ContractGame, VectorContractEnv
+from contract_envs.contracts import PRINCIPAL
+from contract_envs.core import ACT, ContractGame, VectorContractEnv
 
 
 def _scalar_obs(obs: Any) -> Any:
@@ -55,6 +56,7 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         self.game = self.make_game(num_envs=1, **kwargs)
         self.vec = VectorContractEnv(self.game, autoreset=False)
         self.possible_agents = list(self.vec.possible_agents)
+        self._agent_index = {a: i for i, a in enumerate(self.vec.agents)}
         self.agents: list[str] = []
         if max_cycles is None:
             horizon = self.game.horizon
@@ -75,24 +77,29 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         return self.vec.action_space(agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        obs, infos = self.vec.reset(seed=seed)
+        obs, _ = self.vec.reset(seed=seed)
         self.agents = list(self.possible_agents)
         self._cycles = 0
         self._finished = False
-        return self._obs(obs), self._infos(infos)
+        return self._obs(obs), self._infos()
 
     def step(self, actions: dict[str, Any]):
         if self._finished:
             if not actions:
                 return {}, {}, {}, {}, {}
             raise RuntimeError("the episode has ended: call reset() before step()")
-        out_obs, out_rew, terminated, truncated, out_info = self.vec.step_single(actions)
+        obs, rewards, terms, truncs, _ = self.vec.step_arrays(actions)
         self._cycles += 1
-        if not truncated and self.max_cycles is not None and self._cycles >= self.max_cycles and not terminated:
-            truncated = True
+        terminated = bool(terms[self.agents[0]][0])
+        truncated = bool(truncs[self.agents[0]][0]) or (
+            self.max_cycles is not None and self._cycles >= self.max_cycles and not terminated
+        )
         players = self.agents
+        out_obs = {p: _scalar_obs(obs[p]) for p in players}
+        out_rew = {p: float(rewards[p][0]) for p in players}
         out_term = dict.fromkeys(players, terminated)
         out_trunc = dict.fromkeys(players, truncated)
+        out_info = self._infos()
         if terminated or truncated:
             self.agents = []
             self._finished = True
@@ -126,10 +133,23 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
     def _obs(self, obs: dict[str, Any]) -> dict[str, Any]:
         return {p: _scalar_obs(obs[p]) for p in self.agents}
 
-    def _infos(self, infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        """Scalar infos of the live players straight from the ledger (keys stable from reset),
+        plus the game's own numeric infos (:meth:`ContractGame.extra_infos`)."""
+        vec, ledger = self.vec, self.vec.ledger
+        agents_act = vec.stage == ACT
+        extra = self.game.extra_infos()
         out = {}
         for p in self.agents:
-            out[p] = {k: (float(v.item()) if isinstance(v, np.ndarray) else v) for k, v in infos[p].items()}
+            if p == PRINCIPAL:
+                info = dict(zip(ledger.principal_info_keys, ledger.principal[0].tolist(), strict=True))
+                info["acting"] = not agents_act or self.game.simultaneous
+            else:
+                info = dict(zip(ledger.agent_info_keys, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
+                info["acting"] = agents_act
+            if p in extra:
+                info.update({k: float(v[0]) for k, v in extra[p].items()})
+            out[p] = info
         return out
 
 

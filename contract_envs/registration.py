@@ -11,7 +11,6 @@ import importlib
 import warnings
 from typing import Any
 
-import gymnasium
 import pettingzoo
 
 NAMESPACE = "contract_envs"
@@ -19,13 +18,10 @@ NAMESPACE = "contract_envs"
 # name -> (version, implementation module)
 ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "principal_agent_mdp": (0, "contract_envs.envs.principal_agent_mdp"),
-    "coin_game": (0, "contract_envs.envs.coin_game"),
-}
-
-
-# Gymnasium ids of single-agent role views (``gymnasium.make("contract_envs/<Name>-v<N>")``) -> entry point
-GYMNASIUM_ENVIRONMENTS: dict[str, str] = {
-    "CoinGamePrincipal-v0": "contract_envs.envs.coin_game:principal_gym_env",
+    "escape_room": (0, "contract_envs.envs.escape_room"),
+    "prisoners_dilemma": (0, "contract_envs.envs.prisoners_dilemma"),
+    "cleanup": (0, "contract_envs.envs.cleanup"),
+    "tax_economy": (0, "contract_envs.envs.tax_economy"),
 }
 
 
@@ -48,11 +44,7 @@ def _resolve(env_id: str) -> str:
 
 
 def register_all() -> None:
-    """Register every environment's AEC and Parallel creators with PettingZoo, and the role views
-    of ``GYMNASIUM_ENVIRONMENTS`` with Gymnasium (idempotent)."""
-    for name, entry_point in GYMNASIUM_ENVIRONMENTS.items():
-        if f"{NAMESPACE}/{name}" not in gymnasium.registry:
-            gymnasium.register(id=f"{NAMESPACE}/{name}", entry_point=entry_point)
+    """Register every environment's AEC and Parallel creators with PettingZoo (idempotent)."""
     if not hasattr(pettingzoo, "register"):  # PettingZoo < 1.27 has no registry
         return
     for name, (version, module) in ENVIRONMENTS.items():

@@ -19,20 +19,10 @@ _TO_UNIT = float(2.0**-53)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser over a uint64 array (wrap-around arithmetic is intended)."""
+    """SplitMix64 finaliser over a uint64 array (array arithmetic wraps modulo 2**64 silently)."""
     z = (x ^ (x >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
-
-
-def _splitmix64_inplace(z: np.ndarray) -> np.ndarray:
-    """:func:`_splitmix64` overwriting ``z`` (fewer temporaries on the hot path)."""
-    z ^= z >> _S30
-    z *= _MIX1
-    z ^= z >> _S27
-    z *= _MIX2
-    z ^= z >> _S31
-    return z
 
 
 def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
@@ -42,27 +32,7 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return _splitmix64(seeds * _GOLDEN + _GOLDEN)
-
-
-_MASK64 = (1 << 64) - 1
-_STEPS = tuple(np.uint64(n) for n in range(64))  # counter increments, built once
-_SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
-
-
-def _small_bits(keys: np.ndarray, counters: np.ndarray, n: int) -> list[list[int]]:
-    """The draws of :meth:`BatchedStreams.bits` in Python ints (identical values), for tiny batches."""
-    golden, out = int(_GOLDEN), []
-    for key, counter in zip(keys.tolist(), counters.tolist(), strict=True):
-        row = []
-        for j in range(n):
-            z = (key + (counter + j) * golden) & _MASK64
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-            row.append(z ^ (z >> 31))
-        out.append(row)
-    return out
+    return _splitmix64(seeds * _GOLDEN + _GOLDEN)
 
 
 class BatchedStreams:
@@ -75,6 +45,7 @@ class BatchedStreams:
     def __init__(self, keys: np.ndarray) -> None:
         self.keys = np.asarray(keys, dtype=np.uint64).copy()
         self.counters = np.zeros(len(self.keys), dtype=np.uint64)
+        self._offsets: dict[int, np.ndarray] = {}
 
     @classmethod
     def from_seed(cls, seed: int | None, num_envs: int) -> BatchedStreams:
@@ -86,41 +57,20 @@ class BatchedStreams:
 
     def bits(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
-        keys = self.keys if env_idx is None else self.keys[env_idx]
-        counters = self.counters if env_idx is None else self.counters[env_idx]
-        if len(keys) * n <= _SMALL_DRAW:
-            out = np.array(_small_bits(keys, counters, n), dtype=np.uint64).reshape(len(keys), n)
-            self._advance(n, env_idx)
-            return out
-        with np.errstate(over="ignore"):
-            # key + (counter + j) * golden, built draw-major ([n, E], contiguous rows) for speed
-            start = counters * _GOLDEN
-            start += keys
-            x = np.arange(n, dtype=np.uint64)[:, None] * _GOLDEN + start
-            out = _splitmix64_inplace(x).T
-        self._advance(n, env_idx)
-        return out
-
-    def _advance(self, n: int, env_idx: np.ndarray | None) -> None:
-        step = _STEPS[n] if n < len(_STEPS) else np.uint64(n)
+        offsets = self._offsets.get(n)
+        if offsets is None:
+            offsets = self._offsets[n] = np.arange(n, dtype=np.uint64)
         if env_idx is None:
-            self.counters += step
+            out = _splitmix64(self.keys[:, None] + (self.counters[:, None] + offsets) * _GOLDEN)
+            self.counters += np.uint64(n)
         else:
-            self.counters[env_idx] += step
+            out = _splitmix64(self.keys[env_idx, None] + (self.counters[env_idx, None] + offsets) * _GOLDEN)
+            self.counters[env_idx] += np.uint64(n)
+        return out
 
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
-        if (len(self.keys) if env_idx is None else len(env_idx)) * n <= _SMALL_DRAW:
-            keys = self.keys if env_idx is None else self.keys[env_idx]
-            counters = self.counters if env_idx is None else self.counters[env_idx]
-            rows = _small_bits(keys, counters, n)
-            self._advance(n, env_idx)
-            return np.array([[(v >> 11) * _TO_UNIT for v in row] for row in rows]).reshape(len(keys), n)
-        bits = self.bits(n, env_idx)
-        bits >>= _S11
-        out = bits.astype(np.float64)
-        out *= _TO_UNIT
-        return out
+        return (self.bits(n, env_idx) >> _S11).astype(np.float64) * _TO_UNIT
 
     def integers(self, high, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` ints in ``[0, high)`` per selected env; ``high`` is a scalar or broadcasts to ``[E, n]``."""
@@ -134,7 +84,10 @@ class BatchedStreams:
 
     def categorical(self, probs: np.ndarray, env_idx: np.ndarray | None = None) -> np.ndarray:
         """One draw per row of ``probs`` (``[E, K]``, rows sum to 1): inverse-CDF sampling."""
-        u = self.uniform(1, env_idx)
-        cdf = np.cumsum(probs, axis=-1)
-        idx = (u > cdf).sum(axis=-1)
-        return np.minimum(idx, probs.shape[-1] - 1)
+        return categorical_from_uniform(probs, self.uniform(1, env_idx)[:, 0])
+
+
+def categorical_from_uniform(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw per row of ``probs`` (``[E, K]``) from uniforms ``u`` (``[E]``)."""
+    idx = (u[:, None] > np.cumsum(probs, axis=-1)).sum(axis=-1)
+    return np.minimum(idx, probs.shape[-1] - 1)

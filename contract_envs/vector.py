@@ -14,7 +14,9 @@ from contract_envs.core import VectorContractEnv
 from contract_envs.registration import game_factory
 
 
-def make(env_id: str, num_envs: int, seed: int | None = None, autoreset: bool = True, **kwargs: Any) -> VectorContractEnv:
+def make(
+    env_id: str, num_envs: int, seed: int | None = None, autoreset: bool = True, **kwargs: Any
+) -> VectorContractEnv:
     """Batched environment ``env_id`` with ``num_envs`` copies, reset with ``seed``."""
     game = game_factory(env_id)(num_envs=num_envs, **kwargs)
     env = VectorContractEnv(game, autoreset=autoreset)

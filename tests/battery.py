@@ -8,25 +8,29 @@ Usage in an env's test module::
 
 from __future__ import annotations
 
+import functools
 import pickle
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from gymnasium.utils.env_checker import data_equivalence
 from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, render_test, state_test
 
 
+def random_action(space, rng: np.random.Generator) -> Any:
+    """A valid random action of a Discrete, Box or Dict space (numpy-seeded, so reproducible)."""
+    if isinstance(space, spaces.Dict):
+        return {k: random_action(sub, rng) for k, sub in space.spaces.items()}
+    if hasattr(space, "n"):
+        return int(rng.integers(space.n))
+    return rng.uniform(space.low, space.high).astype(space.dtype)
+
+
 def random_actions(env, rng: np.random.Generator) -> dict[str, Any]:
     """Valid random actions for every live player (numpy-seeded, so reproducible)."""
-    actions = {}
-    for p in env.agents:
-        space = env.action_space(p)
-        if hasattr(space, "n"):
-            actions[p] = int(rng.integers(space.n))
-        else:
-            actions[p] = rng.uniform(space.low, space.high).astype(space.dtype)
-    return actions
+    return {p: random_action(env.action_space(p), rng) for p in env.agents}
 
 
 def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
@@ -41,13 +45,16 @@ def rollout(env, seed: int, steps: int, action_seed: int = 0) -> list:
     return traj
 
 
-def check_determinism(parallel_fn, kwargs: dict, steps: int = 200) -> None:
-    """Same seed, same multi-step trajectory (PettingZoo 1.27's parallel_seed_test checks one step)."""
+def check_determinism(parallel_fn, kwargs: dict, steps: int = 200, stochastic: bool = True) -> None:
+    """Same seed, same multi-step trajectory (PettingZoo 1.27's parallel_seed_test checks one step).
+
+    ``stochastic=False`` for environments with deterministic rules (the seed then changes nothing)."""
     a = rollout(parallel_fn(**kwargs), seed=42, steps=steps)
     b = rollout(parallel_fn(**kwargs), seed=42, steps=steps)
     assert data_equivalence(a, b, exact=True)
-    c = rollout(parallel_fn(**kwargs), seed=43, steps=steps)
-    assert not data_equivalence(a, c, exact=True), "different seeds gave identical trajectories"
+    if stochastic:
+        c = rollout(parallel_fn(**kwargs), seed=43, steps=steps)
+        assert not data_equivalence(a, c, exact=True), "different seeds gave identical trajectories"
 
 
 def check_pickle(parallel_fn, kwargs: dict, steps: int = 50) -> None:
@@ -77,14 +84,29 @@ def check_aec_matches_parallel(module: ModuleType, kwargs: dict, steps: int = 60
             assert aec.terminations[p] == terms[p] and aec.truncations[p] == truncs[p]
 
 
-def run_battery(module: ModuleType, kwargs: dict | None = None, cycles: int = 300) -> None:
-    """PettingZoo's API tests plus the suite's determinism, pickling and AEC/Parallel checks."""
+def run_battery(
+    module: ModuleType, kwargs: dict | None = None, cycles: int = 300, max_cycles_kwargs: dict | None = None,
+    stochastic: bool = True,
+) -> None:
+    """PettingZoo's API tests plus the suite's determinism, pickling and AEC/Parallel checks.
+
+    PettingZoo's ``max_cycles_test`` plays random actions and needs episodes that do not terminate
+    before 4 steps; ``max_cycles_kwargs`` (default: ``kwargs``) picks such a configuration for
+    environments whose default episodes can end early. ``stochastic=False`` for environments
+    with deterministic rules (different seeds then give the same trajectory).
+    """
     kwargs = dict(kwargs or {})
     parallel_api_test(module.parallel_env(**kwargs), num_cycles=cycles)
     api_test(module.env(**kwargs), num_cycles=cycles)
-    max_cycles_test(module)
+    mc_kwargs = dict(kwargs if max_cycles_kwargs is None else max_cycles_kwargs)
+    max_cycles_test(
+        SimpleNamespace(
+            parallel_env=functools.partial(module.parallel_env, **mc_kwargs),
+            env=functools.partial(module.env, **mc_kwargs),
+        )
+    )
     render_test(lambda render_mode=None: module.env(render_mode=render_mode, **kwargs))
     state_test(module.env(**kwargs), module.parallel_env(**kwargs))
-    check_determinism(module.parallel_env, kwargs)
+    check_determinism(module.parallel_env, kwargs, stochastic=stochastic)
     check_pickle(module.parallel_env, kwargs)
     check_aec_matches_parallel(module, kwargs)

@@ -86,6 +86,7 @@ from gymnasium import spaces
 from contract_envs.contracts import ContractTerms
 from contract_envs.core import ContractGame, Transition
 from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
+from contract_envs.rng import categorical_from_uniform
 
 _PROB_TOL = 1e-9
 
@@ -307,6 +308,9 @@ class PrincipalAgentMDPGame(ContractGame):
         high = np.concatenate([[n_s - 1], np.full(n_o, payment_cap)]).astype(np.float32)
         self.state_space = spaces.Box(np.zeros(1 + n_o, np.float32), high, dtype=np.float32)
         mat = spec.transition_matrix
+        row_nnz = np.diff(mat.indptr)
+        # Deterministic transitions (e.g. trees) need no random draw: a next-state table.
+        self._next_state = mat.indices[mat.indptr[:-1]] if np.all(row_nnz == 1) else None
         self._cum = np.cumsum(mat.data)
         self._row_start = np.concatenate([[0.0], self._cum])[mat.indptr[:-1]]
         self._row_end = mat.indptr[1:] - 1
@@ -321,15 +325,19 @@ class PrincipalAgentMDPGame(ContractGame):
 
     def _step(self, actions: np.ndarray) -> Transition:
         spec, s, a = self.spec, self.s, actions[:, 0]
-        outcome = self.rng.categorical(spec.outcome_probs[s, a])
-        row = s * spec.n_outcomes + outcome
-        u = self.rng.uniform(1)[:, 0]
-        mat = spec.transition_matrix
-        pos = np.searchsorted(self._cum, self._row_start[row] + u * (self._cum[self._row_end[row]] - self._row_start[row]), side="right")
-        pos = np.clip(pos, mat.indptr[row], self._row_end[row])
+        if self._next_state is None:
+            u = self.rng.uniform(2)
+            outcome = categorical_from_uniform(spec.outcome_probs[s, a], u[:, 0])
+            row = s * spec.n_outcomes + outcome
+            mat = spec.transition_matrix
+            start = self._row_start[row]
+            pos = np.searchsorted(self._cum, start + u[:, 1] * (self._cum[self._row_end[row]] - start), side="right")
+            self.s = mat.indices[np.clip(pos, mat.indptr[row], self._row_end[row])].astype(np.int64)
+        else:
+            outcome = self.rng.categorical(spec.outcome_probs[s, a])
+            self.s = self._next_state[s * spec.n_outcomes + outcome].astype(np.int64)
         agent_own = spec.agent_reward[s, a][:, None]
         principal_own = spec.principal_reward[s, outcome]
-        self.s = mat.indices[pos].astype(np.int64)
         self.last_action, self.last_outcome = a.copy(), outcome
         return Transition(agent_own, principal_own, outcome[:, None], spec.terminal[self.s])
 

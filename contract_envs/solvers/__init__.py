@@ -4,3 +4,42 @@ from contract_envs.solvers.min_pay import min_pay_contract, min_pay_contracts
 from contract_envs.solvers.spe import Solution, expected_payments, solve_spe
 
 __all__ = ["Solution", "expected_payments", "min_pay_contract", "min_pay_contracts", "solve_spe"]
+from contract_envs.solvers.incentive_design import (  # noqa: E402
+    TaxLiteSolution,
+    escape_room_best_designer_return,
+    escape_room_designer_return,
+    escape_room_max_welfare,
+    escape_room_max_welfare_enumerated,
+    escape_room_min_lever_incentive,
+    escape_room_optimal_profile,
+    escape_room_pure_equilibria,
+    escape_room_sustains_optimum,
+    pd_best_designer_return,
+    pd_cooperation_dominant,
+    pd_min_incentive_gap,
+    reward_transfer_cooperation_dominant,
+    reward_transfer_grid_search,
+    reward_transfer_threshold,
+    taxlite_equilibria,
+    taxlite_solve,
+)
+
+__all__ += [
+    "TaxLiteSolution",
+    "escape_room_best_designer_return",
+    "escape_room_designer_return",
+    "escape_room_max_welfare",
+    "escape_room_max_welfare_enumerated",
+    "escape_room_min_lever_incentive",
+    "escape_room_optimal_profile",
+    "escape_room_pure_equilibria",
+    "escape_room_sustains_optimum",
+    "pd_best_designer_return",
+    "pd_cooperation_dominant",
+    "pd_min_incentive_gap",
+    "reward_transfer_cooperation_dominant",
+    "reward_transfer_grid_search",
+    "reward_transfer_threshold",
+    "taxlite_equilibria",
+    "taxlite_solve",
+]

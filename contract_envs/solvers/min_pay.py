@@ -10,13 +10,15 @@ For a state ``s`` with outcome distribution ``O(s, a)`` and the agent's truncate
 (PARL's LP; ``margin`` is its nudge ξ). Ties go to the recommended action, so ``margin = 0`` leaves
 the agent exactly indifferent. Two outcomes have a closed form for any number of actions (every IC
 row constrains only ``x = b(o1) - b(o0)``, so the cheapest ``x`` is the point of a feasible
-interval nearest 0), evaluated vectorised over a batch of (state, target) pairs; otherwise scipy's
-HiGHS solves the LP.
+interval nearest 0), evaluated vectorised over a batch of (state, target) pairs. Otherwise scipy's
+HiGHS solves one block-diagonal LP for the whole batch (the blocks are independent, so the joint
+optimum is every block's optimum), after a phase-1 LP that finds the infeasible blocks.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 _FEAS_TOL = 1e-9
@@ -58,6 +60,46 @@ def _lp(probs_s: np.ndarray, qbar_s: np.ndarray, target: int, margin: float):
     return np.maximum(res.x, 0.0), True
 
 
+def _ic_rows(probs: np.ndarray, qbar: np.ndarray, targets: np.ndarray, margin: float):
+    """IC constraints of every block as one sparse system ``A b <= rhs`` (block-diagonal)."""
+    k_items, n_a, n_o = probs.shape
+    others = np.array([[a for a in range(n_a) if a != t] for t in range(n_a)])[targets]  # [K, A-1]
+    k = np.arange(k_items)[:, None]
+    coef = probs[k, others] - probs[k, targets[:, None]]  # [K, A-1, O]
+    rhs = (qbar[k, targets[:, None]] - qbar[k, others] - margin).ravel()
+    rows = np.broadcast_to(np.arange(k_items * (n_a - 1)).reshape(k_items, n_a - 1, 1), coef.shape)
+    cols = np.broadcast_to((np.arange(k_items) * n_o)[:, None, None] + np.arange(n_o), coef.shape)
+    a_ub = sp.csr_matrix((coef.ravel(), (rows.ravel(), cols.ravel())), shape=(k_items * (n_a - 1), k_items * n_o))
+    return a_ub, rhs
+
+
+def _lp_batch(probs: np.ndarray, qbar: np.ndarray, targets: np.ndarray, margin: float):
+    """All blocks at once with HiGHS: phase 1 (slack) finds infeasible blocks, phase 2 solves the rest."""
+    k_items, n_a, n_o = probs.shape
+    contracts = np.zeros((k_items, n_o))
+    if n_a == 1:
+        return contracts, np.ones(k_items, dtype=bool)
+    a_ub, rhs = _ic_rows(probs, qbar, targets, margin)
+    n_rows = a_ub.shape[0]
+    # Phase 1: minimise total slack z >= 0 in A b - z <= rhs; a block is feasible iff its slack is 0.
+    a1 = sp.hstack([a_ub, -sp.identity(n_rows)], format="csr")
+    c1 = np.concatenate([np.zeros(k_items * n_o), np.ones(n_rows)])
+    res = linprog(c1, A_ub=a1, b_ub=rhs, bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"min-pay phase-1 LP failed: {res.message}")
+    slack = res.x[k_items * n_o:].reshape(k_items, n_a - 1).sum(1)
+    feasible = slack <= 1e-9 * (1.0 + np.abs(rhs).reshape(k_items, n_a - 1).max(1))
+    keep = np.flatnonzero(feasible)
+    if keep.size:
+        a2, rhs2 = _ic_rows(probs[keep], qbar[keep], targets[keep], margin)
+        c2 = probs[keep, targets[keep]].ravel()
+        res = linprog(c2, A_ub=a2, b_ub=rhs2, bounds=(0, None), method="highs")
+        if res.status != 0:
+            raise RuntimeError(f"min-pay LP failed: {res.message}")
+        contracts[keep] = np.maximum(res.x.reshape(len(keep), n_o), 0.0)
+    return contracts, feasible
+
+
 def min_pay_contracts(
     outcome_probs: np.ndarray, truncated_q: np.ndarray, targets: np.ndarray, margin: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -86,11 +128,10 @@ def min_pay_contracts(
         raise ValueError(f"min_pay_contracts: target actions must lie in [0, {probs.shape[1] - 1}]")
     if probs.shape[2] == 2:
         return _two_outcome_batch(probs, qbar, targets, margin)
-    contracts = np.zeros((len(targets), probs.shape[2]))
-    feasible = np.zeros(len(targets), dtype=bool)
-    for i, t in enumerate(targets):
-        contracts[i], feasible[i] = _lp(probs[i], qbar[i], int(t), margin)
-    return contracts, feasible
+    if len(targets) == 1:
+        contract, feasible = _lp(probs[0], qbar[0], int(targets[0]), margin)
+        return contract[None], np.array([feasible])
+    return _lp_batch(probs, qbar, targets, margin)
 
 
 def min_pay_contract(

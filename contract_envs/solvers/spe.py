@@ -121,10 +121,22 @@ def _policy_matrix(spec: PrincipalAgentMDPSpec, actions: np.ndarray) -> sp.csr_m
 
 
 def _evaluate(spec: PrincipalAgentMDPSpec, actions: np.ndarray, reward: np.ndarray) -> np.ndarray:
-    """Exact value of a stationary policy: solve ``(I - gamma P) V = reward`` (terminal V = 0)."""
-    n_s = spec.n_states
-    system = sp.identity(n_s, format="csr") - spec.gamma * _policy_matrix(spec, actions)
-    return np.atleast_1d(spsolve(system.tocsc(), np.where(spec.terminal, 0.0, reward)))
+    """Value of a stationary policy, ``V = reward + gamma P V`` (terminal V = 0), to machine precision.
+
+    Fixed-point iteration on the sparse policy matrix costs ``O(nnz)`` per sweep and converges
+    geometrically (in at most ``depth`` sweeps on acyclic specs); direct sparse LU fills in badly on
+    random graphs. A sparse direct solve is the fallback if the sweeps do not settle.
+    """
+    rhs = np.where(spec.terminal, 0.0, reward)
+    transition = spec.gamma * _policy_matrix(spec, actions)
+    v = rhs.copy()
+    for _ in range(200_000):
+        new = rhs + transition @ v
+        if np.max(np.abs(new - v)) <= 1e-13 * (1.0 + np.max(np.abs(new))):
+            return new
+        v = new
+    system = sp.identity(spec.n_states, format="csr") - transition
+    return np.atleast_1d(spsolve(system.tocsc(), rhs))
 
 
 def _agent_best_response(spec, contract, rec, start):
@@ -171,7 +183,9 @@ def _meta_algorithm(spec: PrincipalAgentMDPSpec, margin: float, max_iterations: 
     contract = np.zeros((n_s, n_o))
     agent_policy = np.zeros(n_s, dtype=np.int64)
     seen = set()
-    for it in range(1, max_iterations + 1):
+    it = 0
+    while it < max_iterations:
+        it += 1
         agent_policy, qbar, v_agent = _agent_best_response(spec, contract, rec, agent_policy)
         new_rec, new_contract, q, v_principal = _principal_best(spec, qbar, margin, rec)
         key = (new_rec.tobytes(), np.round(new_contract, 9).tobytes())

@@ -1,0 +1,451 @@
+"""
+# Cleanup (with an incentive designer)
+
+This environment is part of the *incentive-design* environments of contract-envs (see
+`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+
+| | |
+|---|---|
+| Creation | `contract_envs.make("parallel", "contract_envs/cleanup-v0")` |
+| Actions | Mixed: designer Continuous (Box), agents Discrete |
+| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Manual Control | No |
+| Agents | `['principal_0', 'agent_0', 'agent_1']` (10x10 map: 3 agents) |
+| Agents | 3 (4 on the 10x10 map) |
+| Action Shape | designer `(3,)` (`per_agent`: `(N, 3)`), agent `()` |
+| Action Values | designer `[0, incentive_cap]`, agent `{0, ..., 5}` |
+| Observation Shape | agent `(2v+1, 2v+1, 3)` (9x9x3 on 7x7, 15x15x3 on 10x10); designer `(H*W*3 + N,)` |
+| Observation Values | RGB / 256 in `[0, 1)`; designer's last `N` entries in `{0, 1}` |
+| State Shape | `(H, W, 3)` |
+
+The Cleanup sequential social dilemma (Hughes et al. 2018; implementation of
+`eugenevinitsky/sequential_social_dilemma_games`, in the configurable fork used by LIO and by
+adaptive incentive design, Yang et al. AAMAS 2022, `env/ssd.py`). Apples grow only while the
+river is clean, and cleaning earns nothing: selfish agents harvest and let the waste pile up. A
+designer pays incentives per action type to bring about a cleaner/harvester division of labour.
+
+### Maps
+`map_name="7x7"` (A's and LIO's `cleanup_small_sym`, default: 2 agents, view 4, apple 0.5,
+depletion 0.6, restoration 0.0, waste 0.5) and `"10x10"` (LIO's `cleanup_10x10_sym`: 3 agents,
+view 7, apple 0.3, depletion 0.4, restoration 0.0, waste 0.5):
+```
+@@@@@@@        @@@@@@@@@@
+@H  PB@        @HH   P B@
+@H   B@        @RR    BB@
+@    B@        @HH     B@
+@    B@        @RR    BB@
+@ P  B@        @HH P   B@
+@@@@@@@        @RR    BB@
+               @HH     B@
+               @RRP   BB@
+               @@@@@@@@@@
+```
+`@` wall, `H` waste at the start, `R` clean river, `B` apple spawn point, `P` player spawn point.
+Agent `i` starts on the `i`-th spawn point counted from the end in reading order (SSD's
+`spawn_point` picks the last free one): on 7x7 agent 0 starts at (5, 2) on the river side and
+agent 1 at (1, 4) on the apple side.
+
+### Rules (one step)
+1. Moves: actions 0 left, 1 right, 2 up, 3 down, 4 no-op, 5 clean (LIO's 6-action space without
+   rotation and without the penalty beam; agents always face up). A move into a wall fails; if
+   several agents want the same cell, a random one (per-env stream) gets it and the others stay;
+   an agent cannot enter a cell whose occupant stays, and two agents cannot swap cells. An agent
+   entering an apple eats it: reward +1.
+2. Cleaning: an agent choosing `clean` fires a beam of width 3 and length 5 upwards: the centre
+   beam covers the 5 cells above it, the two side beams start beside it and cover 5 cells each
+   (SSD's beam that "starts in front travels one cell further than the sides"). Each beam stops at
+   a wall, at an agent, or at the first waste cell, which it turns into clean river. Agents fire
+   in id order. `cleaning_penalty` (0) is charged per clean action.
+3. Spawning, with the waste density `d = #waste / #(H + R cells)` after cleaning: if
+   `d >= depletion`, nothing spawns. Otherwise one waste cell may appear: with probability
+   `1 - (1 - waste_spawn)^k` over the `k` clean river cells, on one of them chosen uniformly (the
+   distribution of SSD's shuffled scan that stops at its first success); and each empty apple
+   point without an agent grows an apple independently with probability
+   `apple_respawn * (1 - (d - restoration) / (depletion - restoration))` (the full
+   `apple_respawn` when `d <= restoration`).
+The same spawning runs once at reset (as in SSD; on both maps the start is depleted, so nothing
+spawns). Episodes last `max_cycles` = 50 steps (truncation).
+
+### Incentive-design timing
+One Parallel step per round (`simultaneous = True`): the designer's schedule is chosen with the
+agents' actions and settled right after over three action types (A's `obs_cleaned_1hot`
+designer): 0 = cleaned (chose `clean`), 1 = collected an apple (environment reward > 0), 2 =
+other. `incentives="per_action"` (default): one amount per type for every agent; `"per_agent"`:
+`(N, 3)`; `"none"`: no designer.
+
+### Observation Space
+Agent: an egocentric `(2v+1) x (2v+1)` RGB window centred on the agent (no rotation), divided by
+256 (A's `process_obs`), float32; cells outside the map are black. Colours follow SSD: wall
+(180,180,180), waste (113,75,24), river (99,156,194), apple (0,255,0), this step's cleaning beam
+(100,255,255), agents `1..5` purple, blue, magenta, red, orange (agent `i` has colour `i+1`).
+Designer: a flat vector, the whole map as an RGB image / 256 (`obs[:H*W*3].reshape(H, W, 3)`)
+followed by, per agent, whether it chose `clean` in the previous step (A's designer observes the
+planner image and the "used cleaning beam" bits). A flat Box rather than a Dict because
+PettingZoo's `api_test` compares observation shapes across players.
+
+### Rewards
+Agent: apples eaten (- cleaning penalty) + incentive received. Designer: social welfare (sum of
+the agents' environment rewards) minus `incentive_cost` (alpha, default 1) times the incentives
+paid; A's Cleanup designer has no cost term: `incentive_cost=0` gives its objective. The ledger
+records the money paid. `principal_in_welfare = False`.
+
+### Infos
+Agents: `apples`, `cleaned` (waste cells cleaned this step; A logs "waste cleared"). Every
+player: `waste_density`, `apple_count` (after this step's spawning).
+
+### Deviations from the sources
+* Move conflicts: SSD resolves them by a random shuffle and lets an agent follow another into a
+  vacated cell; here the same, but two agents never swap cells (SSD's resolution of swaps is
+  order-dependent).
+* The waste spawn draws "whether" and "where" directly with the distribution of SSD's shuffled
+  scan (fixed number of random draws per step, so batched and single environments agree).
+* The designer sees the whole map, not a 9x9 window around the reference point [3, 3] (the same
+  cells plus a border on 7x7).
+* The designer's incentive per type is committed for the step (a schedule) rather than an MLP of
+  the image and the joint action.
+
+### Arguments
+```python
+contract_envs.make("parallel", "contract_envs/cleanup-v0", map_name="7x7", n_agents=None,
+                   max_cycles=50, incentives="per_action", incentive_cap=2.0, view_size=None,
+                   apple_respawn_prob=None, waste_spawn_prob=None, depletion_threshold=None,
+                   restoration_threshold=None, cleaning_penalty=0.0, incentive_cost=1.0,
+                   render_mode=None)
+```
+`None` picks the map's values above; `n_agents` at most the number of spawn points (2 / 3).
+
+### Version History
+* v0: Initial release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.lib.stride_tricks import sliding_window_view
+
+from contract_envs.core import ContractGame, Transition
+from contract_envs.envs._incentive_common import (
+    EpisodeLengthParallelEnv,
+    IncentiveCostMixin,
+    check_incentive_cost,
+    incentive_terms,
+)
+from contract_envs.pettingzoo_api import aec_from_parallel
+
+MAPS = {
+    "7x7": (
+        ["@@@@@@@",
+         "@H  PB@",
+         "@H   B@",
+         "@    B@",
+         "@    B@",
+         "@ P  B@",
+         "@@@@@@@"],
+        dict(n_agents=2, view_size=4, apple_respawn_prob=0.5, depletion_threshold=0.6, restoration_threshold=0.0,
+             waste_spawn_prob=0.5),
+    ),
+    "10x10": (
+        ["@@@@@@@@@@",
+         "@HH   P B@",
+         "@RR    BB@",
+         "@HH     B@",
+         "@RR    BB@",
+         "@HH P   B@",
+         "@RR    BB@",
+         "@HH     B@",
+         "@RRP   BB@",
+         "@@@@@@@@@@"],
+        dict(n_agents=3, view_size=7, apple_respawn_prob=0.3, depletion_threshold=0.4, restoration_threshold=0.0,
+             waste_spawn_prob=0.5),
+    ),
+}
+
+EMPTY, WALL, WASTE, RIVER, APPLE = 0, 1, 2, 3, 4
+LEFT, RIGHT, UP, DOWN, NOOP, CLEAN = range(6)
+ACTION_NAMES = ("left", "right", "up", "down", "noop", "clean")
+MOVES = np.array([[0, -1], [0, 1], [-1, 0], [1, 0], [0, 0], [0, 0]], dtype=np.int64)
+CLEANED, COLLECTED, OTHER = 0, 1, 2
+CELL_COLOURS = np.array([[0, 0, 0], [180, 180, 180], [113, 75, 24], [99, 156, 194], [0, 255, 0]], dtype=np.float32)
+BEAM_COLOUR = np.array([100, 255, 255], dtype=np.float32)
+AGENT_COLOURS = np.array([[159, 67, 255], [2, 81, 154], [204, 0, 204], [216, 30, 54], [254, 151, 0]], dtype=np.float32)
+CELL_CHARS = np.array([" ", "@", "H", "R", "A"])
+_BEAM_CODE, _AGENT_CODE = 5, 6
+_OUTSIDE_CODE = _AGENT_CODE + len(AGENT_COLOURS)
+_PALETTE = np.vstack([CELL_COLOURS, BEAM_COLOUR, AGENT_COLOURS, np.zeros(3)]).astype(np.float32)
+_PALETTE_OBS = _PALETTE / np.float32(256.0)
+BEAM_LENGTH = 5
+# (row, col) offsets of the three beams, facing up: the centre starts in front, the sides beside the agent
+BEAMS = np.array(
+    [[[-1 - s, 0] for s in range(BEAM_LENGTH)],
+     [[-s, -1] for s in range(BEAM_LENGTH)],
+     [[-s, 1] for s in range(BEAM_LENGTH)]], dtype=np.int64)
+
+
+class CleanupGame(IncentiveCostMixin, ContractGame):
+    """Batched Cleanup on a fixed map with an incentive designer."""
+
+    name = "cleanup"
+    simultaneous = True
+    principal_in_welfare = False
+
+    def __init__(
+        self, num_envs: int = 1, map_name: str = "7x7", n_agents: int | None = None, max_cycles: int = 50,
+        incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
+        apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
+        depletion_threshold: float | None = None, restoration_threshold: float | None = None,
+        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
+    ) -> None:
+        if map_name not in MAPS:
+            raise ValueError(f"map_name={map_name!r} is not supported; allowed: {list(MAPS)}")
+        rows, defaults = MAPS[map_name]
+        ascii_map = np.array([list(r) for r in rows])
+        spawns = [tuple(p) for p in np.argwhere(ascii_map == "P")][::-1]  # SSD takes the last free one first
+        n = int(defaults["n_agents"] if n_agents is None else n_agents)
+        if not (1 <= n <= len(spawns)):
+            raise ValueError(f"n_agents must lie in [1, {len(spawns)}] on map {map_name!r}, got {n_agents}")
+        params = {k: (defaults[k] if v is None else v) for k, v in dict(
+            view_size=view_size, apple_respawn_prob=apple_respawn_prob, waste_spawn_prob=waste_spawn_prob,
+            depletion_threshold=depletion_threshold, restoration_threshold=restoration_threshold).items()}
+        for key in ("apple_respawn_prob", "waste_spawn_prob"):
+            if not (0.0 <= params[key] <= 1.0):
+                raise ValueError(f"{key} must lie in [0, 1], got {params[key]}")
+        if not (0.0 <= params["restoration_threshold"] < params["depletion_threshold"] <= 1.0):
+            raise ValueError("need 0 <= restoration_threshold < depletion_threshold <= 1, got "
+                             f"{params['restoration_threshold']}, {params['depletion_threshold']}")
+        if int(params["view_size"]) < 1:
+            raise ValueError(f"view_size must be >= 1, got {params['view_size']}")
+        if max_cycles is None or int(max_cycles) < 1:
+            raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
+        terms, _ = incentive_terms(incentives, n, 3, incentive_cap, allowed=("per_action", "per_agent", "none"))
+        super().__init__(num_envs, n, 6, terms, int(max_cycles), seed)
+        self.map_name, self.mode = map_name, incentives
+        self.view = int(params["view_size"])
+        self.apple_prob, self.waste_prob = float(params["apple_respawn_prob"]), float(params["waste_spawn_prob"])
+        self.depletion, self.restoration = float(params["depletion_threshold"]), float(params["restoration_threshold"])
+        self.cleaning_penalty = float(cleaning_penalty)
+        self.incentive_cost = check_incentive_cost(incentive_cost)
+        self.height, self.width = ascii_map.shape
+        base = np.full(ascii_map.shape, EMPTY, dtype=np.int8)
+        base[ascii_map == "@"] = WALL
+        base[ascii_map == "H"] = WASTE
+        base[ascii_map == "R"] = RIVER
+        self.base_map = base
+        self.wall = ascii_map == "@"
+        self.waste_points = np.argwhere((ascii_map == "H") | (ascii_map == "R"))  # reading order
+        self.apple_points = np.argwhere(ascii_map == "B")
+        self.spawn_points = np.array(spawns[:n], dtype=np.int64)
+        side = 2 * self.view + 1
+        self.agent_observation_space = spaces.Box(0.0, 255.0 / 256.0, (side, side, 3), dtype=np.float32)
+        image = spaces.Box(0.0, 255.0 / 256.0, (self.height, self.width, 3), dtype=np.float32)
+        high = np.concatenate([np.full(self.height * self.width * 3, 255.0 / 256.0), np.ones(n)]).astype(np.float32)
+        self.principal_observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
+        self.state_space = image
+        b = self.num_envs
+        self.world = np.repeat(base[None], b, axis=0)
+        self.pos = np.repeat(self.spawn_points[None], b, axis=0)
+        self.beam = np.zeros((b, self.height, self.width), dtype=bool)
+        self.last_clean = np.zeros((b, n), dtype=bool)
+        self.last_apples = np.zeros((b, n))
+        self.last_cleaned = np.zeros((b, n))
+        self._rows = np.arange(b)
+
+    # ----------------------------------------------------------------- dynamics
+    def _reset(self, env_idx: np.ndarray) -> None:
+        self.world[env_idx] = self.base_map
+        self.pos[env_idx] = self.spawn_points
+        self.beam[env_idx] = False
+        self.last_clean[env_idx] = False
+        self.last_apples[env_idx] = 0.0
+        self.last_cleaned[env_idx] = 0.0
+        self._spawn(np.asarray(env_idx))
+
+    def waste_density(self, env_idx: np.ndarray | None = None) -> np.ndarray:
+        world = self.world if env_idx is None else self.world[env_idx]
+        wp = self.waste_points
+        return (world[:, wp[:, 0], wp[:, 1]] == WASTE).sum(axis=1) / len(wp)
+
+    def spawn_probabilities(self, density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(apple probability per point, waste probability per clean river cell) at waste density ``d``."""
+        span = self.depletion - self.restoration
+        apple = self.apple_prob * np.clip(1.0 - (density - self.restoration) / span, 0.0, 1.0)
+        depleted = density >= self.depletion
+        apple = np.where(depleted, 0.0, apple)
+        waste = np.where(depleted, 0.0, self.waste_prob)
+        return apple, waste
+
+    def _spawn(self, env_idx: np.ndarray) -> None:
+        """SSD's spawning for ``env_idx``: draws ``len(apple_points) + 2`` numbers per env."""
+        if len(env_idx) == 0:
+            return
+        u = self.rng.uniform(len(self.apple_points) + 2, env_idx)
+        world = self.world[env_idx]  # copy (fancy index)
+        apple_p, waste_p = self.spawn_probabilities(self.waste_density(env_idx))
+        ap, wp = self.apple_points, self.waste_points
+        occupied = np.zeros((len(env_idx), self.height, self.width), dtype=bool)
+        occupied[np.arange(len(env_idx))[:, None], self.pos[env_idx, :, 0], self.pos[env_idx, :, 1]] = True
+        cells = world[:, ap[:, 0], ap[:, 1]]
+        grow = (u[:, : len(ap)] < apple_p[:, None]) & (cells == EMPTY) & ~occupied[:, ap[:, 0], ap[:, 1]]
+        world[:, ap[:, 0], ap[:, 1]] = np.where(grow, APPLE, cells)
+        free = world[:, wp[:, 0], wp[:, 1]] != WASTE  # [E, K] in reading order
+        k = free.sum(axis=1)
+        spawn = (k > 0) & (u[:, -2] < 1.0 - np.power(1.0 - waste_p, k))
+        choice = np.minimum(np.floor(u[:, -1] * k).astype(np.int64), np.maximum(k - 1, 0))
+        rank = np.cumsum(free, axis=1) - 1
+        pick = free & (rank == choice[:, None]) & spawn[:, None]
+        cells = world[:, wp[:, 0], wp[:, 1]]
+        world[:, wp[:, 0], wp[:, 1]] = np.where(pick, WASTE, cells)
+        self.world[env_idx] = world
+
+    def _move(self, actions: np.ndarray) -> None:
+        b, n = self.num_envs, self.n_agents
+        target = self.pos + MOVES[actions]
+        target = np.where(self.wall[target[..., 0], target[..., 1]][..., None], self.pos, target)
+        priority = self.rng.uniform(n)  # random winner of contested cells
+        final = target.copy()
+        for _ in range(n + 1):
+            changed = np.zeros(b, dtype=bool)
+            moving = np.any(final != self.pos, axis=2)  # [B, N]
+            for i in range(n):
+                for j in range(n):
+                    if i == j:
+                        continue
+                    same = np.all(final[:, i] == final[:, j], axis=1)
+                    swap = np.all(final[:, i] == self.pos[:, j], axis=1) & np.all(final[:, j] == self.pos[:, i], axis=1)
+                    # i gives way if j stays there, or j ranks higher, or they would swap
+                    loses = moving[:, i] & (
+                        (same & (~moving[:, j] | (priority[:, j] > priority[:, i]))) | (swap & moving[:, j])
+                    )
+                    if loses.any():
+                        final[loses, i] = self.pos[loses, i]
+                        moving[:, i] &= ~loses
+                        changed |= loses
+            if not changed.any():
+                break
+        self.pos = final
+
+    def _clean(self, actions: np.ndarray) -> np.ndarray:
+        """Fire the cleaning beams of agents choosing clean, in id order; returns cells cleaned ``[B, N]``."""
+        b, n = self.num_envs, self.n_agents
+        cleaned = np.zeros((b, n))
+        self.beam[:] = False
+        steps = np.arange(BEAM_LENGTH)
+        for i in range(n):
+            envs = np.flatnonzero(actions[:, i] == CLEAN)
+            if envs.size == 0:
+                continue
+            pos = self.pos[envs]  # [E, N, 2]
+            cells = pos[:, i, None, None, :] + BEAMS  # [E, 3 beams, 5 cells, 2]
+            r = np.clip(cells[..., 0], 0, self.height - 1)
+            c = np.clip(cells[..., 1], 0, self.width - 1)
+            wall = (r != cells[..., 0]) | (c != cells[..., 1]) | self.wall[r, c]
+            rows = envs[:, None, None]
+            waste = self.world[rows, r, c] == WASTE
+            agent = ((pos[:, None, None, :, 0] == r[..., None]) & (pos[:, None, None, :, 1] == c[..., None])).any(-1)
+            # a beam covers the cells before the first wall, up to and including the first agent or waste
+            first_wall = np.where(wall.any(-1), wall.argmax(-1), BEAM_LENGTH)
+            stop = waste | agent
+            first_stop = np.where(stop.any(-1), stop.argmax(-1) + 1, BEAM_LENGTH)
+            covered = steps < np.minimum(first_wall, first_stop)[..., None]  # [E, 3, 5]
+            hit = covered & waste
+            self.world[np.broadcast_to(rows, hit.shape)[hit], r[hit], c[hit]] = RIVER
+            cleaned[envs, i] = hit.sum(axis=(1, 2))
+            self.beam[np.broadcast_to(rows, covered.shape)[covered], r[covered], c[covered]] = True
+        return cleaned
+
+    def _step(self, actions: np.ndarray) -> Transition:
+        self._move(actions)
+        r, c = self.pos[..., 0], self.pos[..., 1]
+        apples = self.world[self._rows[:, None], r, c] == APPLE  # [B, N]
+        self.world[self._rows[:, None], r, c] = np.where(apples, EMPTY, self.world[self._rows[:, None], r, c])
+        cleaned = self._clean(actions)
+        self._spawn(self.all_envs)
+        used_clean = actions == CLEAN
+        reward = apples.astype(np.float64) - self.cleaning_penalty * used_clean
+        outcomes = np.where(used_clean, CLEANED, np.where(reward > 0, COLLECTED, OTHER))
+        self.last_clean, self.last_apples, self.last_cleaned = used_clean, apples.astype(np.float64), cleaned
+        done = np.zeros(self.num_envs, dtype=bool)
+        return Transition(reward, reward.sum(axis=1), outcomes, done)
+
+    # ----------------------------------------------------------------- observations
+    def cell_codes(self) -> np.ndarray:
+        """What each cell shows ``[B, H, W]``: cell type, this step's beam, or agent ``i`` (code ``6 + i``)."""
+        codes = self.world.copy()
+        codes[self.beam] = _BEAM_CODE
+        for i in range(self.n_agents):
+            codes[self._rows, self.pos[:, i, 0], self.pos[:, i, 1]] = _AGENT_CODE + i
+        return codes
+
+    def rgb(self) -> np.ndarray:
+        """The maps as RGB ``[B, H, W, 3]`` float32 (0..255): cells, this step's beam, agents."""
+        return np.take(_PALETTE, self.cell_codes(), axis=0)
+
+    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
+        v = self.view
+        padded = np.full((self.num_envs, self.height + 2 * v, self.width + 2 * v), _OUTSIDE_CODE, dtype=np.int8)
+        padded[:, v:v + self.height, v:v + self.width] = self.cell_codes()
+        side = 2 * v + 1
+        # window of agent i starts at its own (row, col) in padded coordinates: [B, N, side, side]
+        windows = sliding_window_view(padded, (side, side), axis=(1, 2))
+        window = windows[self._rows[:, None], self.pos[..., 0], self.pos[..., 1]]
+        return np.take(_PALETTE_OBS, window, axis=0)
+
+    def principal_observation(self) -> np.ndarray:
+        image = np.take(_PALETTE_OBS, self.cell_codes(), axis=0).reshape(self.num_envs, -1)
+        return np.concatenate([image, self.last_clean.astype(np.float32)], axis=1)
+
+    def state(self, contracts: np.ndarray | None) -> np.ndarray:
+        return np.take(_PALETTE_OBS, self.cell_codes(), axis=0)
+
+    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
+        density = self.waste_density()
+        ap = self.apple_points
+        apple_count = (self.world[:, ap[:, 0], ap[:, 1]] == APPLE).sum(axis=1).astype(np.float64)
+        common = {"waste_density": density, "apple_count": apple_count}
+        infos: dict[str, dict[str, Any]] = {
+            f"agent_{i}": {**common, "apples": self.last_apples[:, i], "cleaned": self.last_cleaned[:, i]}
+            for i in range(self.n_agents)
+        }
+        if self.has_principal:
+            infos["principal_0"] = dict(common)
+        return infos
+
+    def render_ansi(self, env_index: int) -> str:
+        b = env_index
+        chars = CELL_CHARS[self.world[b]].astype("<U1")
+        chars[self.beam[b] & (chars == " ")] = "."
+        for i in range(self.n_agents):
+            chars[self.pos[b, i, 0], self.pos[b, i, 1]] = str(i)
+        grid = "\n".join("".join(row) for row in chars)
+        return f"cleanup {self.map_name}: step {int(self.t[b])}, waste density {self.waste_density()[b]:.2f}\n{grid}"
+
+    def render_rgb(self, env_index: int) -> np.ndarray:
+        scale = 16
+        img = self.rgb()[env_index].astype(np.uint8)
+        return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+
+
+class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
+    """PettingZoo ParallelEnv of Cleanup (see the module docstring)."""
+
+    metadata = {"name": "cleanup_v0", "render_modes": ["ansi", "human", "rgb_array"], "is_parallelizable": True,
+                "render_fps": 5}
+    default_max_cycles = 50
+
+    @classmethod
+    def make_game(
+        cls, num_envs: int, map_name: str = "7x7", n_agents: int | None = None, max_cycles: int = 50,
+        incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
+        apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
+        depletion_threshold: float | None = None, restoration_threshold: float | None = None,
+        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
+    ) -> CleanupGame:
+        return CleanupGame(num_envs, map_name, n_agents, max_cycles, incentives, incentive_cap, view_size,
+                           apple_respawn_prob, waste_spawn_prob, depletion_threshold, restoration_threshold,
+                           cleaning_penalty, incentive_cost=incentive_cost, seed=seed)
+
+
+env = aec_from_parallel(parallel_env)
+raw_env = env

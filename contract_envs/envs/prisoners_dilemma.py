@@ -1,0 +1,206 @@
+"""
+# Prisoner's Dilemma (iterated, with an incentive designer, peer incentives or reward transfer)
+
+This environment is part of the *incentive-design* environments of contract-envs (see
+`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+
+| | |
+|---|---|
+| Creation | `contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v0")` |
+| Actions | Mixed: designer Continuous (Box), agents Discrete (peer variant: Dict) |
+| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Manual Control | No |
+| Agents | `['principal_0', 'agent_0', 'agent_1']` (`incentives="peer"`/`"none"`: agents only) |
+| Agents | 3 (2 without a designer) |
+| Action Shape | designer `(2,)` (`per_agent`: `(2, 2)`), agent `()` |
+| Action Values | designer `[0, incentive_cap]`, agent `{0 = C, 1 = D}` |
+| Observation Shape | `(5,)` (`peer`: agents `(6,)`) |
+| Observation Values | one-hot of the previous joint action (start = index 4); gifts in `[0, cap * max_cycles]` |
+| State Shape | `(5,)` |
+
+The iterated Prisoner's Dilemma of LOLA (`alshedivat/lola`, `lola/envs/prisoners_dilemma.py`), used
+by LIO (Yang et al., NeurIPS 2020) with peer incentives, here also with an incentive designer in
+the style of adaptive incentive design (Yang et al., AAMAS 2022), and with Willis et al.'s reward
+transfer (arXiv 2310.12928).
+
+### Rules
+Two agents, actions 0 = cooperate (C), 1 = defect (D). Reward to an agent (LOLA's
+`payout_mat = [[-1, 0], [-3, -2]]`, `reward_i = payout[a_other][a_i]`): CC -1, CD -3 (it
+cooperates, the other defects), DC 0, DD -2. In the (R, S, T, P) notation: R = -1, S = -3, T = 0,
+P = -2 (`payoffs` argument). Episodes last `max_cycles` = 5 steps (truncation).
+
+### Incentive-design timing and variants
+One Parallel step per round (`simultaneous = True`): the designer's payment schedule over the
+agents' actions is chosen with their actions and settled right after; agents never see it.
+* `incentives="per_action"` (default): `(tau_C, tau_D)` in `[0, incentive_cap]` (cap 3 =
+  LIO's `r_multiplier`), the same for both agents. `"per_agent"`: one schedule per agent, `(2, 2)`.
+* `"peer"` (LIO): no designer; each agent's action is `{"action": Discrete(2), "incentives":
+  Box(0, cap, (1, 2))}`, what it pays the other agent for each of the other's actions; the
+  observation ends with the cumulative amount it has given this episode.
+* `"none"`: no incentives.
+* `keep_fraction = s` (reward transfer, any variant): each agent keeps the fraction `s` of its
+  environment reward and transfers `1 - s` of it to the other (a negative reward transfers a
+  liability: the other loses `(1 - s)|r|`). The transfers go through the contract layer's ledger
+  (`transfer_in`, `transfer_out`), so agent `i` receives `s r_i + (1 - s) r_j`. Default 1 (none).
+
+### Observation Space
+One-hot of the previous joint action, index `2 a_0 + a_1`, or 4 at the start (LOLA), the same for
+both agents and the designer, float32. `peer`: agents also see the cumulative amount given.
+
+### Rewards
+Agent: environment reward (after reward transfer) + incentives received (+/- gifts). Designer:
+welfare (sum of the agents' environment rewards) minus `incentive_cost` (alpha, default 1) times
+the incentives paid (the suite's designer_return(alpha); LIO's IPD config has no cost, alpha = 0).
+The ledger records the money paid. `principal_in_welfare = False`.
+
+### Exact answers (`contract_envs.solvers`)
+`pd_min_incentive_gap(R, S, T, P) = max(T - R, P - S)`: cooperation is (weakly) dominant iff
+`tau_C - tau_D >= 1` for LOLA's payoffs. `reward_transfer_threshold(R, S, T, P) =
+min((R-S)/(T-S), (T-P)/(T-S))`: reward transfer makes cooperation dominant iff `s <= 2/3` (0.6 for
+(3, 0, 5, 1)). Welfare -2 per step at CC, -4 at DD.
+
+### Deviations from the sources
+* LIO's gift is a function of the other's action and the observation; here the giver commits to a
+  schedule over the other's action for the step (equivalent for two agents).
+* LOLA's environment has no designer; the designer variant follows A's incentive design with
+  LIO's bound `[0, 3]`.
+* Willis et al. compute the self-interest level by an LP for general games; this environment
+  implements the symmetric two-player transfer, for which the closed form above is exact.
+
+### Arguments
+```python
+contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v0", max_cycles=5,
+                   incentives="per_action", incentive_cap=3.0, keep_fraction=1.0,
+                   payoffs=(-1.0, -3.0, 0.0, -2.0), incentive_cost=1.0, render_mode=None)
+```
+`payoffs` = (R, S, T, P), reward to the row player for CC, CD, DC, DD (check the ordering when
+taking payoffs from other code: `ucl-dark/pax` lists the IPD in another order).
+
+### Version History
+* v0: Initial release.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from contract_envs.contracts import Settlement
+from contract_envs.core import ContractGame, Transition
+from contract_envs.envs._incentive_common import (
+    EpisodeLengthParallelEnv,
+    IncentiveCostMixin,
+    check_incentive_cost,
+    incentive_terms,
+)
+from contract_envs.pettingzoo_api import aec_from_parallel
+
+COOPERATE, DEFECT = 0, 1
+START_STATE = 4
+LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
+
+
+def payoff_matrix(payoffs) -> np.ndarray:
+    """``[a_self, a_other]`` -> reward of ``self`` from (R, S, T, P)."""
+    values = np.asarray(payoffs, dtype=np.float64)
+    if values.shape != (4,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"payoffs must be 4 finite numbers (R, S, T, P), got {payoffs!r}")
+    r, s, t, p = values
+    return np.array([[r, s], [t, p]])
+
+
+class PrisonersDilemmaGame(IncentiveCostMixin, ContractGame):
+    """Batched iterated Prisoner's Dilemma with incentives and reward transfer."""
+
+    name = "prisoners_dilemma"
+    simultaneous = True
+    principal_in_welfare = False
+
+    def __init__(
+        self, num_envs: int = 1, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
+        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
+    ) -> None:
+        if max_cycles is None or int(max_cycles) < 1:
+            raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
+        if not (0.0 <= float(keep_fraction) <= 1.0):
+            raise ValueError(f"keep_fraction must lie in [0, 1], got {keep_fraction}")
+        terms, self.peer_terms = incentive_terms(incentives, 2, 2, incentive_cap)
+        self.rule_transfers = float(keep_fraction) < 1.0
+        super().__init__(num_envs, 2, 2, terms, int(max_cycles), seed)
+        self.mode, self.keep_fraction = incentives, float(keep_fraction)
+        self.incentive_cost = check_incentive_cost(incentive_cost)
+        self.payoff = payoff_matrix(payoffs)
+        peer = self.peer_terms is not None
+        high = np.ones(6 if peer else 5, dtype=np.float32)
+        if peer:
+            high[5] = float(incentive_cap) * int(max_cycles)
+        self.agent_observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
+        self.principal_observation_space = spaces.Box(0.0, 1.0, (5,), dtype=np.float32)
+        self.state_space = self.principal_observation_space
+        self.prev = np.full(self.num_envs, START_STATE, dtype=np.int64)
+        self.given = np.zeros((self.num_envs, 2))
+        self._eye = np.eye(5, dtype=np.float32)
+        self._last_rules: np.ndarray | None = None
+
+    def _reset(self, env_idx: np.ndarray) -> None:
+        self.prev[env_idx] = START_STATE
+        self.given[env_idx] = 0.0
+
+    def _step(self, actions: np.ndarray) -> Transition:
+        a0, a1 = actions[:, 0], actions[:, 1]
+        reward = np.stack([self.payoff[a0, a1], self.payoff[a1, a0]], axis=1)
+        transfers = None
+        if self.rule_transfers:
+            share = (1.0 - self.keep_fraction) * reward  # [B, 2] amount agent i hands to the other
+            transfers = np.zeros((self.num_envs, 3, 3))
+            transfers[:, 0, 1] = np.maximum(share[:, 0], 0.0) + np.maximum(-share[:, 1], 0.0)
+            transfers[:, 1, 0] = np.maximum(share[:, 1], 0.0) + np.maximum(-share[:, 0], 0.0)
+        self.prev = 2 * a0 + a1
+        self._last_rules = transfers
+        done = np.zeros(self.num_envs, dtype=bool)
+        return Transition(reward, reward.sum(axis=1), actions.copy(), done, transfers)
+
+    def on_settled(self, settlement: Settlement) -> None:
+        if self.peer_terms is not None:
+            moved = settlement.transfers
+            if self._last_rules is not None:  # reward-transfer amounts are not gifts
+                moved = moved - self._last_rules
+            self.given[:, 0] += moved[:, 0, 1]
+            self.given[:, 1] += moved[:, 1, 0]
+
+    def principal_observation(self) -> np.ndarray:
+        return self._eye[self.prev]
+
+    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
+        obs = np.repeat(self._eye[self.prev][:, None, :], 2, axis=1)
+        if self.peer_terms is None:
+            return obs
+        return np.concatenate([obs, self.given[:, :, None].astype(np.float32)], axis=2)
+
+    def state(self, contracts: np.ndarray | None) -> np.ndarray:
+        return self.principal_observation()
+
+    def render_ansi(self, env_index: int) -> str:
+        b = env_index
+        last = "start" if self.prev[b] == START_STATE else "CD"[self.prev[b] // 2] + "CD"[self.prev[b] % 2]
+        return f"prisoners_dilemma: step {int(self.t[b])}, previous joint action {last}"
+
+
+class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
+    """PettingZoo ParallelEnv of the iterated Prisoner's Dilemma (see the module docstring)."""
+
+    metadata = {"name": "prisoners_dilemma_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True,
+                "render_fps": 2}
+    default_max_cycles = 5
+
+    @classmethod
+    def make_game(
+        cls, num_envs: int, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
+        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
+    ) -> PrisonersDilemmaGame:
+        return PrisonersDilemmaGame(num_envs, max_cycles, incentives, incentive_cap, keep_fraction, payoffs,
+                                    incentive_cost=incentive_cost, seed=seed)
+
+
+env = aec_from_parallel(parallel_env)
+raw_env = env
