@@ -224,6 +224,23 @@ def transfer_matrix(
     return out
 
 
+def reward_sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
+    """Rule transfers ``[B, N+1, N+1]`` of reward sharing with proportion ``p`` among the agents.
+
+    The constant-proportion baseline (Christoffersen et al.; PARL's budget-matched comparison):
+    agent ``i`` ends with ``(1 - p) r_i + p * mean_j r_j``. Each pair settles its difference, agent
+    ``j`` paying agent ``i`` ``(p / N) * max(r_j - r_i, 0)``, so amounts are non-negative, the
+    principal takes no part and ``i``'s net transfer is ``p * (mean_j r_j - r_i)``.
+    """
+    if not (0.0 <= proportion <= 1.0):
+        raise ValueError(f"reward sharing proportion must lie in [0, 1], got {proportion!r}")
+    own = np.asarray(agent_own, dtype=np.float64)
+    num_envs, n_agents = own.shape
+    out = np.zeros((num_envs, n_agents + 1, n_agents + 1))
+    out[:, :n_agents, :n_agents] = (proportion / n_agents) * np.maximum(own[:, :, None] - own[:, None, :], 0.0)
+    return out
+
+
 def settle(
     contracts: np.ndarray | None,
     outcomes: np.ndarray,
