@@ -317,7 +317,13 @@ def test_ledger_and_welfare_conservation_with_random_contracts(preset, seed, sha
         pinfo = infos["principal_0"]
         own = np.stack([infos[f"agent_{i}"]["own_reward"] for i in range(n)], axis=1)
         pay = np.stack([infos[f"agent_{i}"]["payment"] for i in range(n)], axis=1)
-        transfer = np.stack([infos[f"agent_{i}"]["transfer"] for i in range(n)], axis=1)
+        if sharing:
+            transfer = np.stack([infos[f"agent_{i}"]["transfer_in"] - infos[f"agent_{i}"]["transfer_out"]
+                                 for i in range(n)], axis=1)
+            assert pinfo["transfer_in"].sum() == pinfo["transfer_out"].sum() == 0.0  # the principal takes no part
+        else:
+            assert "transfer_in" not in infos["agent_0"]
+            transfer = np.zeros((num_envs, n))
         np.testing.assert_array_equal(pay, np.take_along_axis(contracts, actions[..., None], 2)[..., 0])
         np.testing.assert_allclose(pinfo["payment"], pay.sum(axis=1), rtol=0, atol=1e-12)
         np.testing.assert_allclose(pinfo["welfare"], own.sum(axis=1), rtol=0, atol=1e-12)
@@ -332,7 +338,9 @@ def test_ledger_and_welfare_conservation_with_random_contracts(preset, seed, sha
         totals["transfer"] += transfer
         np.testing.assert_allclose(pinfo["episode_payment"], totals["payment"], atol=1e-9)
         np.testing.assert_allclose(pinfo["episode_welfare"], totals["welfare"], atol=1e-9)
-        np.testing.assert_allclose(infos["agent_0"]["episode_transfer"], totals["transfer"][:, 0], atol=1e-9)
+        if sharing:
+            net = infos["agent_0"]["episode_transfer_in"] - infos["agent_0"]["episode_transfer_out"]
+            np.testing.assert_allclose(net, totals["transfer"][:, 0], atol=1e-9)
         done = truncs["principal_0"]
         for key in totals:
             totals[key][done] = 0.0
@@ -478,7 +486,7 @@ def test_role_views_report_ledger_info_keys_from_reset():
     par = AgentsOnlyParallelEnv(ENV_ID, principal_policy=None, preset="parl_3x3")
     _, infos = par.reset(seed=0)
     _, _, _, _, step_infos = par.step({a: 0 for a in par.agents})
-    assert infos["agent_0"].keys() == step_infos["agent_0"].keys() and "transfer" in infos["agent_0"]
+    assert infos["agent_0"].keys() == step_infos["agent_0"].keys() and "episode_utility" in infos["agent_0"]
     gym_env = gymnasium.make("contract_envs/CoinGamePrincipal-v0", preset="parl_3x3")
     _, info = gym_env.reset(seed=0)
     *_, step_info = gym_env.step(np.zeros((2, 4), np.float32))

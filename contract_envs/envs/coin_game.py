@@ -131,13 +131,15 @@ observe their contract; the principal's action is ignored). `infos[player]["acti
 action counts next; rewards arrive in the act stage. With `principal=False` a round is one step.
 
 ### Rewards
-Agent i: `r_i + payment_i + transfer_i`; principal: `welfare_weight * sum_i r_i - sum_i payment_i`.
+Agent i: `r_i + payment_i` (+ reward-sharing transfers); principal: `welfare_weight * sum_i r_i - sum_i payment_i`.
 `reward_sharing = p` (the constant-proportion baseline of Christoffersen et al. used by PARL)
-turns rewards into `(1 - p) r_i + p * mean_j r_j`; it is settled in the contract layer as
-budget-balanced transfers `p * (mean_j r_j - r_i)` among the agents, recorded in the ledger key
-`transfer` (the principal pays nothing for it). `infos` carry the ledger: per step `own_reward`,
-`payment`, `transfer`, `utility` (and the principal's `welfare` = `sum_i r_i`), and running
-`episode_*` totals.
+turns rewards into `(1 - p) r_i + p * mean_j r_j`. It is money moving between agents, so it is
+settled by the contract layer as rule transfers (`contracts.reward_sharing_transfers`: each pair
+settles its difference, j paying i `(p / N) max(r_j - r_i, 0)`; net `p * (mean_j r_j - r_i)` to
+agent i; the principal takes no part) and recorded in the ledger's `transfer_in` /
+`transfer_out` keys, present only when `reward_sharing > 0`. `infos` carry the ledger: per step
+`own_reward`, `payment`, `utility` = own + payment + transfer_in - transfer_out (and the
+principal's `welfare` = `sum_i r_i`), and running `episode_*` totals.
 
 ### Default agent policy of the principal's Gymnasium view
 `gymnasium.make("contract_envs/CoinGamePrincipal-v0", **kwargs)` is the principal's problem with
@@ -211,7 +213,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from contract_envs.contracts import ContractTerms
+from contract_envs.contracts import ContractTerms, reward_sharing_transfers
 from contract_envs.core import ContractGame, Transition
 from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
 
@@ -362,6 +364,7 @@ class CoinGame(ContractGame):
         self.rules = rules
         self.welfare_weight = float(welfare_weight)
         self.reward_sharing = float(reward_sharing)
+        self.rule_transfers = self.reward_sharing > 0.0  # settled by the contract layer as rule transfers
         self.principal_in_welfare = False
         n, a = rules.n_agents, rules.n_actions
         terms = ContractTerms(n, a, float(payment_cap)) if principal else None
@@ -549,7 +552,8 @@ class CoinGame(ContractGame):
         agent_own = rewards.T
         principal_own = payoffs[n]
         outcomes = actions if self.has_principal else self._no_outcome  # no contracts: one dummy outcome
-        return Transition(agent_own, principal_own, outcomes, self._never_terminal)
+        transfers = reward_sharing_transfers(agent_own, self.reward_sharing) if self.rule_transfers else None
+        return Transition(agent_own, principal_own, outcomes, self._never_terminal, transfers)
 
     # ----------------------------------------------------------------- observations
     def _build_scatter_tables(self) -> None:
