@@ -20,6 +20,7 @@ zero.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,6 +225,15 @@ def transfer_matrix(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _row_starts(shape: tuple[int, int, int]) -> np.ndarray:
+    """Flat index of ``[b, i, 0]`` in a C-ordered ``[B, N, O]`` array (read-only, cached)."""
+    num_envs, n_agents, n_outcomes = shape
+    rows = np.arange(0, num_envs * n_agents * n_outcomes, n_outcomes).reshape(num_envs, n_agents)
+    rows.flags.writeable = False
+    return rows
+
+
 def reward_sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
     """Rule transfers ``[B, N+1, N+1]`` of reward sharing with proportion ``p`` among the agents.
 
@@ -265,9 +275,8 @@ def settle(
     """
     if contracts is None:
         payments = np.zeros_like(agent_own, dtype=np.float64)
-    else:
-        num_envs, n_agents = outcomes.shape
-        payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
+    else:  # contracts[b, i, outcomes[b, i]], by one flat take (faster than 3-array fancy indexing)
+        payments = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
@@ -361,9 +370,12 @@ class Ledger:
         self.agent[..., na:] += step_a
         self.principal[:, np_:] += step_p
 
-    def agent_info(self, i: int) -> dict[str, np.ndarray]:
-        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
-        return {k: self.agent[:, i, j] for j, k in enumerate(self.agent_info_keys)}
+    def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger, or into ``table``, a copy
+        of ``self.agent``)."""
+        table = self.agent if table is None else table
+        return {k: table[:, i, j] for j, k in enumerate(self.agent_info_keys)}
 
-    def principal_info(self) -> dict[str, np.ndarray]:
-        return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}
+    def principal_info(self, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        table = self.principal if table is None else table
+        return {k: table[:, j] for j, k in enumerate(self.principal_info_keys)}
