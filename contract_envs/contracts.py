@@ -320,12 +320,13 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). Stored as two tables whose last axis follows ``agent_info_keys`` /
-    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
-    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
-    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
-    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
-    transfer_out), and the tables have 10 and 12 columns.
+    the current episode). Stored as two tables whose first axis follows ``agent_info_keys`` /
+    ``principal_info_keys``: ``agent [6, B, N]`` and ``principal [8, B]`` (step entries first,
+    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``), so each
+    entry is one contiguous ``[B, N]`` / ``[B]`` block. With ``transfers=True`` every player also
+    has ``transfer_in`` and ``transfer_out`` (money received from / given to other players through
+    transfers; ``utility`` = own + payment + transfer_in - transfer_out), and the tables have 10
+    and 12 entries.
     """
 
     def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
@@ -335,13 +336,13 @@ class Ledger:
         self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
         self.agent_info_keys = _info_keys(self.agent_keys)
         self.principal_info_keys = _info_keys(self.principal_keys)
-        self.agent = np.zeros((num_envs, n_agents, len(self.agent_info_keys)))
-        self.principal = np.zeros((num_envs, len(self.principal_info_keys)))
+        self.agent = np.zeros((len(self.agent_info_keys), num_envs, n_agents))
+        self.principal = np.zeros((len(self.principal_info_keys), num_envs))
         self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
-        self.agent[..., : self._na] = 0.0
-        self.principal[:, : self._np] = 0.0
+        self.agent[: self._na] = 0.0
+        self.principal[: self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
@@ -349,33 +350,32 @@ class Ledger:
             self.agent[...] = 0.0
             self.principal[...] = 0.0
         else:
-            self.agent[env_idx] = 0.0
-            self.principal[env_idx] = 0.0
+            self.agent[:, env_idx] = 0.0
+            self.principal[:, env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
         na, np_ = self._na, self._np
-        step_a = self.agent[..., :na]
-        step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
-        step_p = self.principal[:, :np_]
-        step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
-            s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
+        step_a = self.agent[:na]
+        step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
+        step_p = self.principal[:np_]
+        step_p[0], step_p[1], step_p[2], step_p[3] = s.principal_own, s.principal_paid, s.principal_utility, s.welfare
         if self.transfers:
             n = self.n_agents
             if s.transfer_in is None:
-                step_a[..., 3:5] = 0.0
-                step_p[:, 4:6] = 0.0
+                step_a[3:5] = 0.0
+                step_p[4:6] = 0.0
             else:
-                step_a[..., 3], step_a[..., 4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
-                step_p[:, 4], step_p[:, 5] = s.transfer_in[:, n], s.transfer_out[:, n]
-        self.agent[..., na:] += step_a
-        self.principal[:, np_:] += step_p
+                step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self.agent[na:] += step_a
+        self.principal[np_:] += step_p
 
     def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Arrays ``[B]`` per key for agent ``i`` (views into the ledger, or into ``table``, a copy
         of ``self.agent``)."""
         table = self.agent if table is None else table
-        return {k: table[:, i, j] for j, k in enumerate(self.agent_info_keys)}
+        return {k: table[j, :, i] for j, k in enumerate(self.agent_info_keys)}
 
     def principal_info(self, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
         table = self.principal if table is None else table
-        return {k: table[:, j] for j, k in enumerate(self.principal_info_keys)}
+        return {k: table[j] for j, k in enumerate(self.principal_info_keys)}

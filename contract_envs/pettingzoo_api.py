@@ -142,10 +142,10 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         out = {}
         for p in self.agents:
             if p == PRINCIPAL:
-                info = dict(zip(ledger.principal_info_keys, ledger.principal[0].tolist(), strict=True))
+                info = dict(zip(ledger.principal_info_keys, ledger.principal[:, 0].tolist(), strict=True))
                 info["acting"] = not agents_act or self.game.simultaneous
             else:
-                info = dict(zip(ledger.agent_info_keys, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
+                info = dict(zip(ledger.agent_info_keys, ledger.agent[:, 0, self._agent_index[p]].tolist(), strict=True))
                 info["acting"] = agents_act
             if p in extra:
                 info.update({k: float(v[0]) for k, v in extra[p].items()})
