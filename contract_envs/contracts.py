@@ -320,13 +320,13 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). Stored as two tables whose first axis follows ``agent_info_keys`` /
-    ``principal_info_keys``: ``agent [6, B, N]`` and ``principal [8, B]`` (step entries first,
-    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``), so each
-    entry is one contiguous ``[B, N]`` / ``[B]`` block. With ``transfers=True`` every player also
-    has ``transfer_in`` and ``transfer_out`` (money received from / given to other players through
-    transfers; ``utility`` = own + payment + transfer_in - transfer_out), and the tables have 10
-    and 12 entries.
+    the current episode). Exposed as two tables whose last axis follows ``agent_info_keys`` /
+    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
+    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
+    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
+    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
+    transfer_out), and the tables have 10 and 12 columns. The tables are views of entry-major
+    storage (``[keys, B, N]`` / ``[keys, B]``), so that recording a step writes contiguous blocks.
     """
 
     def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
@@ -336,28 +336,30 @@ class Ledger:
         self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
         self.agent_info_keys = _info_keys(self.agent_keys)
         self.principal_info_keys = _info_keys(self.principal_keys)
-        self.agent = np.zeros((len(self.agent_info_keys), num_envs, n_agents))
-        self.principal = np.zeros((len(self.principal_info_keys), num_envs))
+        self._agent_entries = np.zeros((len(self.agent_info_keys), num_envs, n_agents))
+        self._principal_entries = np.zeros((len(self.principal_info_keys), num_envs))
+        self.agent = np.moveaxis(self._agent_entries, 0, -1)  # [B, N, keys] view
+        self.principal = np.moveaxis(self._principal_entries, 0, -1)  # [B, keys] view
         self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
-        self.agent[: self._na] = 0.0
-        self.principal[: self._np] = 0.0
+        self._agent_entries[: self._na] = 0.0
+        self._principal_entries[: self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
         if env_idx is None:
-            self.agent[...] = 0.0
-            self.principal[...] = 0.0
+            self._agent_entries[...] = 0.0
+            self._principal_entries[...] = 0.0
         else:
-            self.agent[:, env_idx] = 0.0
-            self.principal[:, env_idx] = 0.0
+            self._agent_entries[:, env_idx] = 0.0
+            self._principal_entries[:, env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
         na, np_ = self._na, self._np
-        step_a = self.agent[:na]
+        step_a = self._agent_entries[:na]
         step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
-        step_p = self.principal[:np_]
+        step_p = self._principal_entries[:np_]
         step_p[0], step_p[1], step_p[2], step_p[3] = s.principal_own, s.principal_paid, s.principal_utility, s.welfare
         if self.transfers:
             n = self.n_agents
@@ -367,15 +369,99 @@ class Ledger:
             else:
                 step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
                 step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
-        self.agent[na:] += step_a
-        self.principal[np_:] += step_p
+        self._agent_entries[na:] += step_a
+        self._principal_entries[np_:] += step_p
+
+    def copy_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the ``agent`` and ``principal`` tables (same layout), e.g. for infos kept after
+        the ledger moves on."""
+        return (np.moveaxis(self._agent_entries.copy(), 0, -1), np.moveaxis(self._principal_entries.copy(), 0, -1))
 
     def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Arrays ``[B]`` per key for agent ``i`` (views into the ledger, or into ``table``, a copy
-        of ``self.agent``)."""
+        of ``self.agent`` from :meth:`copy_tables`)."""
         table = self.agent if table is None else table
-        return {k: table[j, :, i] for j, k in enumerate(self.agent_info_keys)}
+        return {k: table[:, i, j] for j, k in enumerate(self.agent_info_keys)}
 
     def principal_info(self, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
         table = self.principal if table is None else table
-        return {k: table[j] for j, k in enumerate(self.principal_info_keys)}
+        return {k: table[:, j] for j, k in enumerate(self.principal_info_keys)}
+
+
+# --------------------------------------------------------------------------- hierarchies
+@dataclass
+class HierarchySettlement:
+    """Money and rewards of one step of a hierarchy of contracts, per env (leading axis B).
+
+    Every node is an agent of its parent and a principal to its children (trees of principals).
+    """
+
+    received: np.ndarray  # [B, N] what each node receives from its parent (0 for roots)
+    paid: np.ndarray  # [B, N] what each node pays its children in total
+    own: np.ndarray  # [B, N] own (pre-transfer) rewards
+    utility: np.ndarray  # [B, N] own + received - paid
+    welfare: np.ndarray  # [B] sum of own rewards (transfers cancel)
+
+
+def settle_hierarchy(contracts: np.ndarray, outcomes: np.ndarray, own: np.ndarray, parents) -> HierarchySettlement:
+    """Settle a step in which each node is paid by its parent according to its own contract.
+
+    The per-edge payment is exactly :func:`settle`'s (the entry of the node's contract for its
+    realised outcome); this adds the aggregation over a forest of principals.
+
+    Args:
+        contracts: ``[B, N, O]`` validated offers; row ``v`` is the offer of ``parents[v]`` to ``v``
+            (ignored for roots).
+        outcomes: ``[B, N]`` realised outcome index per node (its action for observed-action contracts).
+        own: ``[B, N]`` own rewards.
+        parents: ``[N]`` parent index of every node, ``-1`` for a root.
+    """
+    parents = np.asarray(parents, dtype=np.int64)
+    num_envs, n_nodes = own.shape
+    if parents.shape != (n_nodes,) or np.any((parents < -1) | (parents >= n_nodes)):
+        raise ValueError(f"parents must be {n_nodes} indices in [-1, {n_nodes - 1}], got {parents.tolist()}")
+    children = np.flatnonzero(parents >= 0)
+    edge = settle(contracts[:, children], outcomes[:, children], own[:, children], np.zeros(num_envs), False)
+    received = np.zeros((num_envs, n_nodes))
+    received[:, children] = edge.payments
+    incidence = np.zeros((n_nodes, n_nodes))  # [child, parent]
+    incidence[children, parents[children]] = 1.0
+    paid = received @ incidence
+    return HierarchySettlement(received, paid, own, own + received - paid, own.sum(axis=1))
+
+
+HIERARCHY_LEDGER_KEYS = ("own_reward", "payment_received", "payment_paid", "utility", "welfare")
+HIERARCHY_INFO_KEYS = _info_keys(HIERARCHY_LEDGER_KEYS)
+
+
+class HierarchyLedger:
+    """:class:`Ledger` of a hierarchy: per node ``own_reward``, ``payment_received``, ``payment_paid``,
+    ``utility`` and the env's ``welfare``, each also as ``episode_<key>`` (all floats, present from
+    ``reset`` on). One table ``node [B, N, 10]`` whose last axis follows ``info_keys`` (step
+    columns first, then the episode totals), like :class:`Ledger`'s tables."""
+
+    def __init__(self, num_envs: int, n_nodes: int) -> None:
+        self.num_envs, self.n_nodes = num_envs, n_nodes
+        self.info_keys = HIERARCHY_INFO_KEYS
+        self.node = np.zeros((num_envs, n_nodes, len(self.info_keys)))
+        self._n = len(HIERARCHY_LEDGER_KEYS)
+
+    def clear_step(self) -> None:
+        self.node[..., : self._n] = 0.0
+
+    def reset(self, env_idx: np.ndarray | None = None) -> None:
+        """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
+        if env_idx is None:
+            self.node[...] = 0.0
+        else:
+            self.node[env_idx] = 0.0
+
+    def record(self, s: HierarchySettlement) -> None:
+        step = self.node[..., : self._n]
+        step[..., 0], step[..., 1], step[..., 2], step[..., 3] = s.own, s.received, s.paid, s.utility
+        step[..., 4] = s.welfare[:, None]
+        self.node[..., self._n :] += step
+
+    def node_info(self, i: int) -> dict[str, np.ndarray]:
+        """Arrays ``[B]`` per key for node ``i`` (views into the ledger)."""
+        return {k: self.node[:, i, j] for j, k in enumerate(self.info_keys)}

@@ -350,13 +350,13 @@ class VectorContractEnv:
         led = self.ledger
         agents_act = self.stage == ACT
         # copy: views into one copy of each ledger table (2 copies instead of one per entry)
-        agent_table = led.agent.copy() if copy else None
+        agent_table, principal_table = led.copy_tables() if copy else (None, None)
         infos: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(self.agents):
             infos[a] = led.agent_info(i, agent_table)
             infos[a]["acting"] = agents_act
         if self.game.has_principal:
-            infos[PRINCIPAL] = led.principal_info(led.principal.copy() if copy else None)
+            infos[PRINCIPAL] = led.principal_info(principal_table)
             infos[PRINCIPAL]["acting"] = self.stage == OFFER or self.game.simultaneous
         for player, extra in self.game.extra_infos().items():
             infos[player].update({k: v.copy() for k, v in extra.items()} if copy else extra)

@@ -22,6 +22,12 @@ from contract_envs.contracts import PRINCIPAL
 from contract_envs.core import ACT, ContractGame, VectorContractEnv
 
 
+def vector_env_for(game: Any, autoreset: bool) -> Any:
+    """The batched API of a game: :class:`VectorContractEnv`, unless the game names its own
+    stage machine in ``vector_env_class`` (e.g. games with several principals)."""
+    return getattr(game, "vector_env_class", VectorContractEnv)(game, autoreset=autoreset)
+
+
 def _scalar_obs(obs: Any) -> Any:
     if isinstance(obs, dict):
         return {k: v[0] for k, v in obs.items()}
@@ -54,7 +60,7 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
             )
         self.render_mode = render_mode
         self.game = self.make_game(num_envs=1, **kwargs)
-        self.vec = VectorContractEnv(self.game, autoreset=False)
+        self.vec = vector_env_for(self.game, autoreset=False)
         self.possible_agents = list(self.vec.possible_agents)
         self._agent_index = {a: i for i, a in enumerate(self.vec.agents)}
         self.agents: list[str] = []
@@ -142,10 +148,10 @@ class ContractParallelEnv(ParallelEnv, EzPickle):
         out = {}
         for p in self.agents:
             if p == PRINCIPAL:
-                info = dict(zip(ledger.principal_info_keys, ledger.principal[:, 0].tolist(), strict=True))
+                info = dict(zip(ledger.principal_info_keys, ledger.principal[0].tolist(), strict=True))
                 info["acting"] = not agents_act or self.game.simultaneous
             else:
-                info = dict(zip(ledger.agent_info_keys, ledger.agent[:, 0, self._agent_index[p]].tolist(), strict=True))
+                info = dict(zip(ledger.agent_info_keys, ledger.agent[0, self._agent_index[p]].tolist(), strict=True))
                 info["acting"] = agents_act
             if p in extra:
                 info.update({k: float(v[0]) for k, v in extra[p].items()})

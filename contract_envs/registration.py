@@ -23,6 +23,8 @@ ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "prisoners_dilemma": (0, "contract_envs.envs.prisoners_dilemma"),
     "cleanup": (0, "contract_envs.envs.cleanup"),
     "tax_economy": (0, "contract_envs.envs.tax_economy"),
+    "tree_contracts": (0, "contract_envs.envs.tree_contracts"),
+    "contract_bandit": (0, "contract_envs.envs.contract_bandit"),
     "coin_game": (0, "contract_envs.envs.coin_game"),
 }
 

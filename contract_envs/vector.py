@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from contract_envs.core import VectorContractEnv
+from contract_envs.pettingzoo_api import vector_env_for
 from contract_envs.registration import game_factory
 
 
@@ -19,7 +20,7 @@ def make(
 ) -> VectorContractEnv:
     """Batched environment ``env_id`` with ``num_envs`` copies, reset with ``seed``."""
     game = game_factory(env_id)(num_envs=num_envs, **kwargs)
-    env = VectorContractEnv(game, autoreset=autoreset)
+    env = vector_env_for(game, autoreset=autoreset)
     env.reset(seed=seed)
     return env
 

@@ -20,9 +20,11 @@ from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, render
 
 
 def random_action(space, rng: np.random.Generator) -> Any:
-    """A valid random action of a Discrete, Box or Dict space (numpy-seeded, so reproducible)."""
+    """A valid random action of a Discrete, MultiDiscrete, Box or Dict space (numpy-seeded, so reproducible)."""
     if isinstance(space, spaces.Dict):
         return {k: random_action(sub, rng) for k, sub in space.spaces.items()}
+    if isinstance(space, spaces.MultiDiscrete):
+        return (space.start + rng.integers(space.nvec)).astype(space.dtype)
     if hasattr(space, "n"):
         return int(rng.integers(space.n))
     return rng.uniform(space.low, space.high).astype(space.dtype)

@@ -1,0 +1,512 @@
+"""Meta-gradient adaptive incentive design (MetaGrad, Yang et al. AAMAS 2022), batched, CleanRL style.
+
+A central incentive designer (ID) pays self-interested policy-gradient agents a schedule over their
+actions (Escape Room, Prisoner's Dilemma, Cleanup) or sets tax rates (tax economy). Per iteration:
+
+1. the agents' incentivised returns on the current batch of episodes ``tau_k`` are written as a
+   differentiable function of the designer's parameters ``eta`` (environment reward + incentive
+   ``sigmoid(net_eta(s)) * cap`` for the action type taken; for taxes, the coin and utility
+   recursion of the economy re-implemented in torch);
+2. each agent takes one policy-gradient step ``theta_hat = theta - lr * grad L(theta, eta)``, built
+   in-graph (``create_graph=True``), so ``theta_hat`` is a function of ``eta``;
+3. a validation batch ``tau_hat`` is collected with ``theta_hat`` ("online cross-validation");
+4. the designer ascends ``sum_i sum_t log pi_{theta_hat_i(eta)}(a_t | o_t) * G^ID_t`` on ``tau_hat``
+   (``G^ID``: discounted welfare, incentives excluded), plus the pathwise term where the designer's
+   own reward depends on ``eta`` directly (taxes); the L1 incentive cost is minimised by a separate
+   Adam optimiser on ``tau_k`` (A's ``separate_cost_optimizer``) when the environment charges one;
+5. ``theta <- theta_hat``, ``tau_{k+1} <- tau_hat``.
+
+Deviations from A's code (``011235813/metagradient-incentive-design``):
+* many episodes per iteration (``--num-envs``, the batched API) instead of one, so far fewer
+  iterations and larger learning rates than A's (lr_actor 9.56e-5, 100k episodes);
+* the incentive is a schedule over each agent's own action type chosen from the designer's
+  observation (the environments' timing), not an MLP of (state, joint action);
+* REINFORCE with a per-time-step batch-mean baseline for both levels; in Cleanup too (A uses
+  actor-critic agents and a PPO-style designer with a critic there);
+* taxes: the designer's gradient adds the pathwise derivative of productivity x equality w.r.t.
+  the rates (A's GTB designer reward is also a function of the taxes; A uses PPO there);
+* ``--designer none`` trains the same agents with no incentives (zero schedule; free market for taxes).
+
+Results over 5 seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
+(``benchmarks/reproduce_incentives.py``).
+
+Usage::
+
+    PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v0 \
+        --env-kwargs '{"n_agents": 5, "min_at_lever": 2}'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import trange
+
+import contract_envs.vector
+from contract_envs.contracts import PRINCIPAL
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment (environments, agents and designer)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = False
+    """if toggled, cuda is used when available (the batches are small: CPU is usually faster)"""
+    track: bool = False
+    """if toggled, this experiment is tracked with Weights and Biases"""
+    wandb_project_name: str = "contract-envs"
+    """the wandb project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    save_model: bool = False
+    """whether to save the agents and the designer into `runs/{run_name}` (the evaluation then reloads them)"""
+    torch_threads: int = 1
+    """torch intra-op threads (1: the batches are small and the benchmark machine has 2 shared cores)"""
+    metrics_path: str | None = None
+    """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
+
+    # environment
+    env_id: str = "contract_envs/escape_room-v0"
+    """escape_room-v0, prisoners_dilemma-v0, tax_economy-v0 or cleanup-v0 (contract_envs ids)"""
+    env_kwargs: str = "{}"
+    """JSON object of environment keyword arguments, e.g. '{"n_agents": 3, "min_at_lever": 2}'"""
+
+    # algorithm
+    designer: str = "metagrad"
+    """`metagrad` (meta-gradient incentive designer) or `none` (agents learn without incentives)"""
+    num_iterations: int = 400
+    """outer iterations (one validation batch of `num_envs` episodes each)"""
+    num_envs: int = 128
+    """episodes per batch (environments stepped in lockstep)"""
+    gamma: float = 0.99
+    """discount of the agents' and the designer's returns"""
+    agent_lr: float = 0.5
+    """step size of the agents' (differentiable) policy-gradient step"""
+    entropy_coef: float = 0.0166
+    """agents' entropy bonus beta (A's Escape Room value)"""
+    agent_hidden: tuple[int, ...] = (64, 32)
+    """hidden sizes of each agent's policy MLP (A: 64, 32); () = tabular-like linear policy"""
+    designer_lr: float = 1e-2
+    """Adam step size of the designer's meta-gradient update"""
+    designer_hidden: tuple[int, ...] = (64, 16)
+    """hidden sizes of the incentive function's MLP (A: 64, 16)"""
+    designer_init_bias: float = 0.0
+    """initial bias of the incentive function's output logits (0: incentives start at cap / 2)"""
+    cost_lr: float = 1e-3
+    """Adam step size of the separate incentive-cost optimiser (used when the environment charges alpha > 0)"""
+    separate_cost_optimizer: bool = True
+    """minimise the L1 incentive cost with its own Adam (A's default); else add it to the meta loss"""
+    reg_coeff: float = 1.0
+    """weight of the cost in the meta loss when `separate_cost_optimizer` is off"""
+    pathwise_designer_gradient: bool = True
+    """taxes: add the direct derivative of productivity x equality w.r.t. the rates to the meta-gradient"""
+    num_eval_episodes: int = 256
+    """episodes of the final evaluation (greedy designer schedule, sampled agent actions)"""
+    log_every: int = 10
+    """TensorBoard logging interval (iterations)"""
+
+
+# ----------------------------------------------------------------------------- agents
+def init_agent_params(n_agents: int, in_dim: int, hidden: tuple[int, ...], n_actions: int,
+                      generator: torch.Generator) -> list[torch.Tensor]:
+    """Weights of ``n_agents`` independent MLP policies stacked on a leading agent axis: [W1, b1, W2, b2, ...]."""
+    sizes = [in_dim, *hidden, n_actions]
+    params = []
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        gain = 0.01 if layer == len(sizes) - 2 else math.sqrt(2.0)  # near-uniform initial policies
+        weight = torch.randn(n_agents, fan_in, fan_out, generator=generator) * gain / math.sqrt(fan_in)
+        params += [weight.requires_grad_(), torch.zeros(n_agents, fan_out, requires_grad=True)]
+    return params
+
+
+def agent_logits(params: list[torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+    """Logits ``[..., N, A]`` of every agent's policy on its observation ``[..., N, in]``."""
+    x = obs
+    for layer in range(0, len(params), 2):
+        x = torch.einsum("...ni,nio->...no", x, params[layer]) + params[layer + 1]
+        if layer + 2 < len(params):
+            x = torch.tanh(x)
+    return x
+
+
+def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``G_t = r_t + gamma G_{t+1}`` along the time axis 0; ``mask`` [T, B] zeroes the steps after an episode ends."""
+    mask = mask.reshape(mask.shape + (1,) * (rewards.dim() - mask.dim()))
+    out, running = [], torch.zeros_like(rewards[0])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] * mask[t] + gamma * running * mask[t]
+        out.append(running)
+    return torch.stack(out[::-1])
+
+
+def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch axis 1 of ``x`` [T, B, ...] with episode weights ``[B]`` summing to 1."""
+    return torch.einsum("tb...,b->t...", x, weights)
+
+
+def agent_pg_loss(params: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
+                  weights: torch.Tensor, rewards: torch.Tensor, gamma: float, entropy_coef: float) -> torch.Tensor:
+    """Sum over agents of ``-sum_t log pi_i(a_t|o_t) (G_t - b_t) - beta H`` averaged over episodes.
+
+    ``rewards`` [T, B, N] are the incentivised rewards (a function of the designer's parameters);
+    the baseline ``b_t`` is the batch mean of ``G_t``. Each agent's parameters enter only its own term.
+    """
+    logp_all = torch.log_softmax(agent_logits(params, obs), dim=-1)
+    logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B, N]
+    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    returns = discounted_returns(rewards, mask, gamma)
+    advantage = returns - weighted_mean(returns, weights).unsqueeze(1)
+    m = mask.unsqueeze(-1)
+    per_episode = ((logp * advantage + entropy_coef * entropy) * m).sum(0)  # [B, N]
+    return -torch.einsum("bn,b->", per_episode, weights)
+
+
+def inner_update(params: list[torch.Tensor], loss: torch.Tensor, lr: float, create_graph: bool) -> list[torch.Tensor]:
+    """One SGD step ``theta - lr * grad``; with ``create_graph`` the result is differentiable in the loss's inputs."""
+    grads = torch.autograd.grad(loss, params, create_graph=create_graph)
+    return [p - lr * g for p, g in zip(params, grads, strict=True)]
+
+
+def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
+                     weights: torch.Tensor, designer_rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``-sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) (G^ID_t - b_t)`` on the validation batch (A's m1 ID loss)."""
+    logp_all = torch.log_softmax(agent_logits(params_hat, obs), dim=-1)
+    logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)  # [T, B]
+    returns = discounted_returns(designer_rewards, mask, gamma)
+    advantage = (returns - weighted_mean(returns, weights).unsqueeze(1)).detach()
+    return -torch.einsum("b,b->", (logp * advantage * mask).sum(0), weights)
+
+
+# ----------------------------------------------------------------------------- designer
+class IncentiveFunction(nn.Module):
+    """``sigmoid(MLP(designer observation)) * cap``: the schedule (or tax rates) in ``[0, cap]``."""
+
+    def __init__(self, in_dim: int, out_shape: tuple[int, ...], cap: float, hidden: tuple[int, ...],
+                 init_bias: float = 0.0):
+        super().__init__()
+        sizes, layers = [in_dim, *hidden], []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        out = nn.Linear(sizes[-1], int(np.prod(out_shape)))
+        nn.init.normal_(out.weight, std=0.01)
+        nn.init.constant_(out.bias, init_bias)
+        self.net = nn.Sequential(*layers, out)
+        self.out_shape, self.cap = tuple(out_shape), float(cap)
+
+    def unit(self, obs: torch.Tensor) -> torch.Tensor:
+        """The raw sigmoid outputs in [0, 1] (A's L1 cost is taken on these)."""
+        return torch.sigmoid(self.net(obs)).reshape(*obs.shape[:-1], *self.out_shape)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.unit(obs) * self.cap
+
+
+# ----------------------------------------------------------------------------- environments
+class Problem:
+    """What the algorithm needs from an incentive-design environment, on a ``VectorContractEnv``."""
+
+    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict):
+        self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
+        self.game = g = self.env.game
+        if g.terms is None:
+            raise ValueError(f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
+                             "use incentives='per_action' or 'per_agent' (or --designer none)")
+        self.name, self.num_envs, self.n_agents, self.n_actions = g.name, num_envs, g.n_agents, g.n_actions
+        self.horizon = int(g.horizon)
+        self.is_tax = g.name == "tax_economy"
+        self.cap = float(g.terms.payment_cap)
+        self.schedule_shape = g.terms.shape
+        self.alpha = 0.0 if self.is_tax else float(getattr(g, "incentive_cost", 1.0))
+        self.agent_scale = self._scale(g.agent_observation_space)
+        self.designer_scale = self._scale(g.principal_observation_space)
+        self.agent_obs_dim = int(np.prod(g.agent_observation_space.shape))
+        self.designer_obs_dim = int(np.prod(g.principal_observation_space.shape))
+        led = self.env.ledger
+        self._own, self._paid = led.agent_info_keys.index("own_reward"), led.agent_info_keys.index("payment")
+
+    @staticmethod
+    def _scale(space) -> np.ndarray:
+        high = np.asarray(space.high, dtype=np.float64).reshape(-1)
+        return np.where(np.isfinite(high) & (high > 0), 1.0 / np.where(high > 0, high, 1.0), 1.0).astype(np.float32)
+
+    def observe(self, obs: dict) -> tuple[np.ndarray, np.ndarray]:
+        agents = np.stack([obs[a].reshape(self.num_envs, -1) for a in self.env.agents], axis=1) * self.agent_scale
+        return agents.astype(np.float32), (obs[PRINCIPAL].reshape(self.num_envs, -1) * self.designer_scale)
+
+    def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
+                generator: torch.Generator) -> dict[str, np.ndarray]:
+        """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies."""
+        env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
+        obs, _ = env.reset()
+        keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
+                "alive", "designer_reward", "welfare", "schedule", "extra")
+        out: dict[str, list] = {k: [] for k in keys}
+        done = np.zeros(b, dtype=bool)
+        for _ in range(horizon):
+            agent_obs, designer_obs = self.observe(obs)
+            with torch.no_grad():
+                logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
+                actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
+                actions = actions.reshape(b, n).numpy()
+                if designer is None:
+                    schedule = np.zeros((b, *self.schedule_shape))
+                else:
+                    schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32)).double().numpy()
+            schedule = np.clip(schedule, 0.0, self.cap)
+            step = {a: actions[:, i] for i, a in enumerate(env.agents)}
+            step[PRINCIPAL] = schedule
+            obs, rewards, _, _, finished = env.step_arrays(step)
+            own = env.ledger.agent[:, :, self._own].copy()
+            out["agent_obs"].append(agent_obs)
+            out["designer_obs"].append(designer_obs.astype(np.float32))
+            out["actions"].append(actions)
+            out["env_reward"].append(own)
+            out["agent_reward"].append(np.stack([rewards[a] for a in env.agents], axis=1))
+            out["paid"].append(env.ledger.agent[:, :, self._paid].copy())
+            out["outcome"].append(self.outcomes(actions, own))
+            out["alive"].append(~done)
+            out["designer_reward"].append(rewards[PRINCIPAL].copy())
+            out["welfare"].append(own.sum(axis=1))
+            out["schedule"].append(schedule)
+            out["extra"].append(self.extra())
+            done = done | finished
+            if done.all():
+                break
+        return {k: np.stack(v) for k, v in out.items()}
+
+    def outcomes(self, actions: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """Index of the schedule entry each agent is paid on (the action; Cleanup: clean / apple / other)."""
+        if self.name == "cleanup":
+            return np.where(actions == 5, 0, np.where(own > 0, 1, 2))
+        return actions
+
+    def extra(self) -> np.ndarray:
+        """Per-env numbers logged per step: Cleanup waste cleaned; tax productivity x equality."""
+        g = self.game
+        if self.name == "cleanup":
+            return g.last_cleaned.sum(axis=1)
+        if self.is_tax:
+            return g.coin.sum(axis=1) * g.equality
+        return np.zeros(self.num_envs)
+
+    # ---- differentiable rewards
+    def incentivised_rewards(self, batch: dict[str, torch.Tensor], designer: IncentiveFunction | None
+                             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(agents' rewards [T, B, N], designer's own reward [T, B] if it depends on eta) as functions of eta."""
+        if designer is None:
+            return batch["agent_reward"], None
+        if self.is_tax:
+            return self._tax_rewards(batch, designer(batch["designer_obs"]))
+        schedule = designer(batch["designer_obs"])  # [T, B, O] or [T, B, N, O]
+        if schedule.dim() == 3:
+            schedule = schedule.unsqueeze(2).expand(-1, -1, self.n_agents, -1)
+        incentive = schedule.gather(-1, batch["outcome"].unsqueeze(-1)).squeeze(-1)
+        return batch["env_reward"] + incentive, None
+
+    def _tax_rewards(self, batch: dict[str, torch.Tensor], rates_proposed: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tax economy's coin / utility recursion (``TaxEconomyGame``) in torch, differentiable in the rates."""
+        g = self.game
+        skills = torch.as_tensor(g.skills, dtype=torch.float64)
+        cutoffs = torch.as_tensor(g.cutoffs, dtype=torch.float64)
+        upper = torch.cat([cutoffs[1:], torch.tensor([float("inf")], dtype=torch.float64)])
+        labour = batch["actions"].double()
+        steps, b, n = labour.shape
+        coin = torch.full((b, n), g.starting_coin, dtype=torch.float64)
+        period_income = torch.zeros(b, n, dtype=torch.float64)
+        labour_total = torch.zeros(b, n, dtype=torch.float64)
+        rates = torch.zeros(b, len(g.cutoffs), dtype=torch.float64)
+        prev_u, prev_w, agent_r, designer_r = None, None, [], []
+        for t in range(steps):
+            if t % g.period == 0:
+                rates = rates_proposed[t].double()
+            income = skills * labour[t]
+            period_income = period_income + income
+            labour_total = labour_total + labour[t]
+            if (t + 1) % g.period == 0 or t + 1 >= g.horizon:
+                due = (torch.clamp(period_income.unsqueeze(-1) - cutoffs, min=0.0) .minimum(upper - cutoffs)
+                       * rates.unsqueeze(1)).sum(-1)
+                tax = torch.minimum(coin + income, due)
+                coin = coin + income - tax + tax.sum(1, keepdim=True) / n
+                period_income = torch.zeros_like(period_income)
+            else:
+                coin = coin + income
+            utility = (coin.clamp_min(1e-8) ** (1.0 - g.eta) - 1.0) / (1.0 - g.eta) - g.labour_cost * labour_total
+            total = coin.sum(1)
+            pair = (coin.unsqueeze(2) - coin.unsqueeze(1)).abs().sum((1, 2))
+            equality = 1.0 - torch.where(total > 0, pair / (2.0 * n * total.clamp_min(1e-12)), 0.0) * n / (n - 1)
+            objective = total * equality
+            agent_r.append(utility if prev_u is None else utility - prev_u)
+            designer_r.append(objective if prev_w is None else objective - prev_w)
+            prev_u, prev_w = utility, objective
+        return torch.stack(agent_r).float(), torch.stack(designer_r).float()
+
+
+def to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in batch.items():
+        dtype = torch.long if k in ("actions", "outcome") else torch.float32
+        out[k] = torch.as_tensor(v, dtype=dtype)
+    return out
+
+
+def batch_metrics(problem: Problem, batch: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per-episode means of the validation batch: welfare, incentives paid, designer return and env-specific ones."""
+    alive = batch["alive"]
+    welfare = (batch["welfare"] * alive).sum(0)
+    m = {"welfare": float(welfare.mean()), "episode_length": float(alive.sum(0).mean())}
+    if problem.is_tax:
+        final = batch["extra"][-1]
+        rates = batch["schedule"][:: problem.game.period].reshape(-1, batch["schedule"].shape[-1])
+        m.update(equality_times_productivity=float(final.mean()), designer_return=float(final.mean()),
+                 labour=[float(x) for x in batch["actions"].mean(axis=(0, 1))],
+                 tax_rates=[float(x) for x in rates.mean(0)])
+        return m
+    paid = (batch["paid"].sum(-1) * alive).sum(0)
+    m.update(incentives_paid=float(paid.mean()), designer_return=float((welfare - problem.alpha * paid).mean()))
+    acts, first = batch["actions"], batch["schedule"][0].reshape(problem.num_envs, -1, batch["schedule"].shape[-1])
+    m["schedule_at_start"] = [float(x) for x in first.mean(axis=(0, 1))]
+    if problem.name == "escape_room":
+        m["lever_per_episode"] = float(((acts == 0).sum(-1) * alive).sum(0).mean())
+        m["door_per_episode"] = float(((acts == 2).sum(-1) * alive).sum(0).mean())
+        m["door_opened"] = float((((acts == 0).sum(-1) >= problem.game.min_at_lever) & alive).any(0).mean())
+    elif problem.name == "prisoners_dilemma":
+        m["cooperation"] = float((acts == 0).mean())
+        sched = batch["schedule"].reshape(-1, batch["schedule"].shape[-1])
+        m["tau_C_minus_tau_D"] = float((sched[:, 0] - sched[:, 1]).mean())
+    elif problem.name == "cleanup":
+        m["waste_cleaned"] = float((batch["extra"] * alive).sum(0).mean())
+        m["clean_actions"] = float(((acts == 5).sum(-1) * alive).sum(0).mean())
+    return m
+
+
+def main(args: Args) -> dict:
+    env_kwargs = json.loads(args.env_kwargs)
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    if args.designer not in ("metagrad", "none"):
+        raise ValueError(f"--designer must be 'metagrad' or 'none', got {args.designer!r}")
+    run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.designer}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb
+
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, save_code=True)
+    writer = SummaryWriter(f"runs/{run_name}")
+    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs)
+    params = init_agent_params(problem.n_agents, problem.agent_obs_dim, args.agent_hidden, problem.n_actions, generator)
+    designer = None
+    if args.designer == "metagrad":
+        designer = IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap,
+                                     args.designer_hidden, args.designer_init_bias)
+        meta_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
+        cost_opt = torch.optim.Adam(designer.parameters(), lr=args.cost_lr)
+    uses_cost = designer is not None and problem.alpha > 0
+
+    start = time.time()
+    batch_np = problem.rollout(params, designer, generator)  # tau_0 with theta
+    history = []
+    for it in trange(args.num_iterations, desc=run_name, disable=None):
+        batch = to_torch(batch_np)
+        weights = torch.full((problem.num_envs,), 1.0 / problem.num_envs)
+        # 1-2: the agents' differentiable policy-gradient step on the incentivised returns of tau_k
+        rewards, _ = problem.incentivised_rewards(batch, designer)
+        loss = agent_pg_loss(params, batch["agent_obs"], batch["actions"], batch["alive"], weights, rewards,
+                             args.gamma, args.entropy_coef)
+        params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
+        # 3: online cross-validation: a fresh batch with the updated policies
+        val_np = problem.rollout([p.detach() for p in params_hat], designer, generator)
+        if designer is not None:
+            val = to_torch(val_np)
+            # 4: meta-gradient of the designer's objective through theta_hat(eta)
+            id_rewards = val["designer_reward"] if problem.is_tax else val["welfare"]
+            meta_loss = designer_pg_loss(params_hat, val["agent_obs"], val["actions"], val["alive"], weights,
+                                         id_rewards, args.gamma)
+            # pathwise term: productivity x equality depends on the rates directly
+            if problem.is_tax and args.pathwise_designer_gradient:
+                _, direct = problem.incentivised_rewards(val, designer)
+                meta_loss = meta_loss - (discounted_returns(direct, val["alive"], args.gamma)[0]).mean()
+            cost = None
+            if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
+                discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
+                unit = designer.unit(batch["designer_obs"]).flatten(2).sum(-1)  # [T, B]
+                cost = problem.alpha * ((unit * batch["alive"]).T @ discount).mean()
+                if not args.separate_cost_optimizer:
+                    meta_loss = meta_loss + args.reg_coeff * cost
+            meta_opt.zero_grad()
+            meta_loss.backward()
+            meta_opt.step()
+            if cost is not None and args.separate_cost_optimizer:
+                cost = problem.alpha * ((designer.unit(batch["designer_obs"]).flatten(2).sum(-1) * batch["alive"]).T
+                                        @ discount).mean()
+                cost_opt.zero_grad()
+                cost.backward()
+                cost_opt.step()
+        # 5: theta <- theta_hat; tau_{k+1} <- tau_hat
+        params = [p.detach().requires_grad_() for p in params_hat]
+        batch_np = val_np
+        if it % args.log_every == 0 or it == args.num_iterations - 1:
+            m = batch_metrics(problem, val_np)
+            m["iteration"], m["episodes"] = it, (it + 2) * problem.num_envs
+            history.append(m)
+            for k, v in m.items():
+                if isinstance(v, list):
+                    for j, x in enumerate(v):
+                        writer.add_scalar(f"train/{k}_{j}", x, it)
+                else:
+                    writer.add_scalar(f"train/{k}", v, it)
+    train_seconds = time.time() - start
+
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        torch.save({"agent_params": [p.detach() for p in params],
+                    "designer": None if designer is None else designer.state_dict()}, model_path)
+        print(f"model saved to {model_path}")
+        saved = torch.load(model_path)
+        params = saved["agent_params"]
+        if designer is not None:
+            designer.load_state_dict(saved["designer"])
+    eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs)
+    evaluation = batch_metrics(eval_problem, eval_problem.rollout([p.detach() for p in params], designer,
+                                                                  torch.Generator().manual_seed(args.seed + 1)))
+    for k, v in evaluation.items():
+        if not isinstance(v, list):
+            writer.add_scalar(f"eval/{k}", v, args.num_iterations)
+    metrics = {"args": asdict(args), "env_kwargs": env_kwargs, "run_name": run_name, "alpha": problem.alpha,
+               "train_seconds": train_seconds, "episodes": (args.num_iterations + 1) * args.num_envs,
+               "final": history[-1], "eval": evaluation, "history": history}
+    metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
+    os.makedirs(os.path.dirname(os.path.abspath(metrics_path)), exist_ok=True)
+    with open(metrics_path, "w") as f:
+        json.dump(metrics, f, indent=1)
+    writer.close()
+    print(json.dumps({k: metrics[k] for k in ("run_name", "train_seconds", "eval")}))
+    return metrics
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

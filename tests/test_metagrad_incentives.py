@@ -1,0 +1,215 @@
+"""Tests of baselines/metagrad_incentives.py: end to end, the meta-gradient, rewards, bounds and cost accounting."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "baselines" / "metagrad_incentives.py"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("metagrad_incentives", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+mg = _load_script()
+
+
+# ----------------------------------------------------------------------------- end to end
+TINY_RUNS = {
+    "escape_room_5_2": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+                        '{"n_agents": 5, "min_at_lever": 2}', "--save-model"],
+    "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+                                    '{"n_agents": 3, "min_at_lever": 2}', "--designer", "none"],
+    "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
+    "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
+    "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
+                     '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
+    "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_RUNS))
+def test_script_end_to_end(name, tmp_path):
+    metrics_path = tmp_path / "metrics.json"
+    cmd = [sys.executable, str(SCRIPT), "--num-iterations", "3", "--num-envs", "4", "--num-eval-episodes", "4",
+           "--log-every", "1", "--agent-hidden", "8", "--designer-hidden", "8", "--metrics-path", str(metrics_path),
+           *TINY_RUNS[name]]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(metrics_path.read_text())
+    assert len(metrics["history"]) == 3
+    assert np.isfinite(metrics["eval"]["designer_return"])
+    if "--save-model" in TINY_RUNS[name]:
+        assert list((tmp_path / "runs").glob("*/metagrad_incentives.cleanrl_model"))
+    if "--designer" in TINY_RUNS[name]:
+        assert metrics["eval"]["incentives_paid"] == 0.0
+    if name == "taxlite":
+        assert 0.0 <= metrics["eval"]["tax_rates"][0] <= 1.0
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="--designer"):
+        mg.main(mg.Args(designer="oracle", num_iterations=1))
+    with pytest.raises(ValueError, match="no designer"):
+        mg.Problem("contract_envs/escape_room-v0", 2, 0, {"incentives": "none"})
+
+
+# ----------------------------------------------------------------------------- meta-gradient
+def _one_step_pd(designer, params, agent_lr, entropy_coef):
+    """Exact enumeration of the one-step PD: the script's losses with the joint-action probabilities as weights."""
+    payoff = torch.tensor([[-1.0, -3.0], [0.0, -2.0]], dtype=torch.float64)  # [a_self, a_other]
+    joint = torch.tensor([[a, b] for a in (0, 1) for b in (0, 1)])  # [4, 2]
+    env_reward = torch.stack([payoff[joint[:, 0], joint[:, 1]], payoff[joint[:, 1], joint[:, 0]]], 1)
+    obs = torch.zeros(1, 4, 2, 5, dtype=torch.float64)
+    obs[..., 4] = 1.0  # LOLA's start state
+    designer_obs = torch.zeros(1, 5, dtype=torch.float64)
+    designer_obs[0, 4] = 1.0
+    actions, mask = joint.unsqueeze(0), torch.ones(1, 4, dtype=torch.float64)
+
+    def joint_probs(p):
+        probs = torch.softmax(mg.agent_logits(p, obs[0, 0].unsqueeze(0))[0], -1)  # [2 agents, 2 actions]
+        return probs[0, joint[:, 0]] * probs[1, joint[:, 1]]
+
+    schedule = designer(designer_obs)[0]  # (tau_C, tau_D)
+    rewards = (env_reward + schedule[joint]).unsqueeze(0)
+    loss = mg.agent_pg_loss(params, obs, actions, mask, joint_probs(params).detach(), rewards, 0.99, entropy_coef)
+    params_hat = mg.inner_update(params, loss, agent_lr, create_graph=True)
+    welfare = env_reward.sum(1).unsqueeze(0)
+    meta_loss = mg.designer_pg_loss(params_hat, obs, actions, mask, joint_probs(params_hat).detach(), welfare, 0.99)
+    return meta_loss, joint_probs, env_reward, welfare[0]
+
+
+def _exact_objective(designer, params, agent_lr, entropy_coef):
+    """Welfare after one exact gradient-ascent step of each agent on its expected incentivised reward + beta H."""
+    _, joint_probs, env_reward, welfare = _one_step_pd(designer, params, agent_lr, entropy_coef)
+    designer_obs = torch.zeros(1, 5, dtype=torch.float64)
+    designer_obs[0, 4] = 1.0
+    joint = torch.tensor([[a, b] for a in (0, 1) for b in (0, 1)])
+    schedule = designer(designer_obs)[0]
+    probs = joint_probs(params)
+    policy = torch.softmax(mg.agent_logits(params, torch.eye(5, dtype=torch.float64)[4].expand(1, 2, 5))[0], -1)
+    entropy = -(policy * policy.log()).sum(-1)  # [2]
+    objective = ((env_reward + schedule[joint]) * probs.unsqueeze(1)).sum(0) + entropy_coef * entropy
+    # each agent ascends its own objective in its own parameters (row i of the stacked weights)
+    own = [torch.autograd.grad(objective[i], params, create_graph=True) for i in range(2)]
+    grads = [torch.stack([own[i][k][i] for i in range(2)]) for k in range(len(params))]
+    params_hat = [p + agent_lr * g for p, g in zip(params, grads, strict=True)]
+    return (joint_probs(params_hat) * welfare).sum()
+
+
+def test_metagradient_matches_finite_differences_of_exact_objective():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(3)
+    params = [p.detach().double().mul(50.0).requires_grad_() for p in mg.init_agent_params(2, 5, (), 2, gen)]
+    designer = mg.IncentiveFunction(5, (2,), 3.0, ()).double()
+    with torch.no_grad():
+        designer.net[-1].weight.normal_(0.0, 0.5)
+    agent_lr, entropy_coef = 0.7, 0.05
+    meta_loss, *_ = _one_step_pd(designer, params, agent_lr, entropy_coef)
+    meta_grads = torch.autograd.grad(meta_loss, list(designer.parameters()))
+    assert max(float(g.abs().max()) for g in meta_grads) > 1e-3  # the designer's incentives matter
+    eps = 1e-6
+    for param, grad in zip(designer.parameters(), meta_grads, strict=True):
+        flat = param.data.view(-1)
+        for j in range(flat.numel()):
+            old = float(flat[j])
+            flat[j] = old + eps
+            up = _exact_objective(designer, params, agent_lr, entropy_coef).item()
+            flat[j] = old - eps
+            down = _exact_objective(designer, params, agent_lr, entropy_coef).item()
+            flat[j] = old
+            # the meta loss is minimised: its gradient is minus the objective's
+            assert -float(grad.view(-1)[j]) == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8)
+
+
+def test_discounted_returns_respect_episode_end():
+    rewards = torch.tensor([[1.0], [2.0], [4.0]])
+    mask = torch.tensor([[1.0], [1.0], [0.0]])
+    assert mg.discounted_returns(rewards, mask, 0.5)[:, 0].tolist() == [2.0, 2.0, 0.0]
+
+
+# ----------------------------------------------------------------------------- rewards, bounds and cost
+def _rollout(env_id, env_kwargs, num_envs=8, seed=0):
+    problem = mg.Problem(env_id, num_envs, seed, env_kwargs)
+    gen = torch.Generator().manual_seed(seed)
+    params = mg.init_agent_params(problem.n_agents, problem.agent_obs_dim, (16,), problem.n_actions, gen)
+    with torch.no_grad():
+        params[-2].normal_(0.0, 1.0)  # non-uniform policies
+    designer = mg.IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap, (16,))
+    with torch.no_grad():
+        designer.net[-1].weight.normal_(0.0, 1.0)  # state-dependent schedules
+    batch = problem.rollout([p.detach() for p in params], designer, gen)
+    return problem, designer, batch
+
+
+@pytest.mark.parametrize("env_id, env_kwargs", [
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}),
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}),
+    ("contract_envs/prisoners_dilemma-v0", {}),
+    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}),
+    ("contract_envs/tax_economy-v0", {}),
+    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}),
+])
+def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs):
+    """The in-graph incentivised rewards (and, for taxes, the planner's reward) equal what the environment paid."""
+    problem, designer, batch = _rollout(env_id, env_kwargs)
+    tensors = mg.to_torch(batch)
+    agent_rewards, designer_direct = problem.incentivised_rewards(tensors, designer)
+    alive = batch["alive"][..., None]
+    np.testing.assert_allclose(agent_rewards.detach().numpy() * alive, batch["agent_reward"] * alive,
+                               rtol=1e-4, atol=1e-4)
+    if problem.is_tax:
+        np.testing.assert_allclose(designer_direct.detach().numpy(), batch["designer_reward"], rtol=1e-4, atol=1e-3)
+    else:
+        assert designer_direct is None
+        assert np.abs(batch["paid"]).sum() > 0
+
+
+@pytest.mark.parametrize("env_id, env_kwargs", [
+    ("contract_envs/escape_room-v0", {"n_agents": 5, "min_at_lever": 2}),
+    ("contract_envs/prisoners_dilemma-v0", {"incentive_cost": 0.25}),
+    ("contract_envs/cleanup-v0", {"max_cycles": 20, "incentive_cost": 0.0}),
+])
+def test_cost_accounting_matches_designer_reward(env_id, env_kwargs):
+    """designer_return = welfare - alpha * paid (per episode) equals the environment's designer reward."""
+    problem, _, batch = _rollout(env_id, env_kwargs)
+    metrics = mg.batch_metrics(problem, batch)
+    alive = batch["alive"]
+    env_return = (batch["designer_reward"] * alive).sum(0).mean()
+    assert metrics["designer_return"] == pytest.approx(env_return, abs=1e-6)
+    paid = (batch["paid"].sum(-1) * alive).sum(0).mean()
+    assert metrics["incentives_paid"] == pytest.approx(paid)
+    # each agent was paid the schedule's entry of its outcome
+    sched = batch["schedule"]
+    if sched.ndim == 3:
+        sched = np.broadcast_to(sched[:, :, None, :], (*batch["outcome"].shape, sched.shape[-1]))
+    expected = np.take_along_axis(sched, batch["outcome"][..., None], -1)[..., 0]
+    np.testing.assert_allclose(batch["paid"], expected, rtol=1e-6)
+
+
+def test_incentives_stay_within_cap():
+    designer = mg.IncentiveFunction(6, (3,), 2.0, (8,))
+    with torch.no_grad():
+        for p in designer.parameters():
+            p.normal_(0.0, 100.0)
+    with torch.no_grad():
+        out = designer(torch.randn(1000, 6) * 100)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 2.0
+    assert float(out.max()) > 1.99 and float(out.min()) < 0.01  # saturates at both ends
+    x = torch.randn(10, 6)
+    assert torch.allclose(designer.unit(x) * 2.0, designer(x))  # the cost is taken on the unit outputs
