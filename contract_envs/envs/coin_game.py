@@ -175,13 +175,13 @@ prints env-steps/s of the batched core at B = 1, 64, 1024, 16384 (`jaxmarl` and 
 a fresh random contract per agent validated and settled every round: one env-step = offer + act
 stage) and steps/s of the Parallel and AEC adapters. Measured with `--clock cpu --seconds 0.5
 --repeats 5` on the project's shared 2-core machine while it was busy (CPU-time figures; the
-reference numpy kernel of the performance notes ran 1.43-1.44x slower there than on the quiet
+reference numpy kernel of the performance notes ran 1.39-1.45x slower there than on the quiet
 reference machine, so expect roughly 1.4x these figures on it):
 
 | | B = 1 | B = 64 | B = 1024 | B = 16384 | Parallel | AEC |
 |---|---|---|---|---|---|---|
-| `jaxmarl` + contracts | 8.9 k | 481 k | 3.53 M | 4.72 M | 18.8 k steps/s | 32.2 k steps/s |
-| `parl` + contracts | 8.6 k | 389 k | 2.58 M | 2.75 M | 19.6 k steps/s | 32.8 k steps/s |
+| `jaxmarl` + contracts | 7.7 k | 411 k | 3.29 M | 4.54 M | 19.0 k steps/s | 32.5 k steps/s |
+| `parl` + contracts | 7.8 k | 349 k | 2.37 M | 3.47 M | 20.1 k steps/s | 33.6 k steps/s |
 
 For comparison, JaxMARL's Coin Game (`jit(vmap(step))` in `lax.scan`, no contracts) measured
 125 k / 1.42 M / 1.94 M / 3.31 M env-steps/s at the same batch sizes on a machine of this class.
