@@ -20,6 +20,7 @@ zero.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,6 +225,32 @@ def transfer_matrix(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _row_starts(shape: tuple[int, int, int]) -> np.ndarray:
+    """Flat index of ``[b, i, 0]`` in a C-ordered ``[B, N, O]`` array (read-only, cached)."""
+    num_envs, n_agents, n_outcomes = shape
+    rows = np.arange(0, num_envs * n_agents * n_outcomes, n_outcomes).reshape(num_envs, n_agents)
+    rows.flags.writeable = False
+    return rows
+
+
+def reward_sharing_transfers(agent_own: np.ndarray, proportion: float) -> np.ndarray:
+    """Rule transfers ``[B, N+1, N+1]`` of reward sharing with proportion ``p`` among the agents.
+
+    The constant-proportion baseline (Christoffersen et al.; PARL's budget-matched comparison):
+    agent ``i`` ends with ``(1 - p) r_i + p * mean_j r_j``. Each pair settles its difference, agent
+    ``j`` paying agent ``i`` ``(p / N) * max(r_j - r_i, 0)``, so amounts are non-negative, the
+    principal takes no part and ``i``'s net transfer is ``p * (mean_j r_j - r_i)``.
+    """
+    if not (0.0 <= proportion <= 1.0):
+        raise ValueError(f"reward sharing proportion must lie in [0, 1], got {proportion!r}")
+    own = np.asarray(agent_own, dtype=np.float64)
+    num_envs, n_agents = own.shape
+    out = np.zeros((num_envs, n_agents + 1, n_agents + 1))
+    out[:, :n_agents, :n_agents] = (proportion / n_agents) * np.maximum(own[:, :, None] - own[:, None, :], 0.0)
+    return out
+
+
 def settle(
     contracts: np.ndarray | None,
     outcomes: np.ndarray,
@@ -248,9 +275,8 @@ def settle(
     """
     if contracts is None:
         payments = np.zeros_like(agent_own, dtype=np.float64)
-    else:
-        num_envs, n_agents = outcomes.shape
-        payments = contracts[np.arange(num_envs)[:, None], np.arange(n_agents), outcomes]
+    else:  # contracts[b, i, outcomes[b, i]], by one flat take (faster than 3-array fancy indexing)
+        payments = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes]
     paid = payments.sum(axis=1)
     welfare = agent_own.sum(axis=1)
     if principal_in_welfare:
@@ -294,12 +320,13 @@ class Ledger:
     Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
     agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
     ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). Stored as two tables whose last axis follows ``agent_info_keys`` /
+    the current episode). Exposed as two tables whose last axis follows ``agent_info_keys`` /
     ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
     then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
     ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
     from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
-    transfer_out), and the tables have 10 and 12 columns.
+    transfer_out), and the tables have 10 and 12 columns. The tables are views of entry-major
+    storage (``[keys, B, N]`` / ``[keys, B]``), so that recording a step writes contiguous blocks.
     """
 
     def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
@@ -309,47 +336,56 @@ class Ledger:
         self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
         self.agent_info_keys = _info_keys(self.agent_keys)
         self.principal_info_keys = _info_keys(self.principal_keys)
-        self.agent = np.zeros((num_envs, n_agents, len(self.agent_info_keys)))
-        self.principal = np.zeros((num_envs, len(self.principal_info_keys)))
+        self._agent_entries = np.zeros((len(self.agent_info_keys), num_envs, n_agents))
+        self._principal_entries = np.zeros((len(self.principal_info_keys), num_envs))
+        self.agent = np.moveaxis(self._agent_entries, 0, -1)  # [B, N, keys] view
+        self.principal = np.moveaxis(self._principal_entries, 0, -1)  # [B, keys] view
         self._na, self._np = len(self.agent_keys), len(self.principal_keys)
 
     def clear_step(self) -> None:
-        self.agent[..., : self._na] = 0.0
-        self.principal[:, : self._np] = 0.0
+        self._agent_entries[: self._na] = 0.0
+        self._principal_entries[: self._np] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
         if env_idx is None:
-            self.agent[...] = 0.0
-            self.principal[...] = 0.0
+            self._agent_entries[...] = 0.0
+            self._principal_entries[...] = 0.0
         else:
-            self.agent[env_idx] = 0.0
-            self.principal[env_idx] = 0.0
+            self._agent_entries[:, env_idx] = 0.0
+            self._principal_entries[:, env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
         na, np_ = self._na, self._np
-        step_a = self.agent[..., :na]
-        step_a[..., 0], step_a[..., 1], step_a[..., 2] = s.agent_own, s.payments, s.agent_utility
-        step_p = self.principal[:, :np_]
-        step_p[:, 0], step_p[:, 1], step_p[:, 2], step_p[:, 3] = (
-            s.principal_own, s.principal_paid, s.principal_utility, s.welfare)
+        step_a = self._agent_entries[:na]
+        step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
+        step_p = self._principal_entries[:np_]
+        step_p[0], step_p[1], step_p[2], step_p[3] = s.principal_own, s.principal_paid, s.principal_utility, s.welfare
         if self.transfers:
             n = self.n_agents
             if s.transfer_in is None:
-                step_a[..., 3:5] = 0.0
-                step_p[:, 4:6] = 0.0
+                step_a[3:5] = 0.0
+                step_p[4:6] = 0.0
             else:
-                step_a[..., 3], step_a[..., 4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
-                step_p[:, 4], step_p[:, 5] = s.transfer_in[:, n], s.transfer_out[:, n]
-        self.agent[..., na:] += step_a
-        self.principal[:, np_:] += step_p
+                step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self._agent_entries[na:] += step_a
+        self._principal_entries[np_:] += step_p
 
-    def agent_info(self, i: int) -> dict[str, np.ndarray]:
-        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger)."""
-        return {k: self.agent[:, i, j] for j, k in enumerate(self.agent_info_keys)}
+    def copy_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the ``agent`` and ``principal`` tables (same layout), e.g. for infos kept after
+        the ledger moves on."""
+        return (np.moveaxis(self._agent_entries.copy(), 0, -1), np.moveaxis(self._principal_entries.copy(), 0, -1))
 
-    def principal_info(self) -> dict[str, np.ndarray]:
-        return {k: self.principal[:, j] for j, k in enumerate(self.principal_info_keys)}
+    def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger, or into ``table``, a copy
+        of ``self.agent`` from :meth:`copy_tables`)."""
+        table = self.agent if table is None else table
+        return {k: table[:, i, j] for j, k in enumerate(self.agent_info_keys)}
+
+    def principal_info(self, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        table = self.principal if table is None else table
+        return {k: table[:, j] for j, k in enumerate(self.principal_info_keys)}
 
 
 # --------------------------------------------------------------------------- hierarchies

@@ -349,14 +349,14 @@ class VectorContractEnv:
     def _infos(self, copy: bool = False) -> dict[str, dict[str, Any]]:
         led = self.ledger
         agents_act = self.stage == ACT
+        # copy: views into one copy of each ledger table (2 copies instead of one per entry)
+        agent_table, principal_table = led.copy_tables() if copy else (None, None)
         infos: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(self.agents):
-            info = led.agent_info(i)
-            infos[a] = {k: v.copy() for k, v in info.items()} if copy else info
+            infos[a] = led.agent_info(i, agent_table)
             infos[a]["acting"] = agents_act
         if self.game.has_principal:
-            info = led.principal_info()
-            infos[PRINCIPAL] = {k: v.copy() for k, v in info.items()} if copy else info
+            infos[PRINCIPAL] = led.principal_info(principal_table)
             infos[PRINCIPAL]["acting"] = self.stage == OFFER or self.game.simultaneous
         for player, extra in self.game.extra_infos().items():
             infos[player].update({k: v.copy() for k, v in extra.items()} if copy else extra)

@@ -11,6 +11,7 @@ import importlib
 import warnings
 from typing import Any
 
+import gymnasium
 import pettingzoo
 
 NAMESPACE = "contract_envs"
@@ -24,6 +25,12 @@ ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "tax_economy": (0, "contract_envs.envs.tax_economy"),
     "tree_contracts": (0, "contract_envs.envs.tree_contracts"),
     "contract_bandit": (0, "contract_envs.envs.contract_bandit"),
+    "coin_game": (0, "contract_envs.envs.coin_game"),
+}
+
+# Gymnasium ids of single-agent role views (``gymnasium.make("contract_envs/<Name>-v<N>")``) -> entry point
+GYMNASIUM_ENVIRONMENTS: dict[str, str] = {
+    "CoinGamePrincipal-v0": "contract_envs.envs.coin_game:principal_gym_env",
 }
 
 
@@ -46,7 +53,11 @@ def _resolve(env_id: str) -> str:
 
 
 def register_all() -> None:
-    """Register every environment's AEC and Parallel creators with PettingZoo (idempotent)."""
+    """Register every environment's AEC and Parallel creators with PettingZoo, and the role views
+    of ``GYMNASIUM_ENVIRONMENTS`` with Gymnasium (idempotent)."""
+    for name, entry_point in GYMNASIUM_ENVIRONMENTS.items():
+        if f"{NAMESPACE}/{name}" not in gymnasium.registry:
+            gymnasium.register(id=f"{NAMESPACE}/{name}", entry_point=entry_point)
     if not hasattr(pettingzoo, "register"):  # PettingZoo < 1.27 has no registry
         return
     for name, (version, module) in ENVIRONMENTS.items():

@@ -35,6 +35,34 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
     return _splitmix64(seeds * _GOLDEN + _GOLDEN)
 
 
+_MASK64 = (1 << 64) - 1
+_SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
+
+
+def _splitmix64_inplace(z: np.ndarray) -> np.ndarray:
+    """:func:`_splitmix64` overwriting ``z`` (fewer temporaries on the hot path)."""
+    z ^= z >> _S30
+    z *= _MIX1
+    z ^= z >> _S27
+    z *= _MIX2
+    z ^= z >> _S31
+    return z
+
+
+def _small_bits(keys: np.ndarray, counters: np.ndarray, n: int) -> list[list[int]]:
+    """The draws of :meth:`BatchedStreams.bits` in Python ints (identical values), for tiny batches."""
+    golden, out = int(_GOLDEN), []
+    for key, counter in zip(keys.tolist(), counters.tolist(), strict=True):
+        row = []
+        for j in range(n):
+            z = (key + (counter + j) * golden) & _MASK64
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+            row.append(z ^ (z >> 31))
+        out.append(row)
+    return out
+
+
 class BatchedStreams:
     """One independent random stream per environment of a batch.
 
@@ -57,20 +85,40 @@ class BatchedStreams:
 
     def bits(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` raw uint64 draws per selected env, shape ``[len(env_idx), n]``."""
-        offsets = self._offsets.get(n)
-        if offsets is None:
-            offsets = self._offsets[n] = np.arange(n, dtype=np.uint64)
+        keys = self.keys if env_idx is None else self.keys[env_idx]
+        counters = self.counters if env_idx is None else self.counters[env_idx]
+        if len(keys) * n <= _SMALL_DRAW:
+            out = np.array(_small_bits(keys, counters, n), dtype=np.uint64).reshape(len(keys), n)
+        else:  # key + (counter + j) * golden, built draw-major ([n, E], contiguous rows), then mixed in place
+            offsets = self._offsets.get(n)
+            if offsets is None:
+                offsets = self._offsets[n] = np.arange(n, dtype=np.uint64)[:, None] * _GOLDEN
+            start = counters * _GOLDEN
+            start += keys
+            out = _splitmix64_inplace(offsets + start).T
+        self._advance(n, env_idx)
+        return out
+
+    def _advance(self, n: int, env_idx: np.ndarray | None) -> None:
         if env_idx is None:
-            out = _splitmix64(self.keys[:, None] + (self.counters[:, None] + offsets) * _GOLDEN)
             self.counters += np.uint64(n)
         else:
-            out = _splitmix64(self.keys[env_idx, None] + (self.counters[env_idx, None] + offsets) * _GOLDEN)
             self.counters[env_idx] += np.uint64(n)
-        return out
 
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
-        return (self.bits(n, env_idx) >> _S11).astype(np.float64) * _TO_UNIT
+        size = len(self.keys) if env_idx is None else len(env_idx)
+        if size * n <= _SMALL_DRAW:  # tiny batches (the B = 1 adapters): Python ints, same numbers
+            keys = self.keys if env_idx is None else self.keys[env_idx]
+            counters = self.counters if env_idx is None else self.counters[env_idx]
+            rows = _small_bits(keys, counters, n)
+            self._advance(n, env_idx)
+            return np.array([[(v >> 11) * _TO_UNIT for v in row] for row in rows]).reshape(size, n)
+        bits = self.bits(n, env_idx)
+        bits >>= _S11
+        out = bits.astype(np.float64)
+        out *= _TO_UNIT
+        return out
 
     def integers(self, high, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` ints in ``[0, high)`` per selected env; ``high`` is a scalar or broadcasts to ``[E, n]``."""

@@ -95,7 +95,9 @@ class AgentsOnlyParallelEnv(ParallelEnv, EzPickle):
         obs = self._advance_to_act(obs)
         self.agents = list(self.possible_agents)
         self._rounds = 0
-        return {a: _one(obs[a]) for a in self.agents}, {a: {} for a in self.agents}
+        # the ledger's keys from reset on (stable info specs), as in step
+        out_infos = {a: {k: float(v[0]) for k, v in infos[a].items() if k != "acting"} for a in self.agents}
+        return {a: _one(obs[a]) for a in self.agents}, out_infos
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -178,7 +180,7 @@ class PrincipalGymEnv(gymnasium.Env, EzPickle):
         super().reset(seed=seed)
         obs, infos = self.vec.reset(seed=seed)
         self._last_obs = obs
-        return _one(obs[PRINCIPAL]), {}
+        return _one(obs[PRINCIPAL]), {k: float(v[0]) for k, v in infos[PRINCIPAL].items() if k != "acting"}
 
     def _agent_actions(self, obs: dict[str, Any]) -> dict[str, int]:
         return {a: self._policy(a, _one(obs[a])) for a in self.vec.agents}

@@ -1,0 +1,285 @@
+"""Throughput of the suite's environments: batched core, PettingZoo Parallel and AEC adapters.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=. python benchmarks/throughput.py                      # every entry, every mode
+    PYTHONPATH=. python benchmarks/throughput.py --envs coin_game/jaxmarl --modes batched --batch-sizes 1024
+    PYTHONPATH=. python benchmarks/throughput.py --profile batched --envs coin_game/jaxmarl --batch-sizes 1024
+
+Figures (best of ``--repeats`` timed runs of about ``--seconds`` each, random actions and random
+contracts generated before timing; ``--clock cpu`` counts this thread's CPU time, steadier on a
+shared machine; ``--calibrate`` also times the reference kernel of the project's performance notes
+and prints load-corrected estimates):
+
+* ``batched``: env-steps/s of ``contract_envs.vector.make(env_id, B)`` = rounds/s x B; with a
+  principal, one round is the offer stage plus the act stage, with a fresh random contract per
+  agent (uniform payments in ``[0, payment_cap)``) validated and settled every round.
+* ``parallel``: PettingZoo Parallel ``step`` calls/s at B = 1 (with a principal, two steps make
+  one round; rounds/s are printed too).
+* ``aec``: AEC ``step`` calls/s (one player move each) and cycles/s through ``agent_iter``.
+
+Add an environment by appending a row to ``ENTRIES``: ``(label, env id, kwargs)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import platform
+import pstats
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import contract_envs
+import contract_envs.vector
+
+# (label, registered env id, constructor kwargs); labels are what --envs selects.
+ENTRIES: list[tuple[str, str, dict[str, Any]]] = [
+    ("coin_game/jaxmarl", "contract_envs/coin_game-v0", {"preset": "jaxmarl"}),
+    ("coin_game/parl", "contract_envs/coin_game-v0", {"preset": "parl"}),
+    ("coin_game/jaxmarl-no-principal", "contract_envs/coin_game-v0", {"preset": "jaxmarl", "principal": False}),
+]
+DEFAULT_BATCH_SIZES = (1, 64, 1024, 16384)
+PREGENERATED = 64  # distinct pre-generated action sets, cycled through while timing
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = time.perf_counter
+
+
+def _timed(run: Callable[[int], int], seconds: float, repeats: int) -> float:
+    """Best rate (units/s) of ``run(n) -> units`` over ``repeats`` runs sized to last ~``seconds``."""
+    n = 1
+    while True:  # calibrate
+        start = _clock()
+        run(n)
+        elapsed = _clock() - start
+        if elapsed > 0.05 * seconds or n >= 1 << 24:
+            break
+        n *= 4
+    n = max(1, int(n * seconds / max(elapsed, 1e-9)))
+    best = 0.0
+    for _ in range(repeats):
+        start = _clock()
+        units = run(n)
+        best = max(best, units / max(_clock() - start, 1e-9))
+    return best
+
+
+def batched_runner(env_id: str, kwargs: dict, num_envs: int, seed: int = 0) -> Callable[[int], int]:
+    env = contract_envs.vector.make(env_id, num_envs, seed=seed, **kwargs)
+    game, rng = env.game, np.random.default_rng(seed)
+    agent_sets = [
+        {a: rng.integers(0, game.n_actions, num_envs) for a in env.agents} for _ in range(PREGENERATED)
+    ]
+    offers = None
+    if env.two_stage or game.has_principal:
+        cap = game.terms.payment_cap
+        offers = [{"principal_0": rng.uniform(0, cap, (num_envs, *game.terms.shape))} for _ in range(PREGENERATED)]
+        if not env.two_stage:  # simultaneous games take the offer with the actions
+            agent_sets = [dict(a, **o) for a, o in zip(agent_sets, offers, strict=True)]
+            offers = None
+
+    def run(rounds: int) -> int:
+        step = env.step
+        for k in range(rounds):
+            j = k % PREGENERATED
+            if offers is not None:
+                step(offers[j])
+            step(agent_sets[j])
+        return rounds * num_envs
+
+    return run
+
+
+def parallel_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int], int], int]:
+    env = contract_envs.make("parallel", env_id, **kwargs)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    action_sets = []
+    for _ in range(PREGENERATED):
+        actions = {}
+        for p in env.possible_agents:
+            space = env.action_space(p)
+            actions[p] = int(rng.integers(space.n)) if hasattr(space, "n") else rng.uniform(
+                space.low, space.high).astype(space.dtype)
+        action_sets.append(actions)
+
+    def run(steps: int) -> int:
+        step, reset = env.step, env.reset
+        for k in range(steps):
+            step(action_sets[k % PREGENERATED])
+            if not env.agents:
+                reset()
+        return steps
+
+    return run, env.unwrapped.vec.stages_per_round
+
+
+def aec_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int], int], int]:
+    env = contract_envs.make("aec", env_id, **kwargs)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = {}
+    for p in env.possible_agents:
+        space = env.action_space(p)
+        actions[p] = [int(rng.integers(space.n)) if hasattr(space, "n") else rng.uniform(
+            space.low, space.high).astype(space.dtype) for _ in range(PREGENERATED)]
+
+    def run(steps: int) -> int:
+        done = 0
+        while done < steps:
+            for agent in env.agent_iter(steps - done):
+                _, _, term, trunc, _ = env.last(observe=False)
+                env.step(None if term or trunc else actions[agent][done % PREGENERATED])
+                done += 1
+            if done < steps:
+                env.reset()
+        return steps
+
+    return run, len(env.possible_agents)
+
+
+# --------------------------------------------------------------------------- load calibration
+# The numpy Coin Game kernel of docs/reference performance.md Sec. 8 (JaxMARL-like rules, no
+# contracts, no API), measured there on the quiet 2-core reference machine at 40,141 env-steps/s
+# (B = 1) and 3,066,855 (B = 1024). Timing it next to our figures gives a load factor for a busy
+# machine: estimate on the reference machine = our figure x reference / kernel measured here.
+REFERENCE_KERNEL = {1: 40_141.0, 1024: 3_066_855.0}
+_MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]])
+
+
+class _ReferenceKernel:
+    def __init__(self, num_envs: int, grid: int = 3, horizon: int = 16, seed: int = 0) -> None:
+        self.B, self.G, self.T = num_envs, grid, horizon
+        self.rng = np.random.default_rng(seed)
+        self.rows = np.arange(num_envs)
+        self.pos = np.empty((num_envs, 4, 2), np.int64)
+        self.t = np.zeros(num_envs, np.int64)
+        self.obs = np.zeros((num_envs, 2, 4, grid * grid), np.uint8)
+        self._reset(self.rows)
+
+    def _reset(self, idx: np.ndarray) -> None:
+        self.pos[idx] = self.rng.integers(0, self.G, size=(len(idx), 4, 2))
+        self.t[idx] = 0
+
+    def _observe(self) -> np.ndarray:
+        cell = self.pos[:, :, 0] * self.G + self.pos[:, :, 1]
+        self.obs.fill(0)
+        for channel in range(4):
+            self.obs[self.rows, 0, channel, cell[:, channel]] = 1
+        self.obs[:, 1] = self.obs[:, 0, [1, 0, 3, 2]]
+        return self.obs.reshape(self.B, 2, -1)
+
+    def step(self, actions: np.ndarray):
+        p = self.pos
+        p[:, 0] = (p[:, 0] + _MOVES[actions[:, 0]]) % self.G
+        p[:, 1] = (p[:, 1] + _MOVES[actions[:, 1]]) % self.G
+        on = (p[:, :2, None, :] == p[:, None, 2:, :]).all(-1)
+        reward = np.empty((self.B, 2), np.float32)
+        reward[:, 0] = on[:, 0, 0] + on[:, 0, 1] - 2.0 * on[:, 1, 0]
+        reward[:, 1] = on[:, 1, 1] + on[:, 1, 0] - 2.0 * on[:, 0, 1]
+        taken = on.any(1)
+        if taken.any():
+            fresh = self.rng.integers(0, self.G, (self.B, 2, 2))
+            p[:, 2:] = np.where(taken[:, :, None], fresh, p[:, 2:])
+        self.t += 1
+        done = self.t >= self.T
+        if done.any():
+            self._reset(np.nonzero(done)[0])
+        return self._observe(), reward, done
+
+
+def kernel_runner(num_envs: int) -> Callable[[int], int]:
+    kernel, rng = _ReferenceKernel(num_envs), np.random.default_rng(0)
+    actions = [rng.integers(0, 5, (num_envs, 2)) for _ in range(PREGENERATED)]
+
+    def run(steps: int) -> int:
+        for k in range(steps):
+            kernel.step(actions[k % PREGENERATED])
+        return steps * num_envs
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    modes = ["batched", "parallel", "aec"]
+    labels = [e[0] for e in ENTRIES]
+    parser.add_argument("--envs", nargs="*", default=None, help=f"labels to run (default: all of {labels})")
+    parser.add_argument("--modes", nargs="*", default=modes, choices=modes)
+    parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(DEFAULT_BATCH_SIZES))
+    parser.add_argument("--seconds", type=float, default=1.0, help="target duration of one timed run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (best is reported)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--clock", default="wall", choices=sorted(CLOCKS),
+                        help="wall: perf_counter; cpu: this thread's CPU time (steadier on a shared, busy machine)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also time the reference kernel (performance.md Sec. 8); print load-corrected estimates")
+    parser.add_argument("--profile", default=None, choices=["batched", "parallel", "aec"],
+                        help="cProfile one mode (first selected env and batch size) and print the top functions")
+    args = parser.parse_args()
+
+    global _clock
+    _clock = CLOCKS[args.clock]
+    entries = [e for e in ENTRIES if args.envs is None or e[0] in args.envs]
+    if not entries:
+        parser.error(f"no entry matches --envs {args.envs}; known: {[e[0] for e in ENTRIES]}")
+
+    if args.profile:
+        label, env_id, kwargs = entries[0]
+        if args.profile == "batched":
+            run = batched_runner(env_id, kwargs, args.batch_sizes[0])
+        else:
+            run = (parallel_runner if args.profile == "parallel" else aec_runner)(env_id, kwargs)[0]
+        run(10)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _timed(run, args.seconds, 1)
+        profiler.disable()
+        print(f"profile of {args.profile} {label} (B = {args.batch_sizes[0]}):")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+        return
+
+    print(f"contract-envs {contract_envs.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
+          f"{platform.machine()}; best of {args.repeats} x ~{args.seconds:g} s, {args.clock} clock")
+    results = []
+    factor = {1: 1.0, 1024: 1.0}
+    if args.calibrate:
+        for b in (1, 1024):
+            rate = _timed(kernel_runner(b), args.seconds, args.repeats)
+            factor[b] = REFERENCE_KERNEL[b] / rate
+            results.append({"env": "reference_kernel", "mode": "batched", "num_envs": b, "env_steps_per_s": rate})
+            print(f"{'reference kernel (Sec. 8)':32s} batched  B = {b:6d}: {rate:14,.0f} env-steps/s "
+                  f"(reference machine: {REFERENCE_KERNEL[b]:,.0f}; load factor {factor[b]:.2f})")
+
+    def est(rate: float, b: int) -> str:
+        return f"  [~{rate * factor[1 if b == 1 else 1024]:,.0f} load-corrected]" if args.calibrate else ""
+
+    for label, env_id, kwargs in entries:
+        if "batched" in args.modes:
+            for b in args.batch_sizes:
+                rate = _timed(batched_runner(env_id, kwargs, b), args.seconds, args.repeats)
+                results.append({"env": label, "mode": "batched", "num_envs": b, "env_steps_per_s": rate})
+                print(f"{label:32s} batched  B = {b:6d}: {rate:14,.0f} env-steps/s{est(rate, b)}")
+        if "parallel" in args.modes:
+            run, stages = parallel_runner(env_id, kwargs)
+            rate = _timed(run, args.seconds, args.repeats)
+            results.append({"env": label, "mode": "parallel", "steps_per_s": rate, "rounds_per_s": rate / stages})
+            print(f"{label:32s} Parallel      : {rate:14,.0f} steps/s ({rate / stages:,.0f} rounds/s){est(rate, 1)}")
+        if "aec" in args.modes:
+            run, players = aec_runner(env_id, kwargs)
+            rate = _timed(run, args.seconds, args.repeats)
+            results.append({"env": label, "mode": "aec", "steps_per_s": rate, "cycles_per_s": rate / players})
+            print(f"{label:32s} AEC           : {rate:14,.0f} steps/s ({rate / players:,.0f} cycles/s){est(rate, 1)}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
