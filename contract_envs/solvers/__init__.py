@@ -1,12 +1,12 @@
-"""Exact solvers shipped with the environments, so every learner can be scored as a fraction of the optimum."""
+"""Exact solvers shipped with the environments, so every learner can be scored as a fraction of the optimum.
+
+* Principal-agent MDPs: :func:`min_pay_contract` / :func:`min_pay_contracts`, :func:`solve_spe`.
+* Incentive design: Escape Room, Prisoner's Dilemma / reward transfer, TaxLite (``incentive_design``).
+* Hierarchical contracts: :func:`solve_tree_contracts`; principal-agent bandits: :func:`solve_contract_bandit`.
+"""
 
 from contract_envs.solvers.contract_bandit import BanditSolution, solve_contract_bandit
-from contract_envs.solvers.min_pay import min_pay_contract, min_pay_contracts
-from contract_envs.solvers.spe import Solution, expected_payments, solve_spe
-from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contracts
-
-__all__ = ["Solution", "expected_payments", "min_pay_contract", "min_pay_contracts", "solve_spe"]
-from contract_envs.solvers.incentive_design import (  # noqa: E402
+from contract_envs.solvers.incentive_design import (
     TaxLiteSolution,
     escape_room_best_designer_return,
     escape_room_designer_return,
@@ -25,9 +25,15 @@ from contract_envs.solvers.incentive_design import (  # noqa: E402
     taxlite_equilibria,
     taxlite_solve,
 )
+from contract_envs.solvers.min_pay import min_pay_contract, min_pay_contracts
+from contract_envs.solvers.spe import Solution, expected_payments, solve_spe
+from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contracts
 
-__all__ += [
+__all__ = [
+    "BanditSolution",
+    "Solution",
     "TaxLiteSolution",
+    "TreeSolution",
     "escape_room_best_designer_return",
     "escape_room_designer_return",
     "escape_room_max_welfare",
@@ -36,14 +42,18 @@ __all__ += [
     "escape_room_optimal_profile",
     "escape_room_pure_equilibria",
     "escape_room_sustains_optimum",
+    "expected_payments",
+    "min_pay_contract",
+    "min_pay_contracts",
     "pd_best_designer_return",
     "pd_cooperation_dominant",
     "pd_min_incentive_gap",
     "reward_transfer_cooperation_dominant",
     "reward_transfer_grid_search",
     "reward_transfer_threshold",
+    "solve_contract_bandit",
+    "solve_spe",
+    "solve_tree_contracts",
     "taxlite_equilibria",
     "taxlite_solve",
 ]
-__all__ += ["TreeSolution", "solve_tree_contracts"]
-__all__ += ["BanditSolution", "solve_contract_bandit"]
