@@ -180,7 +180,30 @@ def _take(obs: Any, index) -> Any:
     return obs[index]
 
 
-class VectorContractEnv:
+class AutoResetStep:
+    """``step`` = ``step_arrays`` + infos + same-step auto-reset, shared by every staged vector env.
+
+    The host class provides ``step_arrays`` (returns obs, rewards, terminations, truncations and
+    ``done``, ``None`` after a stage that cannot end an episode), ``_infos``, ``_observe``,
+    ``game``, ``ledger`` and ``autoreset``.
+    """
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
+        obs, rewards, terms, truncs, done = self.step_arrays(actions)
+        if done is None:
+            return obs, rewards, terms, truncs, self._infos()
+        infos = self._infos(copy=True)
+        if self.autoreset and done.any():
+            self.final_observations = obs
+            idx = np.flatnonzero(done)
+            self.game.reset(env_idx=idx)
+            self.ledger.reset(idx)
+            obs = self._observe()
+        return obs, rewards, terms, truncs, infos
+
+
+class VectorContractEnv(AutoResetStep):
     """Batched multi-player API over a :class:`ContractGame`.
 
     ``step(actions)`` takes a dict player -> array ``[B, ...]`` and returns five dicts of arrays
@@ -239,20 +262,6 @@ class VectorContractEnv:
         self.stage = OFFER if self.two_stage else ACT
         self.final_observations = None
         return self._observe(), self._infos()
-
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
-        obs, rewards, terms, truncs, done = self.step_arrays(actions)
-        if done is None:
-            return obs, rewards, terms, truncs, self._infos()
-        infos = self._infos(copy=True)
-        if self.autoreset and done.any():
-            self.final_observations = obs
-            idx = np.flatnonzero(done)
-            self.game.reset(env_idx=idx)
-            self.ledger.reset(idx)
-            obs = self._observe()
-        return obs, rewards, terms, truncs, infos
 
     def step_arrays(self, actions: dict[str, Any]):
         """One stage without infos or auto-reset (the adapters' hot path).

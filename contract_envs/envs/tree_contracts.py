@@ -113,6 +113,7 @@ import numpy as np
 from gymnasium import spaces
 
 from contract_envs.contracts import ContractTerms, HierarchyLedger, settle_hierarchy, validate_actions
+from contract_envs.core import AutoResetStep
 from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
 from contract_envs.rng import BatchedStreams
 
@@ -489,7 +490,7 @@ class TreeContractGame:
         return VectorTreeContractEnv
 
 
-class VectorTreeContractEnv:
+class VectorTreeContractEnv(AutoResetStep):
     """Batched multi-player API of a :class:`TreeContractGame` (stage machine, validation, settlement).
 
     ``step(actions)`` takes a dict node -> action batch: an int array ``[B]`` for a leaf; for an
@@ -599,20 +600,6 @@ class VectorTreeContractEnv:
         except ValueError as err:
             kids = ", ".join(f"agent_{j} = {node_id(w)}" for j, w in enumerate(self.game.instance.children[v]))
             raise ValueError(f"{err} [children: {kids}]") from None
-
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        """One stage for every env: returns (observations, rewards, terminations, truncations, infos)."""
-        obs, rewards, terms, truncs, done = self.step_arrays(actions)
-        if done is None:
-            return obs, rewards, terms, truncs, self._infos()
-        infos = self._infos(copy=True)
-        if self.autoreset and done.any():
-            self.final_observations = obs
-            idx = np.flatnonzero(done)
-            self.game.reset(env_idx=idx)
-            self.ledger.reset(idx)
-            obs = self._observe()
-        return obs, rewards, terms, truncs, infos
 
     def step_arrays(self, actions: dict[str, Any]):
         """One stage without infos or auto-reset (the adapters' hot path); ``done`` is ``None``
