@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 import contract_envs
 import contract_envs.vector
@@ -42,6 +43,17 @@ ENTRIES: list[tuple[str, str, dict[str, Any]]] = [
     ("coin_game/jaxmarl", "contract_envs/coin_game-v0", {"preset": "jaxmarl"}),
     ("coin_game/parl", "contract_envs/coin_game-v0", {"preset": "parl"}),
     ("coin_game/jaxmarl-no-principal", "contract_envs/coin_game-v0", {"preset": "jaxmarl", "principal": False}),
+    ("principal_agent_mdp/tree10", "contract_envs/principal_agent_mdp-v0", {"depth": 10}),
+    ("escape_room/5-2", "contract_envs/escape_room-v0", {}),
+    ("escape_room/2-1-peer", "contract_envs/escape_room-v0", {"n_agents": 2, "min_at_lever": 1, "incentives": "peer"}),
+    ("prisoners_dilemma", "contract_envs/prisoners_dilemma-v0", {}),
+    ("prisoners_dilemma/transfer", "contract_envs/prisoners_dilemma-v0", {"incentives": "none", "keep_fraction": 0.5}),
+    ("cleanup/7x7", "contract_envs/cleanup-v0", {}),
+    ("cleanup/10x10", "contract_envs/cleanup-v0", {"map_name": "10x10"}),
+    ("tax_economy/taxlite", "contract_envs/tax_economy-v0", {"max_cycles": 10}),
+    ("tax_economy/us_federal", "contract_envs/tax_economy-v0", {"tax_model": "us_federal"}),
+    ("tree_contracts/T2", "contract_envs/tree_contracts-v0", {"instance": "T2"}),
+    ("contract_bandit/k5", "contract_envs/contract_bandit-v0", {}),
 ]
 DEFAULT_BATCH_SIZES = (1, 64, 1024, 16384)
 PREGENERATED = 64  # distinct pre-generated action sets, cycled through while timing
@@ -70,44 +82,49 @@ def _timed(run: Callable[[int], int], seconds: float, repeats: int) -> float:
     return best
 
 
+def random_batched_action(space: spaces.Space, batch: int, rng: np.random.Generator) -> Any:
+    """``batch`` valid random actions of ``space`` as arrays with a leading batch axis."""
+    if isinstance(space, spaces.Dict):
+        return {k: random_batched_action(sub, batch, rng) for k, sub in space.spaces.items()}
+    if isinstance(space, spaces.Discrete):
+        return space.start + rng.integers(space.n, size=batch)
+    if isinstance(space, spaces.MultiDiscrete):
+        return rng.integers(space.nvec, size=(batch, *space.shape))
+    return rng.uniform(space.low, space.high, size=(batch, *space.shape)).astype(space.dtype)
+
+
 def batched_runner(env_id: str, kwargs: dict, num_envs: int, seed: int = 0) -> Callable[[int], int]:
+    """Rounds of ``B`` envs; every player gets a random valid action each stage (ignored when not acting)."""
     env = contract_envs.vector.make(env_id, num_envs, seed=seed, **kwargs)
-    game, rng = env.game, np.random.default_rng(seed)
-    agent_sets = [
-        {a: rng.integers(0, game.n_actions, num_envs) for a in env.agents} for _ in range(PREGENERATED)
+    rng = np.random.default_rng(seed)
+    action_sets = [
+        {p: random_batched_action(env.action_space(p), num_envs, rng) for p in env.possible_agents}
+        for _ in range(PREGENERATED)
     ]
-    offers = None
-    if env.two_stage or game.has_principal:
-        cap = game.terms.payment_cap
-        offers = [{"principal_0": rng.uniform(0, cap, (num_envs, *game.terms.shape))} for _ in range(PREGENERATED)]
-        if not env.two_stage:  # simultaneous games take the offer with the actions
-            agent_sets = [dict(a, **o) for a, o in zip(agent_sets, offers, strict=True)]
-            offers = None
+    stages = env.stages_per_round
 
     def run(rounds: int) -> int:
         step = env.step
-        for k in range(rounds):
-            j = k % PREGENERATED
-            if offers is not None:
-                step(offers[j])
-            step(agent_sets[j])
+        for k in range(rounds * stages):
+            step(action_sets[k % PREGENERATED])
         return rounds * num_envs
 
     return run
 
 
+def _single_action_sets(env, seed: int) -> list[dict[str, Any]]:
+    sets = []
+    for p in env.possible_agents:
+        space = env.action_space(p)
+        space.seed(seed)
+        sets.append([space.sample() for _ in range(PREGENERATED)])
+    return [{p: sets[i][k] for i, p in enumerate(env.possible_agents)} for k in range(PREGENERATED)]
+
+
 def parallel_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int], int], int]:
     env = contract_envs.make("parallel", env_id, **kwargs)
     env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    action_sets = []
-    for _ in range(PREGENERATED):
-        actions = {}
-        for p in env.possible_agents:
-            space = env.action_space(p)
-            actions[p] = int(rng.integers(space.n)) if hasattr(space, "n") else rng.uniform(
-                space.low, space.high).astype(space.dtype)
-        action_sets.append(actions)
+    action_sets = _single_action_sets(env, seed)
 
     def run(steps: int) -> int:
         step, reset = env.step, env.reset
@@ -123,12 +140,8 @@ def parallel_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[
 def aec_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int], int], int]:
     env = contract_envs.make("aec", env_id, **kwargs)
     env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    actions = {}
-    for p in env.possible_agents:
-        space = env.action_space(p)
-        actions[p] = [int(rng.integers(space.n)) if hasattr(space, "n") else rng.uniform(
-            space.low, space.high).astype(space.dtype) for _ in range(PREGENERATED)]
+    sets = _single_action_sets(env, seed)
+    actions = {p: [a[p] for a in sets] for p in env.possible_agents}
 
     def run(steps: int) -> int:
         done = 0
