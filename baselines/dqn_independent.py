@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (CleanRL's convention)
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
@@ -247,14 +247,16 @@ def evaluate(q_network: CoinQNetwork, args: Args, episodes: int, seed: int, devi
 
 
 def main(args: Args) -> dict:
-    run_name = f"coin_game__{args.exp_name}__{args.preset}__{args.objective}__p{args.reward_sharing}__{args.seed}__{int(time.time())}"
+    run_name = (f"coin_game__{args.exp_name}__{args.preset}__{args.objective}__p{args.reward_sharing}"
+                f"__{args.seed}__{int(time.time())}")
     if args.track:
         import wandb
 
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -284,8 +286,10 @@ def main(args: Args) -> dict:
     start_time = time.time()
     history: list[dict] = []
     last_logged = 0
+    decay = int(args.exploration_fraction * args.total_iterations)
+    n = len(agents)
     for iteration in tqdm(range(args.total_iterations), desc=run_name[:40], mininterval=5):
-        epsilon = linear_schedule(args.start_e, args.end_e, int(args.exploration_fraction * args.total_iterations), iteration)
+        epsilon = linear_schedule(args.start_e, args.end_e, decay, iteration)
         actions = greedy_actions(q_network, frames, device)
         explore = action_rng.random(actions.shape) < epsilon
         actions = np.where(explore, action_rng.integers(0, n_actions, actions.shape), actions)
@@ -315,13 +319,13 @@ def main(args: Args) -> dict:
                 group["lr"] = lr
             for _ in range(args.updates_per_iteration):
                 batch = rb.sample(args.batch_size)
-                n = len(agents)
-                flat = lambda x: torch.as_tensor(x.reshape(args.batch_size * n, *x.shape[2:]), device=device)  # noqa: E731
+                flat = {k: torch.as_tensor(v.reshape(args.batch_size * n, *v.shape[2:]), device=device)
+                        for k, v in batch.items() if k != "dones"}
                 with torch.no_grad():
-                    target_max = target_network(flat(batch["next_obs"])).max(1).values
-                    td_target = flat(batch["rewards"]) + args.gamma * target_max * (
+                    target_max = target_network(flat["next_obs"]).max(1).values
+                    td_target = flat["rewards"] + args.gamma * target_max * (
                         1 - torch.as_tensor(batch["dones"], device=device).repeat_interleave(n))
-                q = q_network(flat(batch["obs"])).gather(1, flat(batch["actions"])[:, None]).squeeze(1)
+                q = q_network(flat["obs"]).gather(1, flat["actions"][:, None]).squeeze(1)
                 loss = F.smooth_l1_loss(q, td_target)
                 optimizer.zero_grad()
                 loss.backward()

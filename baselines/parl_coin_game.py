@@ -51,7 +51,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (CleanRL's convention)
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
@@ -298,7 +298,8 @@ class PhaseStats:
         return {
             "welfare": float(w.mean()) if len(w) else float("nan"),
             "welfare_se": float(w.std(ddof=1) / np.sqrt(len(w))) if len(w) > 1 else float("nan"),
-            "payment_share": float(np.sum(self.payments[-window:]) / np.sum(w)) if len(w) and np.sum(w) > 0 else float("nan"),
+            "payment_share": float(np.sum(self.payments[-window:]) / np.sum(w))
+            if len(w) and np.sum(w) > 0 else float("nan"),
             "payments": float(np.mean(self.payments[-window:])) if len(w) else float("nan"),
             "follow_rate": float(np.sum(self.followed[-window:]) / rec) if rec > 0 else float("nan"),
             "episodes": len(self.welfare),
@@ -346,7 +347,8 @@ def run_validation_episodes(principal: FrozenPrincipal, validators: CoinQNetwork
                          torch.as_tensor(np.eye(n_actions)[rec], dtype=torch.float32, device=device))
         actions = q.argmax(-1).cpu().numpy()
         best_values.append(q.max(-1).values.cpu().numpy().ravel())
-        follow_values.append(q.gather(-1, torch.as_tensor(rec, device=device)[..., None]).squeeze(-1).cpu().numpy().ravel())
+        q_follow = q.gather(-1, torch.as_tensor(rec, device=device)[..., None]).squeeze(-1)
+        follow_values.append(q_follow.cpu().numpy().ravel())
         obs, _, _, truncs, infos = envs.step({a: actions[:, i] for i, a in enumerate(agents)})
         stats.step(actions == rec, np.ones_like(rec, dtype=bool))
         done = truncs[agents[0]]
@@ -366,7 +368,8 @@ def main(args: Args) -> dict:
         wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                    config=vars(args), name=run_name, save_code=True)
     writer = SummaryWriter(f"runs/{run_name}")
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+    table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
 
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -380,7 +383,7 @@ def main(args: Args) -> dict:
     agents, grid_size, n_actions = envs.agents, envs.game.rules.grid_size, envs.game.n_actions
     n = len(agents)
     obs_shape = envs.observation_space(agents[0])["grid"].shape
-    B = args.num_envs
+    B = args.num_envs  # noqa: N806 (batch size, as in the docs)
 
     # ------------------------------------------------------------------ training phase
     principal_q = CoinQNetwork(grid_size, n_actions).to(device)
@@ -400,8 +403,9 @@ def main(args: Args) -> dict:
     history: list[dict] = []
     start_time = time.time()
     last_logged = 0
+    decay = int(args.exploration_fraction * args.total_iterations)
     for iteration in tqdm(range(args.total_iterations), desc="PARL training", mininterval=5):
-        epsilon = linear_schedule(args.start_e, args.end_e, int(args.exploration_fraction * args.total_iterations), iteration)
+        epsilon = linear_schedule(args.start_e, args.end_e, decay, iteration)
         f_others = others_bits(bits).astype(np.float32)
         x = torch.as_tensor(frames, device=device)
         with torch.no_grad():
@@ -428,7 +432,7 @@ def main(args: Args) -> dict:
         # f is fixed within an episode, so s' carries the same bits; truncation only: bootstrap (dones = 0)
         rb.add(obs=frames, next_obs=real_next, extra=f_others, next_extra=f_others, actions=actions,
                rewards=own_r, dones=np.zeros(B))
-        # training-phase follow rate: agreement of all agents' actions (followers and deviators) with the recommendations
+        # training-phase follow rate: agreement of all agents' actions (followers and deviators) with recommendations
         train_stats.step(actions == recommended, np.ones((B, n), dtype=bool))
         if done.any():
             train_stats.end(done, infos[PRINCIPAL]["episode_welfare"], infos[PRINCIPAL]["episode_payment"])
@@ -486,8 +490,9 @@ def main(args: Args) -> dict:
     val_start = time.time()
     last_logged = 0
     rec, amounts = principal.offer(frames)
+    decay = int(args.exploration_fraction * validation_iterations)
     for iteration in tqdm(range(validation_iterations), desc="PARL validation", mininterval=5):
-        epsilon = linear_schedule(args.start_e, args.end_e, int(args.exploration_fraction * validation_iterations), iteration)
+        epsilon = linear_schedule(args.start_e, args.end_e, decay, iteration)
         venvs.step({PRINCIPAL: one_hot_contracts(rec, amounts, n_actions)})
         rec_in = eye[rec]
         with torch.no_grad():
@@ -536,7 +541,8 @@ def main(args: Args) -> dict:
                "env_steps": (args.total_iterations + validation_iterations) * B,
                "training": train_stats.summary(args.log_window), "validation": val_stats.summary(args.log_window),
                "history": history}
-    metrics.update(run_validation_episodes(principal, validators.eval(), args, args.eval_episodes, args.seed + 10_000, device))
+    metrics.update(run_validation_episodes(principal, validators.eval(), args, args.eval_episodes,
+                                           args.seed + 10_000, device))
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
         torch.save({"principal_q": principal_q.state_dict(), "agent_q": agent_q.state_dict(),
