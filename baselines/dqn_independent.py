@@ -70,6 +70,10 @@ class Args:
     # environment
     preset: Literal["parl", "parl_3x3"] = "parl"
     """Coin Game preset: `parl` (7x7, 50 steps) or `parl_3x3` (3x3, 20 steps)"""
+    tie_rule: Literal["all", "first", "random"] | None = None
+    """override the preset's tie rule (`random`: a random winner, the PARL reproduction's rule; see docs)"""
+    coins: Literal["cycle", "random", "per_agent"] | None = None
+    """override the preset's coin rule (`random`: colour drawn at each spawn, the PARL reproduction's rule)"""
     objective: Literal["selfish", "welfare"] = "selfish"
     """`selfish`: each agent maximises its own reward; `welfare`: each maximises the sum (cooperative reference)"""
     reward_sharing: float = 0.0
@@ -108,6 +112,11 @@ class Args:
     """episodes averaged per logged point (PARL: 80)"""
     eval_episodes: int = 64
     """greedy evaluation episodes at the end"""
+
+
+def rule_overrides(args: Args) -> dict:
+    """Rule arguments overriding the preset (only those given)."""
+    return {k: v for k, v in (("tie_rule", args.tie_rule), ("coins", args.coins)) if v is not None}
 
 
 class CoinQNetwork(nn.Module):
@@ -222,7 +231,8 @@ def evaluate(q_network: CoinQNetwork, args: Args, episodes: int, seed: int, devi
     """Greedy play in fresh environments; welfare per episode and own-colour coin share."""
     num_envs = min(episodes, args.num_envs)
     envs = contract_envs.vector.make(
-        ENV_ID, num_envs, seed=seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing
+        ENV_ID, num_envs, seed=seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing,
+        **rule_overrides(args),
     )
     rules = envs.game.rules
     obs, _ = envs.reset(seed=seed)
@@ -266,7 +276,8 @@ def main(args: Args) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
     envs = contract_envs.vector.make(
-        ENV_ID, args.num_envs, seed=args.seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing
+        ENV_ID, args.num_envs, seed=args.seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing,
+        **rule_overrides(args),
     )
     agents, rules = envs.agents, envs.game.rules
     n_actions = envs.action_space(agents[0]).n

@@ -88,6 +88,10 @@ class Args:
     # environment
     preset: Literal["parl", "parl_3x3"] = "parl"
     """Coin Game preset: `parl` (7x7, 50 steps) or `parl_3x3` (3x3, 20 steps)"""
+    tie_rule: Literal["all", "first", "random"] | None = None
+    """override the preset's tie rule (`random`: a random winner, the PARL reproduction's rule; see docs)"""
+    coins: Literal["cycle", "random", "per_agent"] | None = None
+    """override the preset's coin rule (`random`: colour drawn at each spawn, the PARL reproduction's rule)"""
     alpha: float = 0.1
     """payment weight: principal maximises welfare - alpha * payments (env `welfare_weight = 1 / alpha`)"""
     payment_cap: float = 10.0
@@ -130,6 +134,11 @@ class Args:
     """episodes averaged per logged point (PARL: 80)"""
     eval_episodes: int = 64
     """greedy evaluation episodes at the end of the validation phase"""
+
+
+def rule_overrides(args: Args) -> dict:
+    """Rule arguments overriding the preset (only those given)."""
+    return {k: v for k, v in (("tie_rule", args.tie_rule), ("coins", args.coins)) if v is not None}
 
 
 class CoinQNetwork(nn.Module):
@@ -308,7 +317,8 @@ class PhaseStats:
 
 def make_envs(args: Args, num_envs: int, seed: int):
     return contract_envs.vector.make(ENV_ID, num_envs, seed=seed, preset=args.preset, principal=True,
-                                     welfare_weight=1.0 / args.alpha, payment_cap=args.payment_cap)
+                                     welfare_weight=1.0 / args.alpha, payment_cap=args.payment_cap,
+                                     **rule_overrides(args))
 
 
 class FrozenPrincipal:
