@@ -38,7 +38,7 @@ def run(script: str, args: list[str], tmp_path) -> dict:
 
 
 # ------------------------------------------------------------------ end to end
-@pytest.mark.parametrize("extra", [[], ["--objective", "welfare"], ["--reward-sharing", "0.3"]])
+@pytest.mark.parametrize("extra", [[], ["--objective", "welfare", "--tie-rule", "random"], ["--reward-sharing", "0.3"]])
 def test_dqn_independent_end_to_end(tmp_path, extra):
     m = run("dqn_independent.py", [*TINY, "--total-iterations", "40", *extra], tmp_path)
     assert m["env_steps"] == 40 * 4
@@ -175,3 +175,14 @@ def test_q_network_shapes_and_shared_frames():
     # swapped frames: each agent's channel 0 is itself, channel 1 the other agent
     np.testing.assert_array_equal(frames[:, 0, 0], frames[:, 1, 1])
     np.testing.assert_array_equal(frames[:, 0, 1], frames[:, 1, 0])
+
+
+def test_dilemma_depends_on_tie_rule():
+    """Scripted policies: greedy grabbing beats own-colour-only under `all` ties, loses under `random` ties."""
+    from benchmarks.coin_game_dilemma import Args, scripted_welfare
+
+    args = Args(num_envs=64, episodes_per_env=2)
+    welfare = {(tie, policy): scripted_welfare("parl_3x3", tie, policy, args).mean()
+               for tie in ("all", "random") for policy in ("random", "greedy", "own_only")}
+    assert welfare[("all", "greedy")] > welfare[("all", "own_only")] > welfare[("all", "random")]
+    assert welfare[("random", "own_only")] > welfare[("random", "greedy")] > welfare[("random", "random")]
