@@ -20,7 +20,10 @@ Validation (PARL's protocol): every ``eval_frequency`` iterations the learned pr
 best-responding oracle agent (:func:`contract_envs.solvers.agent_best_response`) and compared with the
 subgame-perfect equilibrium (:func:`contract_envs.solvers.solve_spe`): principal value as a share of
 the SPE value, and the share of decision states whose recommendation is the SPE action. ``--margin``
-is PARL's nudge ``xi``: contracts make the recommended action strictly better by ``xi``.
+is PARL's nudge ``xi``: contracts make the recommended action strictly better by ``xi``. Also
+reported: the value of the learned *recommendations* implemented by min-pay contracts priced
+against the exact agent (``ratio_implemented``, isolates the principal's Q from the agent network's
+pricing errors) and of the learned principal with the learned agent (``ratio_learned_agent``).
 
 Deviation: states are one-hot (an embedding row per state, which equals a linear layer on a one-hot
 input); PARL does not say how tree states are encoded.
@@ -43,7 +46,13 @@ from tqdm import tqdm
 
 import contract_envs.vector
 from contract_envs.envs.principal_agent_mdp import PrincipalAgentMDPSpec, random_binary_tree
-from contract_envs.solvers import agent_best_response, evaluate_policies, min_pay_contracts, solve_spe
+from contract_envs.solvers import (
+    agent_best_response,
+    evaluate_policies,
+    implement_recommendations,
+    min_pay_contracts,
+    solve_spe,
+)
 
 TIE = 1e-9
 
@@ -204,6 +213,7 @@ def validate(
     learned = evaluate_policies(spec, contract, agent_choice(qbar, contract, spec.outcome_probs), rec)
     live = ~spec.terminal
     opt = solution.principal_value
+    implemented, _ = implement_recommendations(spec, rec)
     nudged = {}
     for xi in eval_margins:
         rec_xi, contract_xi = learned_policy(spec, q, qbar, xi)
@@ -212,6 +222,8 @@ def validate(
         "spe_principal_value": opt,
         "principal_value_oracle": oracle.principal_value,
         "ratio_oracle": oracle.principal_value / opt,
+        "principal_value_implemented": implemented.principal_value,
+        "ratio_implemented": implemented.principal_value / opt,
         "principal_value_learned_agent": learned.principal_value,
         "ratio_learned_agent": learned.principal_value / opt,
         "accuracy": float(np.mean(rec[live] == solution.recommended_action[live])),

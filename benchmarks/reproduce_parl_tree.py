@@ -109,6 +109,7 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
     rows += [(f"principal value / SPE, oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", k, True)
              for k in nudge_keys]
     rows += [
+        ("principal value / SPE, learned recommendations priced against the exact agent", "ratio_implemented", True),
         ("principal value / SPE, learned agent", "ratio_learned_agent", True),
         ("recommendations equal to the SPE action", "accuracy", True),
         ("oracle follows the recommendation", "oracle_follow_rate", True),
@@ -173,7 +174,7 @@ def plot(args: Args, runs: list[dict], nudge_keys: list[str]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     series = [("ratio_oracle", "oracle agent, no nudge")]
     series += [(k, f"oracle agent, xi = {k.rsplit('_', 1)[1]}") for k in nudge_keys]
-    series += [("ratio_learned_agent", "learned agent")]
+    series += [("ratio_implemented", "recommendations priced exactly"), ("ratio_learned_agent", "learned agent")]
     for key, label in series:
         vals = np.array([[m[key] for m in r["history"]] for r in runs])
         mean, se = vals.mean(0), vals.std(0, ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else 0 * vals[0]

@@ -9,7 +9,13 @@ import pytest
 from scipy.optimize import linprog
 
 from contract_envs.envs.principal_agent_mdp import hidden_action_e8, random_binary_tree, random_mdp
-from contract_envs.solvers import agent_best_response, evaluate_policies, min_pay_contracts, solve_spe
+from contract_envs.solvers import (
+    agent_best_response,
+    evaluate_policies,
+    implement_recommendations,
+    min_pay_contracts,
+    solve_spe,
+)
 
 
 def brute_force_best_response(spec, contracts):
@@ -116,3 +122,23 @@ def test_parl_binary_closed_form():
     np.testing.assert_allclose(contracts, [[0, 0.5], [0, 0], [0, 0], [0, 0]], atol=1e-12)
     contracts, _ = min_pay_contracts(probs[:1], np.array([[-0.4, 0.0]]), np.array([0]))
     np.testing.assert_allclose(contracts, [[0.5, 0]], atol=1e-12)
+
+
+def test_implement_recommendations_prices_recommendations_exactly():
+    spec = random_binary_tree(6, seed=3)
+    sol = solve_spe(spec)
+    ev, contracts = implement_recommendations(spec, sol.recommended_action)
+    assert ev.principal_value == pytest.approx(sol.principal_value, abs=1e-9)
+    np.testing.assert_allclose(contracts, sol.contract, atol=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # any other recommendations are implemented (two outcomes) and worth no more
+        rec = rng.integers(2, size=spec.n_states)
+        ev, contracts = implement_recommendations(spec, rec)
+        assert ev.follow_rate == 1.0
+        assert ev.principal_value <= sol.principal_value + 1e-9
+        # and they are min-pay: wherever it is paid, the exact agent is left indifferent
+        paid = np.flatnonzero(contracts.sum(1) > 0)
+        total = ev.agent_truncated_q + (spec.outcome_probs * contracts[:, None, :]).sum(-1)
+        np.testing.assert_allclose(total[paid, rec[paid]], total[paid, 1 - rec[paid]], atol=1e-9)
+    with pytest.raises(ValueError, match="acyclic"):
+        implement_recommendations(random_mdp(4, seed=0), np.zeros(4, dtype=np.int64))

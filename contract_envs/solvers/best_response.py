@@ -1,11 +1,12 @@
 """Exact evaluation of a fixed principal policy: the oracle agent that validates learned principals.
 
-PARL validates a learned principal (recommendations plus contracts) against an *exact* agent that
-best-responds to the contracts on the true model, not against the agent it was trained with. Both
-helpers below take the principal's policy as a table ``contracts [S, O]`` (what it offers in each
-state) and reuse the SPE solver's exact policy evaluation and agent best response, so the oracle
-and the equilibrium follow the same conventions (an indifferent agent takes the recommended action,
-within ``1e-9``).
+PARL validates a learned principal against an *exact* agent on the true model, not against the
+agent it was trained with. ``agent_best_response`` and ``evaluate_policies`` take the principal's
+policy as a table ``contracts [S, O]`` (what it offers in each state); ``implement_recommendations``
+takes only its recommended actions and implements each with the min-pay contract against the exact
+agent (the value the recommendations are worth once contracts are priced right). All reuse the SPE
+solver's exact policy evaluation and agent best response, so the oracle and the equilibrium follow
+the same conventions (an indifferent agent takes the recommended action, within ``1e-9``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contract_envs.envs.principal_agent_mdp import PrincipalAgentMDPSpec
+from contract_envs.solvers.min_pay import min_pay_contracts
 from contract_envs.solvers.spe import _agent_best_response, _continuation, _evaluate
 
 
@@ -109,3 +111,30 @@ def agent_best_response(
     start = rec if rec is not None else greedy
     policy, qbar, v_agent = _agent_best_response(spec, b, tie_to, start)
     return _finish(spec, b, policy, qbar, v_agent, rec)
+
+
+def implement_recommendations(
+    spec: PrincipalAgentMDPSpec, recommended: np.ndarray, margin: float = 0.0
+) -> tuple[PolicyEvaluation, np.ndarray]:
+    """Exact value of a recommendation policy ``[S]`` implemented by min-pay contracts.
+
+    Backward induction on an acyclic spec: in each state, the exact agent's truncated Q (given the
+    contracts below) prices the cheapest contract making ``recommended[s]`` a best response (plus
+    ``margin``). Where a recommendation cannot be implemented the principal offers nothing and the
+    agent takes its own best action. Returns the evaluation and the contracts ``[S, O]``.
+    """
+    _, rec = _check_inputs(spec, np.zeros((spec.n_states, spec.n_outcomes)), recommended, "recommended")
+    levels = spec.acyclic_levels()
+    if levels is None:
+        raise ValueError("implement_recommendations needs an acyclic spec (backward induction)")
+    n_s, n_o = spec.n_states, spec.n_outcomes
+    v_agent = np.zeros(n_s)
+    contract = np.zeros((n_s, n_o))
+    for states in levels:
+        cont = _continuation(spec, v_agent)[states]
+        qbar = spec.agent_reward[states] + spec.gamma * (spec.outcome_probs[states] * cont[:, None, :]).sum(-1)
+        chosen, feasible = min_pay_contracts(spec.outcome_probs[states], qbar, rec[states], margin)
+        contract[states] = np.where(feasible[:, None], chosen, 0.0)
+        total = qbar + (spec.outcome_probs[states] * contract[states][:, None, :]).sum(-1)
+        v_agent[states] = total.max(axis=1)
+    return agent_best_response(spec, contract, rec), contract
