@@ -98,6 +98,7 @@ def test_oracle_validation_of_networks_reports_ratios_and_accuracy():
     assert metrics["spe_principal_value"] == pytest.approx(sol.principal_value)
     assert metrics["ratio_oracle"] == pytest.approx(metrics["principal_value_oracle"] / sol.principal_value)
     assert 0.0 <= metrics["accuracy"] <= 1.0 and "ratio_oracle_nudge_0.01" in metrics
+    assert metrics["ratio_implemented"] <= 1.0 + 1e-9
     # an untrained principal is far from the SPE
     assert metrics["ratio_oracle"] < 0.99
 
