@@ -12,10 +12,15 @@ Each outer iteration alternates the two halves of Algorithm 1, each learned from
    payment, takes the recommended action.
 
 Then ``rho(s) = b*(s, argmax q(s, .))``. Transitions and rewards are unknown (only the outcome
-function ``O`` is known, as PARL assumes, to compute contracts). Both learners are off-policy:
-behaviour is ``epsilon``-greedy (uniformly random by default, which covers the whole state space),
-step sizes are Jin et al.'s ``(H + 1) / (H + n(s, a))``, restarted every phase, and a batch of environments
-(``contract_envs.vector``) collects data.
+function ``O`` is known, as PARL assumes, to compute contracts). By default both players use that
+knowledge in their targets too: they learn the value after each (state, outcome),
+``U(s, o) = E[V(s') | s, o]``, and own rewards, and form ``Q̄`` and ``q`` by averaging over ``O``
+(Q-learning on post-outcome states; every sample updates every action). ``--no-expected-outcomes``
+runs textbook Q-learning on sampled targets instead; its estimation noise puts min-pay contracts on
+the wrong side of the agent's indifference point (see ``docs/results/parl_tabular.md``). Both
+learners are off-policy: behaviour is ``epsilon``-greedy (uniformly random by default, which covers
+the whole state space); step sizes are Jin et al.'s (2018) ``(H + 1) / (H + n)``, restarted every
+phase; the batched game (a batch of environments in lockstep) collects data.
 
 Scores, against ``solve_spe`` on the true model: the exact value of the learned principal paired
 with the learned agent (``principal_value_learned``, the meta-algorithm's equilibrium) and paired
