@@ -1,10 +1,18 @@
 """Exact solvers shipped with the environments, so every learner can be scored as a fraction of the optimum.
 
-* Principal-agent MDPs: :func:`min_pay_contract` / :func:`min_pay_contracts`, :func:`solve_spe`.
+* Principal-agent MDPs: :func:`min_pay_contract` / :func:`min_pay_contracts`, :func:`solve_spe`, and the
+  exact oracle agent for scoring learned principals (:func:`agent_best_response`, :func:`evaluate_policies`,
+  :func:`implement_recommendations`).
 * Incentive design: Escape Room, Prisoner's Dilemma / reward transfer, TaxLite (``incentive_design``).
 * Hierarchical contracts: :func:`solve_tree_contracts`; principal-agent bandits: :func:`solve_contract_bandit`.
 """
 
+from contract_envs.solvers.best_response import (
+    PolicyEvaluation,
+    agent_best_response,
+    evaluate_policies,
+    implement_recommendations,
+)
 from contract_envs.solvers.contract_bandit import BanditSolution, solve_contract_bandit
 from contract_envs.solvers.incentive_design import (
     TaxLiteSolution,
@@ -31,9 +39,11 @@ from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contra
 
 __all__ = [
     "BanditSolution",
+    "PolicyEvaluation",
     "Solution",
     "TaxLiteSolution",
     "TreeSolution",
+    "agent_best_response",
     "escape_room_best_designer_return",
     "escape_room_designer_return",
     "escape_room_max_welfare",
@@ -42,7 +52,9 @@ __all__ = [
     "escape_room_optimal_profile",
     "escape_room_pure_equilibria",
     "escape_room_sustains_optimum",
+    "evaluate_policies",
     "expected_payments",
+    "implement_recommendations",
     "min_pay_contract",
     "min_pay_contracts",
     "pd_best_designer_return",
