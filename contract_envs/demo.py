@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{sol.agent_value:.4f}); paid {infos['principal_0']['episode_payment']:.4f}, "
           f"received {infos['agent_0']['episode_payment']:.4f}")
 
-    vec = vector.make(ENV_ID, args.episodes, seed=args.seed, spec=spec, autoreset=False)
+    vec = vector.make(ENV_ID, args.episodes, spec=spec, autoreset=False)
+    obs, _ = vec.reset(seed=args.seed)
     totals = np.zeros((args.episodes, 2))
     alive = np.ones(args.episodes, dtype=bool)
-    obs = vec._observe()
     while alive.any():
         s = obs["principal_0"]
         vec.step({"principal_0": sol.contract[s][:, None, :]})
