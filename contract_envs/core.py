@@ -173,6 +173,21 @@ class ContractGame(ABC):
         raise NotImplementedError(f"{self.name} has no rgb_array rendering")
 
 
+def index_contract_state(index: np.ndarray, contracts: np.ndarray) -> np.ndarray:
+    """State ``[B, 1 + O]`` float32 of a single-agent game: a state index, then the agent's contract."""
+    out = np.empty((len(index), 1 + contracts.shape[-1]), dtype=np.float32)
+    out[:, 0] = index
+    out[:, 1:] = contracts[:, 0]
+    return out
+
+
+def last_move_text(last_action: np.ndarray, last_outcome: np.ndarray, env_index: int) -> str:
+    """`` | last action a -> outcome o`` for ansi renders (empty before the first act stage)."""
+    if last_action[env_index] < 0:
+        return ""
+    return f" | last action {last_action[env_index]} -> outcome {last_outcome[env_index]}"
+
+
 def _take(obs: Any, index) -> Any:
     """Index the leading axes of an observation batch (array or dict of arrays)."""
     if isinstance(obs, dict):

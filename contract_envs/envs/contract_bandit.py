@@ -99,7 +99,7 @@ import numpy as np
 from gymnasium import spaces
 
 from contract_envs.contracts import ContractTerms
-from contract_envs.core import ContractGame, Transition
+from contract_envs.core import ContractGame, Transition, index_contract_state, last_move_text
 from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
 
 ENV_ID = "contract_envs/contract_bandit-v0"
@@ -264,16 +264,11 @@ class ContractBanditGame(ContractGame):
         return contracts.astype(np.float64, copy=True)
 
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        out = np.zeros((self.num_envs, 1 + self.instance.n_outcomes), dtype=np.float32)
-        out[:, 0] = self.last_outcome
-        out[:, 1:] = contracts[:, 0]
-        return out
+        return index_contract_state(self.last_outcome, contracts)
 
     def render_ansi(self, env_index: int) -> str:
         b = env_index
-        last = ""
-        if self.last_action[b] >= 0:
-            last = f" | last action {self.last_action[b]} -> outcome {self.last_outcome[b]}"
+        last = last_move_text(self.last_action, self.last_outcome, b)
         return f"contract_bandit[{self.instance.name}]: round {self.t[b]}{last}"
 
 

@@ -84,7 +84,7 @@ import scipy.sparse as sp
 from gymnasium import spaces
 
 from contract_envs.contracts import ContractTerms
-from contract_envs.core import ContractGame, Transition
+from contract_envs.core import ContractGame, Transition, index_contract_state, last_move_text
 from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
 from contract_envs.rng import categorical_from_uniform
 
@@ -348,16 +348,11 @@ class PrincipalAgentMDPGame(ContractGame):
         return {"state": self.s[:, None].copy(), "contract": contracts.astype(np.float32)}
 
     def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        out = np.zeros((self.num_envs, 1 + self.spec.n_outcomes), dtype=np.float32)
-        out[:, 0] = self.s
-        out[:, 1:] = contracts[:, 0]
-        return out
+        return index_contract_state(self.s, contracts)
 
     def render_ansi(self, env_index: int) -> str:
         b = env_index
-        last = ""
-        if self.last_action[b] >= 0:
-            last = f" | last action {self.last_action[b]} -> outcome {self.last_outcome[b]}"
+        last = last_move_text(self.last_action, self.last_outcome, b)
         return f"principal_agent_mdp: round {self.t[b]}, state {self.s[b]}{last}"
 
 
