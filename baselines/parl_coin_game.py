@@ -340,8 +340,14 @@ class FrozenPrincipal:
 
 
 def run_validation_episodes(principal: FrozenPrincipal, validators: CoinQNetwork, args: Args, episodes: int,
-                            seed: int, device: torch.device) -> dict[str, float]:
-    """Greedy validation agents against the frozen principal: welfare, payment share, follow rate, IC ratio."""
+                            seed: int, device: torch.device, others_follow: bool = False) -> dict[str, float]:
+    """Greedy validation agents against the frozen principal: welfare, payment share, follow rate, IC ratio.
+
+    PARL's Fig. 2 ratios: an agent's best-response value over its value of following the recommendation,
+    estimated from its own ``Q_psi`` at the states visited. IC ratio: every agent plays its own policy. SPE ratio
+    (``others_follow``): in env ``b`` only agent ``b mod N`` plays its own policy and the ratio is its; the others
+    follow their recommendations.
+    """
     num_envs = min(episodes, args.num_envs)
     envs = make_envs(args, num_envs, seed)
     agents, n_actions = envs.agents, envs.game.n_actions
@@ -356,16 +362,24 @@ def run_validation_episodes(principal: FrozenPrincipal, validators: CoinQNetwork
             q = q_values(validators, torch.as_tensor(frames, device=device),
                          torch.as_tensor(np.eye(n_actions)[rec], dtype=torch.float32, device=device))
         actions = q.argmax(-1).cpu().numpy()
-        best_values.append(q.max(-1).values.cpu().numpy().ravel())
-        q_follow = q.gather(-1, torch.as_tensor(rec, device=device)[..., None]).squeeze(-1)
-        follow_values.append(q_follow.cpu().numpy().ravel())
+        q_best = q.max(-1).values.cpu().numpy()
+        q_follow = q.gather(-1, torch.as_tensor(rec, device=device)[..., None]).squeeze(-1).cpu().numpy()
+        if others_follow:
+            free = np.arange(num_envs) % len(agents) == np.arange(len(agents))[:, None]  # [N, B]
+            actions = np.where(free.T, actions, rec)
+            q_best, q_follow = q_best[free.T], q_follow[free.T]
+        best_values.append(q_best.ravel())
+        follow_values.append(q_follow.ravel())
         obs, _, _, truncs, infos = envs.step({a: actions[:, i] for i, a in enumerate(agents)})
         stats.step(actions == rec, np.ones_like(rec, dtype=bool))
         done = truncs[agents[0]]
         if done.any():
             stats.end(done, infos[PRINCIPAL]["episode_welfare"], infos[PRINCIPAL]["episode_payment"])
+    ratio = float(np.mean(np.concatenate(best_values)) / np.mean(np.concatenate(follow_values)))
+    if others_follow:
+        return {"eval_spe_ratio_estimate": ratio}
     out = stats.summary(episodes)
-    out["ic_ratio_estimate"] = float(np.mean(np.concatenate(best_values)) / np.mean(np.concatenate(follow_values)))
+    out["ic_ratio_estimate"] = ratio
     return {f"eval_{k}": v for k, v in out.items()}
 
 
@@ -553,6 +567,8 @@ def main(args: Args) -> dict:
                "history": history}
     metrics.update(run_validation_episodes(principal, validators.eval(), args, args.eval_episodes,
                                            args.seed + 10_000, device))
+    metrics.update(run_validation_episodes(principal, validators, args, args.eval_episodes, args.seed + 20_000,
+                                           device, others_follow=True))
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
         torch.save({"principal_q": principal_q.state_dict(), "agent_q": agent_q.state_dict(),
@@ -567,7 +583,8 @@ def main(args: Args) -> dict:
         reloaded = FrozenPrincipal(nets["principal_q"], nets["agent_q"], n, args.nudge, args.payment_cap, device)
         metrics["reloaded"] = run_validation_episodes(reloaded, nets["validators"], args, args.eval_episodes,
                                                       args.seed + 10_000, device)
-    for key in ("eval_welfare", "eval_payment_share", "eval_follow_rate", "eval_ic_ratio_estimate"):
+    for key in ("eval_welfare", "eval_payment_share", "eval_follow_rate", "eval_ic_ratio_estimate",
+                "eval_spe_ratio_estimate"):
         writer.add_scalar(key.replace("eval_", "eval/"), metrics[key], 0)
     metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(metrics_path) or ".", exist_ok=True)
