@@ -26,10 +26,11 @@ CleanRL-style single file, two phases.
 from the frozen ``Q_phi``) and *fresh* selfish DQN agents ``Q_psi((s, a^p_i), a)`` learn from scratch
 in the environment with contracts: they see their frame and their recommendation (one-hot) and are
 paid by the environment iff they take it. Reported: welfare per episode, payments as a share of
-welfare, share of recommendations followed, and an IC-ratio estimate
-``mean max_a Q_psi((s, a^p), a) / mean Q_psi((s, a^p), a^p)`` over greedy evaluation states
-(1 = following is the validation agents' best response; the SPE/IC split of the paper, which
-needs the other agent fixed to follow / to its own policy, is not computed).
+welfare, share of recommendations followed, and PARL's IC and SPE ratios (Fig. 2 d, e), estimated
+from the validation agents' own Q-values as ``mean max_a Q_psi((s, a^p), a) / mean Q_psi((s, a^p), a^p)``
+over greedy evaluation states (1 = following is the agent's best response): the IC ratio with every
+agent playing its own policy, the SPE ratio for one agent per episode while the others are made to
+follow their recommendations.
 
 Deviations (documented): uniform replay instead of prioritized replay (PER); Huber loss and
 gradient clipping at 10 (the reproduction's stabilisers); each iteration steps ``num_envs``

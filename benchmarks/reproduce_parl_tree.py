@@ -115,6 +115,16 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
         ("oracle follows the recommendation", "oracle_follow_rate", True),
         ("agent Q̄ mean abs. error", "agent_qbar_mean_error", False),
     ]
+    if "ema_ratio_oracle" in finals[0]:  # the principal deployed with Polyak-averaged (EMA) weights
+        rows += [
+            ("EMA weights: principal value / SPE, oracle agent", "ema_ratio_oracle", True),
+            *[(f"EMA weights: oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", f"ema_{k}", True)
+              for k in nudge_keys],
+            ("EMA weights: principal value / SPE, learned agent", "ema_ratio_learned_agent", True),
+            ("EMA weights: recommendations equal to the SPE action", "ema_accuracy", True),
+            ("EMA weights: oracle follows the recommendation", "ema_oracle_follow_rate", True),
+            ("EMA weights: agent Q̄ mean abs. error", "ema_agent_qbar_mean_error", False),
+        ]
     lines = [
         "# PARL tree experiment (deep meta-algorithm on random binary game trees)",
         "",
@@ -175,6 +185,8 @@ def plot(args: Args, runs: list[dict], nudge_keys: list[str]) -> None:
     series = [("ratio_oracle", "oracle agent, no nudge")]
     series += [(k, f"oracle agent, xi = {k.rsplit('_', 1)[1]}") for k in nudge_keys]
     series += [("ratio_implemented", "recommendations priced exactly"), ("ratio_learned_agent", "learned agent")]
+    if "ema_ratio_oracle" in runs[0]["history"][0]:
+        series.append(("ema_ratio_oracle", "oracle agent, EMA weights"))
     for key, label in series:
         vals = np.array([[m[key] for m in r["history"]] for r in runs])
         mean, se = vals.mean(0), vals.std(0, ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else 0 * vals[0]

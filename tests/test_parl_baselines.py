@@ -141,6 +141,7 @@ def test_parl_dqn_tree_script_end_to_end(tmp_path):
     assert data["final"]["env_steps"] == 480
     assert data["final"]["reloaded_accuracy"] == pytest.approx(data["final"]["accuracy"])
     assert data["final"]["reloaded_ratio_oracle"] == pytest.approx(data["final"]["ratio_oracle"])
+    assert data["final"]["reloaded_ema_ratio_oracle"] == pytest.approx(data["final"]["ema_ratio_oracle"])
 
 
 def test_reproduce_parl_tree_benchmark_end_to_end(tmp_path):
