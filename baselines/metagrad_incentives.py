@@ -96,6 +96,8 @@ class Args:
     """discount of the agents' and the designer's returns"""
     agent_lr: float = 0.5
     """step size of the agents' (differentiable) policy-gradient step"""
+    agent_optimizer: str = "sgd"
+    """the agents' differentiable update: `sgd` (A's policy-gradient step) or `adam` (see `DifferentiableAdam`)"""
     entropy_coef: float = 0.0166
     """agents' entropy bonus beta (A's Escape Room value)"""
     agent_hidden: tuple[int, ...] = (64, 32)
@@ -104,8 +106,11 @@ class Args:
     """Adam step size of the designer's meta-gradient update"""
     designer_hidden: tuple[int, ...] = (64, 16)
     """hidden sizes of the incentive function's MLP (A: 64, 16)"""
-    designer_init_bias: float = 0.0
-    """initial bias of the incentive function's output logits (0: incentives start at cap / 2)"""
+    designer_init_bias: float | None = None
+    """initial bias of the incentive function's outputs (default: incentives start at cap / 2)"""
+    incentive_head: str = "sigmoid"
+    """`sigmoid` (A's sigmoid x cap) or `clipped_linear` (clip(z, 0, 1) x cap, L1 cost on max(z, 0)): see
+    `IncentiveFunction`"""
     cost_lr: float = 1e-3
     """Adam step size of the separate incentive-cost optimiser (used when the environment charges alpha > 0)"""
     separate_cost_optimizer: bool = True
@@ -181,6 +186,36 @@ def inner_update(params: list[torch.Tensor], loss: torch.Tensor, lr: float, crea
     return [p - lr * g for p, g in zip(params, grads, strict=True)]
 
 
+class DifferentiableAdam:
+    """Adam steps for the agents whose result stays a function of the current gradient (hence of eta).
+
+    The moment estimates from earlier iterations are constants (detached); the current gradient
+    enters ``m``, ``v`` and the step in-graph. A saturated softmax policy has tiny policy gradients;
+    plain SGD then barely moves it when the incentives change, whereas Adam's normalised step keeps
+    the agents responsive (their entropy bonus pulls them back from saturation at a steady rate and
+    the sampled deviations push them to the current best response).
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.lr, self.betas, self.eps, self.steps = lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self, params: list[torch.Tensor], loss: torch.Tensor, create_graph: bool) -> list[torch.Tensor]:
+        grads = torch.autograd.grad(loss, params, create_graph=create_graph)
+        b1, b2 = self.betas
+        self.steps += 1
+        out, self.m, self.v = [], [m for m in self.m], [v for v in self.v]
+        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+            m = b1 * self.m[k] + (1 - b1) * g
+            v = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1 ** self.steps), v / (1 - b2 ** self.steps)
+            out.append(p - self.lr * m_hat / (v_hat.sqrt() + self.eps))
+            self.m[k], self.v[k] = m.detach(), v.detach()
+        return out
+
+
 def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
                      weights: torch.Tensor, designer_rewards: torch.Tensor, gamma: float) -> torch.Tensor:
     """``-sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) (G^ID_t - b_t)`` on the validation batch (A's m1 ID loss)."""
@@ -193,11 +228,29 @@ def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions:
 
 # ----------------------------------------------------------------------------- designer
 class IncentiveFunction(nn.Module):
-    """``sigmoid(MLP(designer observation)) * cap``: the schedule (or tax rates) in ``[0, cap]``."""
+    """An MLP of the designer's observation whose outputs, mapped into ``[0, cap]``, are the schedule (or tax rates).
+
+    ``head`` maps the output ``z`` into the unit interval:
+
+    * ``sigmoid`` (A's ``sigmoid x r_multiplier``): ``u = sigmoid(z)``. Once the meta-gradient has pushed
+      an entry into saturation, ``du/dz`` vanishes for the cost optimiser as well, so a saturated entry
+      stays at the cap (the designer keeps paying ``cap`` where ``1 + epsilon`` would do).
+    * ``clipped_linear``: ``u = clip(z, 0, 1)``. The paid amount is flat beyond the cap, so the
+      meta-gradient cannot push ``z`` far past it, and the L1 cost is taken on ``max(z, 0)``, whose
+      gradient is 1 at every positive value: the cost keeps lowering an entry until the agents'
+      response (through the meta-gradient) holds it up. The lower clip passes the meta-gradient
+      straight through, so an entry that the cost drove to 0 can come back when welfare needs it.
+    """
+
+    HEADS = ("sigmoid", "clipped_linear")
 
     def __init__(self, in_dim: int, out_shape: tuple[int, ...], cap: float, hidden: tuple[int, ...],
-                 init_bias: float = 0.0):
+                 init_bias: float | None = None, head: str = "sigmoid"):
         super().__init__()
+        if head not in self.HEADS:
+            raise ValueError(f"incentive head must be one of {self.HEADS}, got {head!r}")
+        if init_bias is None:  # both heads start at cap / 2
+            init_bias = 0.0 if head == "sigmoid" else 0.5
         sizes, layers = [in_dim, *hidden], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
@@ -205,11 +258,23 @@ class IncentiveFunction(nn.Module):
         nn.init.normal_(out.weight, std=0.01)
         nn.init.constant_(out.bias, init_bias)
         self.net = nn.Sequential(*layers, out)
-        self.out_shape, self.cap = tuple(out_shape), float(cap)
+        self.out_shape, self.cap, self.head = tuple(out_shape), float(cap), head
+
+    def _z(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).reshape(*obs.shape[:-1], *self.out_shape)
 
     def unit(self, obs: torch.Tensor) -> torch.Tensor:
-        """The raw sigmoid outputs in [0, 1] (A's L1 cost is taken on these)."""
-        return torch.sigmoid(self.net(obs)).reshape(*obs.shape[:-1], *self.out_shape)
+        """The unit outputs in [0, 1] that are paid (times ``cap``)."""
+        z = self._z(obs)
+        if self.head == "sigmoid":
+            return torch.sigmoid(z)
+        lower = z + (z.clamp(min=0.0) - z).detach()  # forward max(z, 0), gradient 1 (straight through)
+        return lower.clamp(max=1.0)
+
+    def cost_units(self, obs: torch.Tensor) -> torch.Tensor:
+        """What A's L1 cost is taken on (every output, paid or not): ``sigmoid(z)``, or ``max(z, 0)``."""
+        z = self._z(obs)
+        return torch.sigmoid(z) if self.head == "sigmoid" else z.clamp(min=0.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.unit(obs) * self.cap
@@ -398,6 +463,8 @@ def main(args: Args) -> dict:
     env_kwargs = json.loads(args.env_kwargs)
     if not isinstance(env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    if args.agent_optimizer not in ("sgd", "adam"):
+        raise ValueError(f"--agent-optimizer must be 'sgd' or 'adam', got {args.agent_optimizer!r}")
     if args.designer not in ("metagrad", "none"):
         raise ValueError(f"--designer must be 'metagrad' or 'none', got {args.designer!r}")
     run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.designer}__{args.seed}__{int(time.time())}"
@@ -422,10 +489,11 @@ def main(args: Args) -> dict:
     designer = None
     if args.designer == "metagrad":
         designer = IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap,
-                                     args.designer_hidden, args.designer_init_bias)
+                                     args.designer_hidden, args.designer_init_bias, args.incentive_head)
         meta_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
         cost_opt = torch.optim.Adam(designer.parameters(), lr=args.cost_lr)
     uses_cost = designer is not None and problem.alpha > 0
+    agent_adam = DifferentiableAdam(params, args.agent_lr) if args.agent_optimizer == "adam" else None
 
     start = time.time()
     batch_np = problem.rollout(params, designer, generator)  # tau_0 with theta
@@ -437,7 +505,10 @@ def main(args: Args) -> dict:
         rewards, _ = problem.incentivised_rewards(batch, designer)
         loss = agent_pg_loss(params, batch["agent_obs"], batch["actions"], batch["alive"], weights, rewards,
                              args.gamma, args.entropy_coef)
-        params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
+        if agent_adam is None:
+            params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
+        else:
+            params_hat = agent_adam.step(params, loss, create_graph=designer is not None)
         # 3: online cross-validation: a fresh batch with the updated policies
         val_np = problem.rollout([p.detach() for p in params_hat], designer, generator)
         if designer is not None:
@@ -453,7 +524,7 @@ def main(args: Args) -> dict:
             cost = None
             if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
                 discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
-                unit = designer.unit(batch["designer_obs"]).flatten(2).sum(-1)  # [T, B]
+                unit = designer.cost_units(batch["designer_obs"]).flatten(2).sum(-1)  # [T, B]
                 cost = problem.alpha * ((unit * batch["alive"]).T @ discount).mean()
                 if not args.separate_cost_optimizer:
                     meta_loss = meta_loss + args.reg_coeff * cost
@@ -461,8 +532,8 @@ def main(args: Args) -> dict:
             meta_loss.backward()
             meta_opt.step()
             if cost is not None and args.separate_cost_optimizer:
-                cost = problem.alpha * ((designer.unit(batch["designer_obs"]).flatten(2).sum(-1) * batch["alive"]).T
-                                        @ discount).mean()
+                units = designer.cost_units(batch["designer_obs"]).flatten(2).sum(-1)
+                cost = problem.alpha * ((units * batch["alive"]).T @ discount).mean()
                 cost_opt.zero_grad()
                 cost.backward()
                 cost_opt.step()

@@ -28,8 +28,11 @@ SCRIPT = ROOT / "baselines" / "metagrad_incentives.py"
 RUN_DIR = ROOT / "runs" / "reproduce_incentives"
 OUT_MD = ROOT / "docs" / "results" / "incentives_metagrad.md"
 
-ER_ARGS = ["--num-iterations", "400", "--num-envs", "128", "--agent-lr", "0.03", "--designer-lr", "1e-2",
-           "--cost-lr", "3e-3"]
+# Escape Room and the PD: responsive agents (Adam steps, entropy 0.05) and a linear designer with the
+# clipped-linear head, so that the L1 cost keeps lowering what the agents' response does not hold up.
+ER_ARGS = ["--num-iterations", "400", "--num-envs", "128", "--agent-optimizer", "adam", "--agent-lr", "3e-3",
+           "--entropy-coef", "0.05", "--designer-hidden", "--incentive-head", "clipped_linear", "--designer-lr",
+           "1e-2", "--cost-lr", "1e-3"]
 EXPERIMENTS: dict[str, dict] = {
     "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
@@ -160,15 +163,26 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         best, net = 10 * (n - m_) - m_, 10 * (n - m_) - 2 * m_
         hit = sum(e["welfare"] >= 0.9 * best for e in mg)
         shut = sum(e["door_opened"] == 0.0 for e in none)
-        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}" for e in mg)
-        return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds; net return "
+        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}/{e['schedule_at_start'][0]:.2f}"
+                             for e in mg)
+        opened = sum(e["door_opened"] >= 0.9 for e in mg)
+        supported = sum(e["schedule_at_start"][0] > 1.0 for e in mg)
+        return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds (door opened in >= "
+                f"90% of evaluation episodes in {opened}/{len(mg)}); net return "
                 f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
-                f"{per_seed} welfare/net); "
+                f"{per_seed} welfare/net/final lever incentive at the start); the final lever incentive exceeds 1, "
+                f"so the optimum is an equilibrium of the final schedule, in {supported}/{len(mg)} seeds; "
                 f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
                 f"{fmt([e['welfare'] for e in none]) if none else '-'})")
     if exp == "pd":
+        runs_mg = runs["metagrad"]
+        late = [np.mean([h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]]) for m in runs_mg]
+        lows = [min(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
+        highs = [max(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
         return (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
-                f"{fmt([e['cooperation'] for e in mg])}, gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}; "
+                f"{fmt([e['cooperation'] for e in mg])}, final gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}, "
+                f"gap averaged over the second half of training {fmt(late)} (range per seed "
+                f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
                 f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}")
     if exp == "taxlite":
         rates = [e["tax_rates"][0] for e in mg]

@@ -35,6 +35,8 @@ TINY_RUNS = {
     "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
                                     '{"n_agents": 3, "min_at_lever": 2}', "--designer", "none"],
     "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
+    "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
+                                              "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
     "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
     "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
                      '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
@@ -213,3 +215,63 @@ def test_incentives_stay_within_cap():
     assert float(out.max()) > 1.99 and float(out.min()) < 0.01  # saturates at both ends
     x = torch.randn(10, 6)
     assert torch.allclose(designer.unit(x) * 2.0, designer(x))  # the cost is taken on the unit outputs
+
+
+def test_clipped_linear_head_bounds_and_live_cost_gradient():
+    designer = mg.IncentiveFunction(4, (3,), 2.0, (), head="clipped_linear")
+    with torch.no_grad():
+        designer.net[-1].weight.zero_()
+        designer.net[-1].bias.copy_(torch.tensor([1.7, 0.4, -0.6]))  # above the cap, inside, below 0
+    obs = torch.zeros(1, 4)
+    assert designer(obs)[0].tolist() == pytest.approx([2.0, 0.8, 0.0])
+    # the L1 cost is taken on max(z, 0): gradient 1 above the cap too, where a sigmoid would have saturated
+    designer.cost_units(obs).sum().backward()
+    assert designer.net[-1].bias.grad.tolist() == pytest.approx([1.0, 1.0, 0.0])
+    designer.zero_grad()
+    # the paid amount: flat above the cap; the lower clip passes the meta-gradient straight through
+    designer(obs).sum().backward()
+    assert designer.net[-1].bias.grad.tolist() == pytest.approx([0.0, 2.0, 2.0])
+    sig = mg.IncentiveFunction(4, (3,), 2.0, ())
+    assert sig(obs)[0].tolist() == pytest.approx([1.0, 1.0, 1.0])  # both heads start at cap / 2
+    assert mg.IncentiveFunction(4, (3,), 2.0, (), head="clipped_linear")(obs)[0].tolist() == pytest.approx([1.0] * 3)
+    with pytest.raises(ValueError, match="incentive head"):
+        mg.IncentiveFunction(4, (3,), 2.0, (), head="tanh")
+
+
+def test_differentiable_adam_matches_torch_adam_and_is_differentiable():
+    torch.manual_seed(0)
+    target = torch.randn(5, dtype=torch.float64)
+    start = torch.randn(5, dtype=torch.float64)
+    # the same trajectory as torch.optim.Adam
+    ours = [start.clone().requires_grad_()]
+    adam = mg.DifferentiableAdam(ours, lr=0.1)
+    ref = start.clone().requires_grad_()
+    opt = torch.optim.Adam([ref], lr=0.1)
+    for _ in range(4):
+        ours = [p.detach().requires_grad_() for p in adam.step(ours, ((ours[0] - target) ** 2 * target.abs()).sum(),
+                                                                create_graph=False)]
+        opt.zero_grad()
+        ((ref - target) ** 2 * target.abs()).sum().backward()
+        opt.step()
+        assert torch.allclose(ours[0], ref.detach(), atol=1e-12)
+
+    # the step is a differentiable function of what the loss depends on (here the target's scale c)
+    def step_after_history(c: torch.Tensor) -> torch.Tensor:
+        params = [start.clone().requires_grad_()]
+        opt = mg.DifferentiableAdam(params, lr=0.1)
+        for _ in range(3):  # history: constants
+            params = [p.detach().requires_grad_() for p in opt.step(params, ((params[0] - target) ** 2).sum(), False)]
+        return opt.step(params, ((params[0] - c * target) ** 2).sum(), create_graph=True)[0].sum()
+
+    c = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(step_after_history(c), c)
+    eps = 1e-6
+    fd = (step_after_history(torch.tensor(1.3 + eps, dtype=torch.float64))
+          - step_after_history(torch.tensor(1.3 - eps, dtype=torch.float64))) / (2 * eps)
+    assert abs(float(grad)) > 1e-3
+    assert float(grad) == pytest.approx(float(fd.detach()), rel=1e-5)
+
+
+def test_bad_agent_optimizer_is_rejected():
+    with pytest.raises(ValueError, match="--agent-optimizer"):
+        mg.main(mg.Args(agent_optimizer="rmsprop", num_iterations=1))
