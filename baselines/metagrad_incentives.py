@@ -27,6 +27,18 @@ Deviations from A's code (``011235813/metagradient-incentive-design``):
   the rates (A's GTB designer reward is also a function of the taxes; A uses PPO there);
 * ``--designer none`` trains the same agents with no incentives (zero schedule; free market for taxes).
 
+Options beyond A (defaults are A's choices):
+* ``--incentive-head clipped_linear``: ``clip(z, 0, 1) * cap`` with the L1 cost on ``max(z, 0)``
+  instead of ``sigmoid(z) * cap``. With the sigmoid, an entry that the meta-gradient saturated at
+  the cap gives the cost optimiser no gradient, so the designer keeps paying the cap.
+* ``--agent-optimizer adam``: the agents' differentiable step is an Adam step (``DifferentiableAdam``)
+  instead of SGD. Softmax policy-gradient learners that have saturated barely move under SGD when
+  the incentives change (their gradient scales with the probability of the rare action), so a
+  designer that removes an incentive is not punished; Adam's normalised step, with an entropy
+  bonus, keeps them responsive.
+* ``--announce-rates`` / ``--designer-noise`` (taxes): agents observe the proposed rates and the
+  designer samples rates around its output, adding the score-function term of the samples.
+
 Results over 5 seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
 (``benchmarks/reproduce_incentives.py``).
 
@@ -119,6 +131,12 @@ class Args:
     """weight of the cost in the meta loss when `separate_cost_optimizer` is off"""
     pathwise_designer_gradient: bool = True
     """taxes: add the direct derivative of productivity x equality w.r.t. the rates to the meta-gradient"""
+    designer_noise: float = 0.0
+    """taxes: std of Gaussian noise on the rate logits during training (the designer samples each episode's
+    rates and adds the score-function term of the samples to its meta-gradient); 0 = deterministic rates"""
+    announce_rates: bool = False
+    """taxes: the agents observe the rates proposed for the current step (the planner commits first, as in the
+    Stackelberg game whose equilibrium is t*), so their response to each rate is learned"""
     num_eval_episodes: int = 256
     """episodes of the final evaluation (greedy designer schedule, sampled agent actions)"""
     log_every: int = 10
@@ -211,7 +229,8 @@ class DifferentiableAdam:
             m = b1 * self.m[k] + (1 - b1) * g
             v = b2 * self.v[k] + (1 - b2) * g * g
             m_hat, v_hat = m / (1 - b1 ** self.steps), v / (1 - b2 ** self.steps)
-            out.append(p - self.lr * m_hat / (v_hat.sqrt() + self.eps))
+            # clamp: the square root's derivative is infinite at 0 (parameters with no gradient, e.g. zero inputs)
+            out.append(p - self.lr * m_hat / (v_hat.clamp_min(1e-30).sqrt() + self.eps))
             self.m[k], self.v[k] = m.detach(), v.detach()
         return out
 
@@ -263,9 +282,9 @@ class IncentiveFunction(nn.Module):
     def _z(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs).reshape(*obs.shape[:-1], *self.out_shape)
 
-    def unit(self, obs: torch.Tensor) -> torch.Tensor:
-        """The unit outputs in [0, 1] that are paid (times ``cap``)."""
-        z = self._z(obs)
+    def unit(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The unit outputs in [0, 1] that are paid (times ``cap``); ``noise`` is added to ``z`` (sampled rates)."""
+        z = self._z(obs) if noise is None else self._z(obs) + noise
         if self.head == "sigmoid":
             return torch.sigmoid(z)
         lower = z + (z.clamp(min=0.0) - z).detach()  # forward max(z, 0), gradient 1 (straight through)
@@ -276,15 +295,24 @@ class IncentiveFunction(nn.Module):
         z = self._z(obs)
         return torch.sigmoid(z) if self.head == "sigmoid" else z.clamp(min=0.0)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.unit(obs) * self.cap
+    def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unit(obs, noise) * self.cap
+
+    def noise_score_loss(self, obs: torch.Tensor, noise: torch.Tensor, sigma: float,
+                         advantage: torch.Tensor) -> torch.Tensor:
+        """``-advantage * log N(z + noise; z, sigma^2)`` summed over outputs: the score-function (REINFORCE)
+        term of a designer that samples its outputs around ``z`` (``advantage`` [T, B], detached)."""
+        z = self._z(obs).flatten(2)
+        score = (z * (noise.flatten(2) / sigma**2)).sum(-1)  # d/dz log N(z + noise; z, sigma^2) = noise / sigma^2
+        return -(score * advantage).sum(0).mean()
 
 
 # ----------------------------------------------------------------------------- environments
 class Problem:
     """What the algorithm needs from an incentive-design environment, on a ``VectorContractEnv``."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict):
+    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict, announce_rates: bool = False,
+                 designer_noise: float = 0.0):
         self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
         self.game = g = self.env.game
         if g.terms is None:
@@ -300,6 +328,13 @@ class Problem:
         self.designer_scale = self._scale(g.principal_observation_space)
         self.agent_obs_dim = int(np.prod(g.agent_observation_space.shape))
         self.designer_obs_dim = int(np.prod(g.principal_observation_space.shape))
+        if (announce_rates or designer_noise) and not self.is_tax:
+            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v0 only")
+        if designer_noise < 0:
+            raise ValueError(f"--designer-noise must be >= 0, got {designer_noise}")
+        self.announce_rates, self.designer_noise = bool(announce_rates), float(designer_noise)
+        if self.announce_rates:
+            self.agent_obs_dim += int(np.prod(self.schedule_shape))
         led = self.env.ledger
         self._own, self._paid = led.agent_info_keys.index("own_reward"), led.agent_info_keys.index("payment")
 
@@ -313,25 +348,34 @@ class Problem:
         return agents.astype(np.float32), (obs[PRINCIPAL].reshape(self.num_envs, -1) * self.designer_scale)
 
     def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
-                generator: torch.Generator) -> dict[str, np.ndarray]:
-        """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies."""
+                generator: torch.Generator, sample_designer: bool = True) -> dict[str, np.ndarray]:
+        """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies.
+
+        With ``designer_noise > 0`` and ``sample_designer`` the tax rates are sampled around the designer's
+        output (training); otherwise they are its output (evaluation)."""
         env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
         obs, _ = env.reset()
         keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
-                "alive", "designer_reward", "welfare", "schedule", "extra")
+                "alive", "designer_reward", "welfare", "schedule", "extra", "noise")
         out: dict[str, list] = {k: [] for k in keys}
         done = np.zeros(b, dtype=bool)
         for _ in range(horizon):
             agent_obs, designer_obs = self.observe(obs)
             with torch.no_grad():
-                logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
-                actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
-                actions = actions.reshape(b, n).numpy()
+                noise = torch.zeros((b, *self.schedule_shape))
                 if designer is None:
                     schedule = np.zeros((b, *self.schedule_shape))
                 else:
-                    schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32)).double().numpy()
-            schedule = np.clip(schedule, 0.0, self.cap)
+                    if self.designer_noise > 0 and sample_designer:
+                        noise = torch.randn((b, *self.schedule_shape), generator=generator) * self.designer_noise
+                    schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32), noise).double().numpy()
+                schedule = np.clip(schedule, 0.0, self.cap)
+                if self.announce_rates:  # the agents see the rates proposed for this step
+                    agent_obs = np.concatenate([agent_obs, np.broadcast_to(
+                        schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32)], axis=2)
+                logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
+                actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
+                actions = actions.reshape(b, n).numpy()
             step = {a: actions[:, i] for i, a in enumerate(env.agents)}
             step[PRINCIPAL] = schedule
             obs, rewards, _, _, finished = env.step_arrays(step)
@@ -348,6 +392,7 @@ class Problem:
             out["welfare"].append(own.sum(axis=1))
             out["schedule"].append(schedule)
             out["extra"].append(self.extra())
+            out["noise"].append(noise.numpy())
             done = done | finished
             if done.all():
                 break
@@ -375,7 +420,7 @@ class Problem:
         if designer is None:
             return batch["agent_reward"], None
         if self.is_tax:
-            return self._tax_rewards(batch, designer(batch["designer_obs"]))
+            return self._tax_rewards(batch, designer(batch["designer_obs"], batch.get("noise")))
         schedule = designer(batch["designer_obs"])  # [T, B, O] or [T, B, N, O]
         if schedule.dim() == 3:
             schedule = schedule.unsqueeze(2).expand(-1, -1, self.n_agents, -1)
@@ -484,7 +529,7 @@ def main(args: Args) -> dict:
     torch.set_num_threads(args.torch_threads)
     generator = torch.Generator().manual_seed(args.seed)
 
-    problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs)
+    problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs, args.announce_rates, args.designer_noise)
     params = init_agent_params(problem.n_agents, problem.agent_obs_dim, args.agent_hidden, problem.n_actions, generator)
     designer = None
     if args.designer == "metagrad":
@@ -521,6 +566,15 @@ def main(args: Args) -> dict:
             if problem.is_tax and args.pathwise_designer_gradient:
                 _, direct = problem.incentivised_rewards(val, designer)
                 meta_loss = meta_loss - (discounted_returns(direct, val["alive"], args.gamma)[0]).mean()
+            # sampled rates: the score-function term of the samples (what the rates did, the agents' response included)
+            if problem.designer_noise > 0:
+                returns = discounted_returns(id_rewards, val["alive"], args.gamma)
+                advantage = returns - weighted_mean(returns, weights).unsqueeze(1)
+                steps = torch.arange(returns.shape[0])
+                sets_rates = (steps % problem.game.period == 0).float().unsqueeze(1)  # rates are set at these steps
+                meta_loss = meta_loss + designer.noise_score_loss(val["designer_obs"], val["noise"],
+                                                                  problem.designer_noise,
+                                                                  (advantage * val["alive"] * sets_rates).detach())
             cost = None
             if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
                 discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
@@ -561,7 +615,7 @@ def main(args: Args) -> dict:
         params = saved["agent_params"]
         if designer is not None:
             designer.load_state_dict(saved["designer"])
-    eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs)
+    eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs, args.announce_rates)
     evaluation = batch_metrics(eval_problem, eval_problem.rollout([p.detach() for p in params], designer,
                                                                   torch.Generator().manual_seed(args.seed + 1)))
     for k, v in evaluation.items():

@@ -28,18 +28,19 @@ SCRIPT = ROOT / "baselines" / "metagrad_incentives.py"
 RUN_DIR = ROOT / "runs" / "reproduce_incentives"
 OUT_MD = ROOT / "docs" / "results" / "incentives_metagrad.md"
 
-# Escape Room and the PD: responsive agents (Adam steps, entropy 0.05) and a linear designer with the
-# clipped-linear head, so that the L1 cost keeps lowering what the agents' response does not hold up.
-ER_ARGS = ["--num-iterations", "400", "--num-envs", "128", "--agent-optimizer", "adam", "--agent-lr", "3e-3",
-           "--entropy-coef", "0.05", "--designer-hidden", "--incentive-head", "clipped_linear", "--designer-lr",
-           "1e-2", "--cost-lr", "1e-3"]
+# Escape Room and the PD: responsive agents (Adam steps, entropy bonus 0.2 / 0.4) and a linear designer with
+# the clipped-linear head, so that the L1 cost keeps lowering what the agents' response does not hold up.
+RESPONSIVE = ["--num-iterations", "1000", "--num-envs", "128", "--agent-optimizer", "adam", "--agent-lr", "3e-3",
+              "--designer-hidden", "--incentive-head", "clipped_linear", "--designer-lr", "1e-2", "--cost-lr", "1e-3"]
+ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2"]
+PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4"]
 EXPERIMENTS: dict[str, dict] = {
     "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
     "er_3_2": dict(title="Escape Room ER(3,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 3, "min_at_lever": 2}, args=ER_ARGS),
     "pd": dict(title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v0", env_kwargs={},
-               args=ER_ARGS),
+               args=PD_ARGS),
     "taxlite": dict(title="TaxLite (flat tax)", env_id="contract_envs/tax_economy-v0", env_kwargs={},
                     args=["--num-iterations", "1000", "--num-envs", "128", "--agent-lr", "0.03",
                           "--designer-lr", "3e-3", "--log-every", "20"]),
@@ -167,11 +168,19 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
                              for e in mg)
         opened = sum(e["door_opened"] >= 0.9 for e in mg)
         supported = sum(e["schedule_at_start"][0] > 1.0 for e in mg)
+        late = [m["history"][len(m["history"]) // 2:] for m in runs["metagrad"]]
+        late_net = [np.mean([h["designer_return"] for h in hs]) for hs in late]
+        late_welfare = [np.mean([h["welfare"] for h in hs]) for hs in late]
+        late_lever = [np.mean([h["schedule_at_start"][0] for h in hs]) for hs in late]
         return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds (door opened in >= "
                 f"90% of evaluation episodes in {opened}/{len(mg)}); net return "
                 f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
                 f"{per_seed} welfare/net/final lever incentive at the start); the final lever incentive exceeds 1, "
                 f"so the optimum is an equilibrium of the final schedule, in {supported}/{len(mg)} seeds; "
+                f"averaged over the second half of training (validation batches): net return {fmt(late_net)} (per seed "
+                f"{', '.join(f'{x:.1f}' for x in late_net)}), welfare {fmt(late_welfare)}, "
+                f"lever incentive at the start {fmt(late_lever)} (per seed "
+                f"{', '.join(f'{x:.2f}' for x in late_lever)}); "
                 f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
                 f"{fmt([e['welfare'] for e in none]) if none else '-'})")
     if exp == "pd":

@@ -38,6 +38,8 @@ TINY_RUNS = {
     "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
                                               "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
     "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
+    "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
+                                        "--designer-noise", "0.5", "--no-pathwise-designer-gradient"],
     "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
                      '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
     "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
@@ -60,7 +62,7 @@ def test_script_end_to_end(name, tmp_path):
         assert list((tmp_path / "runs").glob("*/metagrad_incentives.cleanrl_model"))
     if "--designer" in TINY_RUNS[name]:
         assert metrics["eval"]["incentives_paid"] == 0.0
-    if name == "taxlite":
+    if name.startswith("taxlite"):
         assert 0.0 <= metrics["eval"]["tax_rates"][0] <= 1.0
 
 
@@ -146,8 +148,8 @@ def test_discounted_returns_respect_episode_end():
 
 
 # ----------------------------------------------------------------------------- rewards, bounds and cost
-def _rollout(env_id, env_kwargs, num_envs=8, seed=0):
-    problem = mg.Problem(env_id, num_envs, seed, env_kwargs)
+def _rollout(env_id, env_kwargs, num_envs=8, seed=0, **problem_kwargs):
+    problem = mg.Problem(env_id, num_envs, seed, env_kwargs, **problem_kwargs)
     gen = torch.Generator().manual_seed(seed)
     params = mg.init_agent_params(problem.n_agents, problem.agent_obs_dim, (16,), problem.n_actions, gen)
     with torch.no_grad():
@@ -159,17 +161,22 @@ def _rollout(env_id, env_kwargs, num_envs=8, seed=0):
     return problem, designer, batch
 
 
-@pytest.mark.parametrize("env_id, env_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}),
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}),
-    ("contract_envs/prisoners_dilemma-v0", {}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}),
-    ("contract_envs/tax_economy-v0", {}),
-    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}),
+@pytest.mark.parametrize("env_id, env_kwargs, problem_kwargs", [
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}, {}),
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
+    ("contract_envs/prisoners_dilemma-v0", {}, {}),
+    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}, {}),
+    ("contract_envs/tax_economy-v0", {}, {}),
+    ("contract_envs/tax_economy-v0", {}, {"announce_rates": True, "designer_noise": 1.0}),
+    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}, {}),
 ])
-def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs):
+def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, problem_kwargs):
     """The in-graph incentivised rewards (and, for taxes, the planner's reward) equal what the environment paid."""
-    problem, designer, batch = _rollout(env_id, env_kwargs)
+    problem, designer, batch = _rollout(env_id, env_kwargs, **problem_kwargs)
+    if problem_kwargs.get("designer_noise"):  # sampled rates: they differ across episodes, and the agents see them
+        assert np.std(batch["schedule"][0, :, 0]) > 0.05
+        np.testing.assert_allclose(batch["agent_obs"][0, :, :, -1],
+                                   np.repeat(batch["schedule"][0, :, :1], problem.n_agents, axis=1), rtol=1e-6)
     tensors = mg.to_torch(batch)
     agent_rewards, designer_direct = problem.incentivised_rewards(tensors, designer)
     alive = batch["alive"][..., None]
@@ -275,3 +282,25 @@ def test_differentiable_adam_matches_torch_adam_and_is_differentiable():
 def test_bad_agent_optimizer_is_rejected():
     with pytest.raises(ValueError, match="--agent-optimizer"):
         mg.main(mg.Args(agent_optimizer="rmsprop", num_iterations=1))
+
+
+def test_sampled_rates_score_function_term():
+    """The designer's score-function term is -advantage * d log N(z + noise; z, sigma^2) / dz, and its expectation
+    is the derivative of the expected objective (checked by Monte Carlo on f(u) = -(u - 1)^2)."""
+    designer = mg.IncentiveFunction(3, (1,), 1.0, ())
+    obs = torch.zeros(1, 20000, 3)
+    sigma, z0 = 0.5, float(designer.net[-1].bias)
+    noise = torch.randn(1, 20000, 1, generator=torch.Generator().manual_seed(0)) * sigma
+    objective = -((z0 + noise[..., 0]) - 1.0) ** 2
+    advantage = objective - objective.mean()
+    designer.noise_score_loss(obs, noise, sigma, advantage).backward()
+    expected = float(-(noise[..., 0] / sigma**2 * advantage).mean())
+    assert float(designer.net[-1].bias.grad) == pytest.approx(expected, rel=1e-4)
+    assert -float(designer.net[-1].bias.grad) == pytest.approx(-2 * (z0 - 1.0), abs=0.05)  # d/dz E f(z + noise)
+
+
+def test_rate_options_are_tax_only():
+    with pytest.raises(ValueError, match="tax_economy"):
+        mg.Problem("contract_envs/escape_room-v0", 2, 0, {}, announce_rates=True)
+    with pytest.raises(ValueError, match="designer-noise"):
+        mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
