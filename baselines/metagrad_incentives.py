@@ -134,6 +134,9 @@ class Args:
     designer_noise: float = 0.0
     """taxes: std of Gaussian noise on the rate logits during training (the designer samples each episode's
     rates and adds the score-function term of the samples to its meta-gradient); 0 = deterministic rates"""
+    designer_noise_final: float | None = None
+    """taxes: anneal the noise std linearly from `designer_noise` to this value over the run (default: constant);
+    the evaluation uses the designer's output without noise"""
     announce_rates: bool = False
     """taxes: the agents observe the rates proposed for the current step (the planner commits first, as in the
     Stackelberg game whose equilibrium is t*), so their response to each rate is learned"""
@@ -508,6 +511,9 @@ def main(args: Args) -> dict:
     env_kwargs = json.loads(args.env_kwargs)
     if not isinstance(env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    if args.designer_noise_final is not None and not (0 < args.designer_noise_final and args.designer_noise > 0):
+        raise ValueError("--designer-noise-final needs --designer-noise > 0 and must be > 0, got "
+                         f"{args.designer_noise_final}")
     if args.agent_optimizer not in ("sgd", "adam"):
         raise ValueError(f"--agent-optimizer must be 'sgd' or 'adam', got {args.agent_optimizer!r}")
     if args.designer not in ("metagrad", "none"):
@@ -554,6 +560,9 @@ def main(args: Args) -> dict:
             params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
         else:
             params_hat = agent_adam.step(params, loss, create_graph=designer is not None)
+        if args.designer_noise_final is not None:  # annealed sampling noise of the rates
+            frac = (it + 1) / args.num_iterations
+            problem.designer_noise = args.designer_noise + frac * (args.designer_noise_final - args.designer_noise)
         # 3: online cross-validation: a fresh batch with the updated policies
         val_np = problem.rollout([p.detach() for p in params_hat], designer, generator)
         if designer is not None:

@@ -289,7 +289,7 @@ def test_sampled_rates_score_function_term():
     is the derivative of the expected objective (checked by Monte Carlo on f(u) = -(u - 1)^2)."""
     designer = mg.IncentiveFunction(3, (1,), 1.0, ())
     obs = torch.zeros(1, 20000, 3)
-    sigma, z0 = 0.5, float(designer.net[-1].bias)
+    sigma, z0 = 0.5, float(designer.net[-1].bias.detach())
     noise = torch.randn(1, 20000, 1, generator=torch.Generator().manual_seed(0)) * sigma
     objective = -((z0 + noise[..., 0]) - 1.0) ** 2
     advantage = objective - objective.mean()
