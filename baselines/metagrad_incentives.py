@@ -36,8 +36,12 @@ Options beyond A (defaults are A's choices):
   the incentives change (their gradient scales with the probability of the rare action), so a
   designer that removes an incentive is not punished; Adam's normalised step, with an entropy
   bonus, keeps them responsive.
-* ``--announce-rates`` / ``--designer-noise`` (taxes): agents observe the proposed rates and the
-  designer samples rates around its output, adding the score-function term of the samples.
+* ``--announce-rates`` / ``--designer-noise`` / ``--designer-noise-final`` (taxes): the agents observe the
+  proposed rates (the planner commits first, as in the Stackelberg game that defines TaxLite's t*), and
+  the designer samples its rate logits from a Gaussian around its output (std annealed linearly),
+  adding the score-function term of the samples to the m1 term (use it without the pathwise term).
+  The samples then measure a rate's effect including the agents' learned response to it, which the
+  one-step look-ahead and the pathwise derivative at fixed labour miss.
 
 Results over 5 seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
 (``benchmarks/reproduce_incentives.py``).

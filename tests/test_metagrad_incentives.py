@@ -39,7 +39,8 @@ TINY_RUNS = {
                                               "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
     "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
     "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
-                                        "--designer-noise", "0.5", "--no-pathwise-designer-gradient"],
+                                        "--designer-noise", "0.5", "--designer-noise-final", "0.1",
+                                        "--no-pathwise-designer-gradient"],
     "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
                      '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
     "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
@@ -304,3 +305,5 @@ def test_rate_options_are_tax_only():
         mg.Problem("contract_envs/escape_room-v0", 2, 0, {}, announce_rates=True)
     with pytest.raises(ValueError, match="designer-noise"):
         mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
+    with pytest.raises(ValueError, match="designer-noise-final"):
+        mg.main(mg.Args(env_id="contract_envs/tax_economy-v0", designer_noise_final=0.1, num_iterations=1))
