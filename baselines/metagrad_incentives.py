@@ -27,6 +27,22 @@ Deviations from A's code (``011235813/metagradient-incentive-design``):
   the rates (A's GTB designer reward is also a function of the taxes; A uses PPO there);
 * ``--designer none`` trains the same agents with no incentives (zero schedule; free market for taxes).
 
+Options beyond A (defaults are A's choices):
+* ``--incentive-head clipped_linear``: ``clip(z, 0, 1) * cap`` with the L1 cost on ``max(z, 0)``
+  instead of ``sigmoid(z) * cap``. With the sigmoid, an entry that the meta-gradient saturated at
+  the cap gives the cost optimiser no gradient, so the designer keeps paying the cap.
+* ``--agent-optimizer adam``: the agents' differentiable step is an Adam step (``DifferentiableAdam``)
+  instead of SGD. Softmax policy-gradient learners that have saturated barely move under SGD when
+  the incentives change (their gradient scales with the probability of the rare action), so a
+  designer that removes an incentive is not punished; Adam's normalised step, with an entropy
+  bonus, keeps them responsive.
+* ``--announce-rates`` / ``--designer-noise`` / ``--designer-noise-final`` (taxes): the agents observe the
+  proposed rates (the planner commits first, as in the Stackelberg game that defines TaxLite's t*), and
+  the designer samples its rate logits from a Gaussian around its output (std annealed linearly),
+  adding the score-function term of the samples to the m1 term (use it without the pathwise term).
+  The samples then measure a rate's effect including the agents' learned response to it, which the
+  one-step look-ahead and the pathwise derivative at fixed labour miss.
+
 Results over 5 seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
 (``benchmarks/reproduce_incentives.py``).
 
@@ -96,6 +112,8 @@ class Args:
     """discount of the agents' and the designer's returns"""
     agent_lr: float = 0.5
     """step size of the agents' (differentiable) policy-gradient step"""
+    agent_optimizer: str = "sgd"
+    """the agents' differentiable update: `sgd` (A's policy-gradient step) or `adam` (see `DifferentiableAdam`)"""
     entropy_coef: float = 0.0166
     """agents' entropy bonus beta (A's Escape Room value)"""
     agent_hidden: tuple[int, ...] = (64, 32)
@@ -104,8 +122,11 @@ class Args:
     """Adam step size of the designer's meta-gradient update"""
     designer_hidden: tuple[int, ...] = (64, 16)
     """hidden sizes of the incentive function's MLP (A: 64, 16)"""
-    designer_init_bias: float = 0.0
-    """initial bias of the incentive function's output logits (0: incentives start at cap / 2)"""
+    designer_init_bias: float | None = None
+    """initial bias of the incentive function's outputs (default: incentives start at cap / 2)"""
+    incentive_head: str = "sigmoid"
+    """`sigmoid` (A's sigmoid x cap) or `clipped_linear` (clip(z, 0, 1) x cap, L1 cost on max(z, 0)): see
+    `IncentiveFunction`"""
     cost_lr: float = 1e-3
     """Adam step size of the separate incentive-cost optimiser (used when the environment charges alpha > 0)"""
     separate_cost_optimizer: bool = True
@@ -114,6 +135,15 @@ class Args:
     """weight of the cost in the meta loss when `separate_cost_optimizer` is off"""
     pathwise_designer_gradient: bool = True
     """taxes: add the direct derivative of productivity x equality w.r.t. the rates to the meta-gradient"""
+    designer_noise: float = 0.0
+    """taxes: std of Gaussian noise on the rate logits during training (the designer samples each episode's
+    rates and adds the score-function term of the samples to its meta-gradient); 0 = deterministic rates"""
+    designer_noise_final: float | None = None
+    """taxes: anneal the noise std linearly from `designer_noise` to this value over the run (default: constant);
+    the evaluation uses the designer's output without noise"""
+    announce_rates: bool = False
+    """taxes: the agents observe the rates proposed for the current step (the planner commits first, as in the
+    Stackelberg game whose equilibrium is t*), so their response to each rate is learned"""
     num_eval_episodes: int = 256
     """episodes of the final evaluation (greedy designer schedule, sampled agent actions)"""
     log_every: int = 10
@@ -181,6 +211,37 @@ def inner_update(params: list[torch.Tensor], loss: torch.Tensor, lr: float, crea
     return [p - lr * g for p, g in zip(params, grads, strict=True)]
 
 
+class DifferentiableAdam:
+    """Adam steps for the agents whose result stays a function of the current gradient (hence of eta).
+
+    The moment estimates from earlier iterations are constants (detached); the current gradient
+    enters ``m``, ``v`` and the step in-graph. A saturated softmax policy has tiny policy gradients;
+    plain SGD then barely moves it when the incentives change, whereas Adam's normalised step keeps
+    the agents responsive (their entropy bonus pulls them back from saturation at a steady rate and
+    the sampled deviations push them to the current best response).
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.lr, self.betas, self.eps, self.steps = lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self, params: list[torch.Tensor], loss: torch.Tensor, create_graph: bool) -> list[torch.Tensor]:
+        grads = torch.autograd.grad(loss, params, create_graph=create_graph)
+        b1, b2 = self.betas
+        self.steps += 1
+        out, self.m, self.v = [], [m for m in self.m], [v for v in self.v]
+        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+            m = b1 * self.m[k] + (1 - b1) * g
+            v = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1 ** self.steps), v / (1 - b2 ** self.steps)
+            # clamp: the square root's derivative is infinite at 0 (parameters with no gradient, e.g. zero inputs)
+            out.append(p - self.lr * m_hat / (v_hat.clamp_min(1e-30).sqrt() + self.eps))
+            self.m[k], self.v[k] = m.detach(), v.detach()
+        return out
+
+
 def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
                      weights: torch.Tensor, designer_rewards: torch.Tensor, gamma: float) -> torch.Tensor:
     """``-sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) (G^ID_t - b_t)`` on the validation batch (A's m1 ID loss)."""
@@ -193,11 +254,29 @@ def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions:
 
 # ----------------------------------------------------------------------------- designer
 class IncentiveFunction(nn.Module):
-    """``sigmoid(MLP(designer observation)) * cap``: the schedule (or tax rates) in ``[0, cap]``."""
+    """An MLP of the designer's observation whose outputs, mapped into ``[0, cap]``, are the schedule (or tax rates).
+
+    ``head`` maps the output ``z`` into the unit interval:
+
+    * ``sigmoid`` (A's ``sigmoid x r_multiplier``): ``u = sigmoid(z)``. Once the meta-gradient has pushed
+      an entry into saturation, ``du/dz`` vanishes for the cost optimiser as well, so a saturated entry
+      stays at the cap (the designer keeps paying ``cap`` where ``1 + epsilon`` would do).
+    * ``clipped_linear``: ``u = clip(z, 0, 1)``. The paid amount is flat beyond the cap, so the
+      meta-gradient cannot push ``z`` far past it, and the L1 cost is taken on ``max(z, 0)``, whose
+      gradient is 1 at every positive value: the cost keeps lowering an entry until the agents'
+      response (through the meta-gradient) holds it up. The lower clip passes the meta-gradient
+      straight through, so an entry that the cost drove to 0 can come back when welfare needs it.
+    """
+
+    HEADS = ("sigmoid", "clipped_linear")
 
     def __init__(self, in_dim: int, out_shape: tuple[int, ...], cap: float, hidden: tuple[int, ...],
-                 init_bias: float = 0.0):
+                 init_bias: float | None = None, head: str = "sigmoid"):
         super().__init__()
+        if head not in self.HEADS:
+            raise ValueError(f"incentive head must be one of {self.HEADS}, got {head!r}")
+        if init_bias is None:  # both heads start at cap / 2
+            init_bias = 0.0 if head == "sigmoid" else 0.5
         sizes, layers = [in_dim, *hidden], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
@@ -205,21 +284,42 @@ class IncentiveFunction(nn.Module):
         nn.init.normal_(out.weight, std=0.01)
         nn.init.constant_(out.bias, init_bias)
         self.net = nn.Sequential(*layers, out)
-        self.out_shape, self.cap = tuple(out_shape), float(cap)
+        self.out_shape, self.cap, self.head = tuple(out_shape), float(cap), head
 
-    def unit(self, obs: torch.Tensor) -> torch.Tensor:
-        """The raw sigmoid outputs in [0, 1] (A's L1 cost is taken on these)."""
-        return torch.sigmoid(self.net(obs)).reshape(*obs.shape[:-1], *self.out_shape)
+    def _z(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).reshape(*obs.shape[:-1], *self.out_shape)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.unit(obs) * self.cap
+    def unit(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The unit outputs in [0, 1] that are paid (times ``cap``); ``noise`` is added to ``z`` (sampled rates)."""
+        z = self._z(obs) if noise is None else self._z(obs) + noise
+        if self.head == "sigmoid":
+            return torch.sigmoid(z)
+        lower = z + (z.clamp(min=0.0) - z).detach()  # forward max(z, 0), gradient 1 (straight through)
+        return lower.clamp(max=1.0)
+
+    def cost_units(self, obs: torch.Tensor) -> torch.Tensor:
+        """What A's L1 cost is taken on (every output, paid or not): ``sigmoid(z)``, or ``max(z, 0)``."""
+        z = self._z(obs)
+        return torch.sigmoid(z) if self.head == "sigmoid" else z.clamp(min=0.0)
+
+    def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unit(obs, noise) * self.cap
+
+    def noise_score_loss(self, obs: torch.Tensor, noise: torch.Tensor, sigma: float,
+                         advantage: torch.Tensor) -> torch.Tensor:
+        """``-advantage * log N(z + noise; z, sigma^2)`` summed over outputs: the score-function (REINFORCE)
+        term of a designer that samples its outputs around ``z`` (``advantage`` [T, B], detached)."""
+        z = self._z(obs).flatten(2)
+        score = (z * (noise.flatten(2) / sigma**2)).sum(-1)  # d/dz log N(z + noise; z, sigma^2) = noise / sigma^2
+        return -(score * advantage).sum(0).mean()
 
 
 # ----------------------------------------------------------------------------- environments
 class Problem:
     """What the algorithm needs from an incentive-design environment, on a ``VectorContractEnv``."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict):
+    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict, announce_rates: bool = False,
+                 designer_noise: float = 0.0):
         self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
         self.game = g = self.env.game
         if g.terms is None:
@@ -235,6 +335,13 @@ class Problem:
         self.designer_scale = self._scale(g.principal_observation_space)
         self.agent_obs_dim = int(np.prod(g.agent_observation_space.shape))
         self.designer_obs_dim = int(np.prod(g.principal_observation_space.shape))
+        if (announce_rates or designer_noise) and not self.is_tax:
+            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v0 only")
+        if designer_noise < 0:
+            raise ValueError(f"--designer-noise must be >= 0, got {designer_noise}")
+        self.announce_rates, self.designer_noise = bool(announce_rates), float(designer_noise)
+        if self.announce_rates:
+            self.agent_obs_dim += int(np.prod(self.schedule_shape))
         led = self.env.ledger
         self._own, self._paid = led.agent_info_keys.index("own_reward"), led.agent_info_keys.index("payment")
 
@@ -248,25 +355,34 @@ class Problem:
         return agents.astype(np.float32), (obs[PRINCIPAL].reshape(self.num_envs, -1) * self.designer_scale)
 
     def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
-                generator: torch.Generator) -> dict[str, np.ndarray]:
-        """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies."""
+                generator: torch.Generator, sample_designer: bool = True) -> dict[str, np.ndarray]:
+        """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies.
+
+        With ``designer_noise > 0`` and ``sample_designer`` the tax rates are sampled around the designer's
+        output (training); otherwise they are its output (evaluation)."""
         env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
         obs, _ = env.reset()
         keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
-                "alive", "designer_reward", "welfare", "schedule", "extra")
+                "alive", "designer_reward", "welfare", "schedule", "extra", "noise")
         out: dict[str, list] = {k: [] for k in keys}
         done = np.zeros(b, dtype=bool)
         for _ in range(horizon):
             agent_obs, designer_obs = self.observe(obs)
             with torch.no_grad():
-                logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
-                actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
-                actions = actions.reshape(b, n).numpy()
+                noise = torch.zeros((b, *self.schedule_shape))
                 if designer is None:
                     schedule = np.zeros((b, *self.schedule_shape))
                 else:
-                    schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32)).double().numpy()
-            schedule = np.clip(schedule, 0.0, self.cap)
+                    if self.designer_noise > 0 and sample_designer:
+                        noise = torch.randn((b, *self.schedule_shape), generator=generator) * self.designer_noise
+                    schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32), noise).double().numpy()
+                schedule = np.clip(schedule, 0.0, self.cap)
+                if self.announce_rates:  # the agents see the rates proposed for this step
+                    agent_obs = np.concatenate([agent_obs, np.broadcast_to(
+                        schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32)], axis=2)
+                logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
+                actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
+                actions = actions.reshape(b, n).numpy()
             step = {a: actions[:, i] for i, a in enumerate(env.agents)}
             step[PRINCIPAL] = schedule
             obs, rewards, _, _, finished = env.step_arrays(step)
@@ -283,6 +399,7 @@ class Problem:
             out["welfare"].append(own.sum(axis=1))
             out["schedule"].append(schedule)
             out["extra"].append(self.extra())
+            out["noise"].append(noise.numpy())
             done = done | finished
             if done.all():
                 break
@@ -310,7 +427,7 @@ class Problem:
         if designer is None:
             return batch["agent_reward"], None
         if self.is_tax:
-            return self._tax_rewards(batch, designer(batch["designer_obs"]))
+            return self._tax_rewards(batch, designer(batch["designer_obs"], batch.get("noise")))
         schedule = designer(batch["designer_obs"])  # [T, B, O] or [T, B, N, O]
         if schedule.dim() == 3:
             schedule = schedule.unsqueeze(2).expand(-1, -1, self.n_agents, -1)
@@ -398,6 +515,11 @@ def main(args: Args) -> dict:
     env_kwargs = json.loads(args.env_kwargs)
     if not isinstance(env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    if args.designer_noise_final is not None and not (0 < args.designer_noise_final and args.designer_noise > 0):
+        raise ValueError("--designer-noise-final needs --designer-noise > 0 and must be > 0, got "
+                         f"{args.designer_noise_final}")
+    if args.agent_optimizer not in ("sgd", "adam"):
+        raise ValueError(f"--agent-optimizer must be 'sgd' or 'adam', got {args.agent_optimizer!r}")
     if args.designer not in ("metagrad", "none"):
         raise ValueError(f"--designer must be 'metagrad' or 'none', got {args.designer!r}")
     run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.designer}__{args.seed}__{int(time.time())}"
@@ -417,15 +539,16 @@ def main(args: Args) -> dict:
     torch.set_num_threads(args.torch_threads)
     generator = torch.Generator().manual_seed(args.seed)
 
-    problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs)
+    problem = Problem(args.env_id, args.num_envs, args.seed, env_kwargs, args.announce_rates, args.designer_noise)
     params = init_agent_params(problem.n_agents, problem.agent_obs_dim, args.agent_hidden, problem.n_actions, generator)
     designer = None
     if args.designer == "metagrad":
         designer = IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap,
-                                     args.designer_hidden, args.designer_init_bias)
+                                     args.designer_hidden, args.designer_init_bias, args.incentive_head)
         meta_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
         cost_opt = torch.optim.Adam(designer.parameters(), lr=args.cost_lr)
     uses_cost = designer is not None and problem.alpha > 0
+    agent_adam = DifferentiableAdam(params, args.agent_lr) if args.agent_optimizer == "adam" else None
 
     start = time.time()
     batch_np = problem.rollout(params, designer, generator)  # tau_0 with theta
@@ -437,7 +560,13 @@ def main(args: Args) -> dict:
         rewards, _ = problem.incentivised_rewards(batch, designer)
         loss = agent_pg_loss(params, batch["agent_obs"], batch["actions"], batch["alive"], weights, rewards,
                              args.gamma, args.entropy_coef)
-        params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
+        if agent_adam is None:
+            params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
+        else:
+            params_hat = agent_adam.step(params, loss, create_graph=designer is not None)
+        if args.designer_noise_final is not None:  # annealed sampling noise of the rates
+            frac = (it + 1) / args.num_iterations
+            problem.designer_noise = args.designer_noise + frac * (args.designer_noise_final - args.designer_noise)
         # 3: online cross-validation: a fresh batch with the updated policies
         val_np = problem.rollout([p.detach() for p in params_hat], designer, generator)
         if designer is not None:
@@ -450,10 +579,19 @@ def main(args: Args) -> dict:
             if problem.is_tax and args.pathwise_designer_gradient:
                 _, direct = problem.incentivised_rewards(val, designer)
                 meta_loss = meta_loss - (discounted_returns(direct, val["alive"], args.gamma)[0]).mean()
+            # sampled rates: the score-function term of the samples (what the rates did, the agents' response included)
+            if problem.designer_noise > 0:
+                returns = discounted_returns(id_rewards, val["alive"], args.gamma)
+                advantage = returns - weighted_mean(returns, weights).unsqueeze(1)
+                steps = torch.arange(returns.shape[0])
+                sets_rates = (steps % problem.game.period == 0).float().unsqueeze(1)  # rates are set at these steps
+                meta_loss = meta_loss + designer.noise_score_loss(val["designer_obs"], val["noise"],
+                                                                  problem.designer_noise,
+                                                                  (advantage * val["alive"] * sets_rates).detach())
             cost = None
             if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
                 discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
-                unit = designer.unit(batch["designer_obs"]).flatten(2).sum(-1)  # [T, B]
+                unit = designer.cost_units(batch["designer_obs"]).flatten(2).sum(-1)  # [T, B]
                 cost = problem.alpha * ((unit * batch["alive"]).T @ discount).mean()
                 if not args.separate_cost_optimizer:
                     meta_loss = meta_loss + args.reg_coeff * cost
@@ -461,8 +599,8 @@ def main(args: Args) -> dict:
             meta_loss.backward()
             meta_opt.step()
             if cost is not None and args.separate_cost_optimizer:
-                cost = problem.alpha * ((designer.unit(batch["designer_obs"]).flatten(2).sum(-1) * batch["alive"]).T
-                                        @ discount).mean()
+                units = designer.cost_units(batch["designer_obs"]).flatten(2).sum(-1)
+                cost = problem.alpha * ((units * batch["alive"]).T @ discount).mean()
                 cost_opt.zero_grad()
                 cost.backward()
                 cost_opt.step()
@@ -490,7 +628,7 @@ def main(args: Args) -> dict:
         params = saved["agent_params"]
         if designer is not None:
             designer.load_state_dict(saved["designer"])
-    eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs)
+    eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs, args.announce_rates)
     evaluation = batch_metrics(eval_problem, eval_problem.rollout([p.detach() for p in params], designer,
                                                                   torch.Generator().manual_seed(args.seed + 1)))
     for k, v in evaluation.items():

@@ -28,18 +28,23 @@ SCRIPT = ROOT / "baselines" / "metagrad_incentives.py"
 RUN_DIR = ROOT / "runs" / "reproduce_incentives"
 OUT_MD = ROOT / "docs" / "results" / "incentives_metagrad.md"
 
-ER_ARGS = ["--num-iterations", "400", "--num-envs", "128", "--agent-lr", "0.03", "--designer-lr", "1e-2",
-           "--cost-lr", "3e-3"]
+# Escape Room and the PD: responsive agents (Adam steps, entropy bonus 0.2 / 0.4) and a linear designer with
+# the clipped-linear head, so that the L1 cost keeps lowering what the agents' response does not hold up.
+RESPONSIVE = ["--num-iterations", "1000", "--num-envs", "128", "--agent-optimizer", "adam", "--agent-lr", "3e-3",
+              "--designer-hidden", "--incentive-head", "clipped_linear", "--designer-lr", "1e-2", "--cost-lr", "1e-3"]
+ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2"]
+PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4"]
 EXPERIMENTS: dict[str, dict] = {
     "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
     "er_3_2": dict(title="Escape Room ER(3,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 3, "min_at_lever": 2}, args=ER_ARGS),
     "pd": dict(title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v0", env_kwargs={},
-               args=ER_ARGS),
+               args=PD_ARGS),
     "taxlite": dict(title="TaxLite (flat tax)", env_id="contract_envs/tax_economy-v0", env_kwargs={},
-                    args=["--num-iterations", "1000", "--num-envs", "128", "--agent-lr", "0.03",
-                          "--designer-lr", "3e-3", "--log-every", "20"]),
+                    args=["--num-iterations", "3000", "--num-envs", "128", "--agent-lr", "0.03", "--entropy-coef",
+                          "0.1", "--designer-lr", "1e-4", "--announce-rates", "--designer-noise", "1.5",
+                          "--designer-noise-final", "0.2", "--no-pathwise-designer-gradient", "--log-every", "20"]),
     "tax_brackets": dict(title="Tax economy, 7 US-federal brackets, 10 periods of 10 steps",
                          env_id="contract_envs/tax_economy-v0", env_kwargs={"tax_model": "us_federal"},
                          args=["--num-iterations", "60", "--num-envs", "32", "--agent-lr", "1e-3",
@@ -48,42 +53,107 @@ EXPERIMENTS: dict[str, dict] = {
     "cleanup": dict(title="Cleanup 7x7 (alpha = 0, A's objective)", env_id="contract_envs/cleanup-v0",
                     env_kwargs={"incentive_cost": 0.0},
                     args=["--num-iterations", "150", "--num-envs", "32", "--agent-lr", "0.03", "--designer-lr",
-                          "1e-2", "--log-every", "10", "--num-eval-episodes", "64"]),
+                          "1e-2", "--entropy-coef", "0.129", "--log-every", "10", "--num-eval-episodes", "64"]),
 }
 DESIGNERS = ("metagrad", "none")
 NOTES = """## How to read this, and deviations
 
 * Batching replaces A's 100,000 sequential episodes: each iteration collects `--num-envs` episodes with the
   batched API (one validation batch per iteration, reused as the next training batch as in A's `pipeline`),
-  so the agents' step size is much larger than A's 9.56e-5 and runs last 2,000 to 128,000 episodes.
-* Hyperparameters come from a handful of short single-seed trials (agent step 0.03, designer Adam 1e-2, cost
-  Adam 3e-3 for Escape Room and the PD); they are not A's. A slower designer (Adam 3e-3) lost the race in
-  trials: the agents settled on walking to the shut door before the lever incentive grew.
-* Escape Room: the schedule is over each agent's own action type and depends on the designer's observation
-  (positions and previous joint action), not on the current joint action (the environment's timing). The
-  lever entry saturates at the cap 2; the separate L1 cost optimiser then has almost no gradient through the
-  sigmoid, so the designer keeps paying 2 per lever pull instead of the 1 + epsilon behind the net-return
-  limit 10(N-M) - 2M: its net return stays near 10(N-M) - M - 2M.
-* Agents without a designer never open the door, but their welfare is below 0: the policy-gradient learners
-  walk to the shut door once (-1 each) and wait there, instead of the all-stay equilibrium (0).
-* Prisoner's Dilemma (alpha = 1): the designer raises tau_C - tau_D to the cap 3 while the agents learn to
-  cooperate, then the cost optimiser removes the incentives; the softmax learners, saturated on C, keep
-  cooperating without incentives (a learner artefact: they no longer explore D), so the designer does not
-  settle at the dominance threshold tau_C - tau_D = 1.
-* Taxes: the designer's gradient is the score-function term of A's m1 loss plus the pathwise derivative of
-  productivity x equality with respect to the rates (`--pathwise-designer-gradient`, default on). With labour
-  held fixed, that derivative is positive at every rate (redistribution raises equality without changing
-  total coin), while the agents' response enters only through their one-step look-ahead: the TaxLite rate
-  goes to 1.0 (eq x prod 80, labour (0, 0, 0, 10), the exact equilibrium at t = 1). In single-seed trials
-  without the pathwise term (`--no-pathwise-designer-gradient`) the rate went to 0.0 instead. Neither finds
-  t* = 0.75. The untaxed learners reach the exact untaxed equilibrium (3, 10, 10, 10), eq x prod 59.33.
-* Cleanup: REINFORCE agents without a critic (A: actor-critic with shared parameters) and a REINFORCE
-  meta-gradient designer (A: PPO-style with a critic); 4,800 episodes per run against A's 100,000, so the
-  agents are far from converged. Per seed the designer's collective return was 0.0, 0.0, 0.1, 3.1 and 29.8
-  (no designer: 4.3 to 7.3): one seed found a cleaner/harvester division of labour, two collapsed to agents
-  that idle for the "other" incentive (A pays with alpha = 0 too, so nothing discourages paying for
-  idling), i.e. the mean is above the no-incentive agents but not reliably.
-* The no-designer baseline is the same learner with a zero schedule (taxes: free market, all rates 0)."""
+  so the agents' step size is much larger than A's 9.56e-5 and runs last 2,000 to 384,000 episodes.
+* Hyperparameters come from short trials with 1 to 5 seeds (listed below); they are not A's.
+* **Escape Room and the PD: what changed and why.** Two defects made the earlier numbers misleading.
+  (1) The sigmoid incentive head: the meta-gradient pushed the lever entry into saturation at the cap 2,
+  where the separate L1 cost optimiser has no gradient, so the designer paid 2 per lever pull (previous page:
+  net 3.84 ± 0.10 of the limit 6 in ER(3,2); ER(5,2) 3/5 seeds opened the door). The runs here use
+  `--incentive-head clipped_linear` (`clip(z, 0, 1) x cap`, L1 cost on `max(z, 0)`, gradient 1 at every
+  positive value) with a linear incentive function (`--designer-hidden` empty): with the 64-16 MLP the
+  schedule jumped between 0 and the cap within a few iterations. (2) Saturated softmax policy-gradient
+  learners stop responding: with the cost gradient alive and the previous SGD agents (entropy 0.0166),
+  the designer removed the lever incentive by iteration 80 and the agents kept pulling the lever unpaid
+  (ER(3,2), seeds 1-3, 400 iterations: welfare 7.96-7.97, net return = welfare, final lever incentive 0), a
+  learner artefact that beats the equilibrium limit. The runs here use responsive agents: the agents'
+  differentiable step is an Adam step (`--agent-optimizer adam`, 3e-3; `DifferentiableAdam`) with an entropy
+  bonus 0.2 (Escape Room) or 0.4 (PD). Trials (ER, 1,000 iterations, 5 seeds each): entropy 0.1 still left
+  the final lever incentive at 0 with the lever pulled in 4/5 ER(5,2) seeds; entropy 0.4 held it at 1.6-2.0
+  but its soft learners pull the lever several times per episode in ER(3,2) (second-half net return
+  0.9-3.3); entropy 0.05 with 400 iterations gave ER(5,2) net 26.3 with the final lever incentive below 1
+  in 4/5 seeds (inertia again). Slower designers lost: designer Adam 3e-3 never opened the door in ER(3,2)
+  seed 1; cost Adam 3e-4 gave second-half net returns 0.6-4.4 (ER(3,2)) and 23.1-26.0 (ER(5,2), 3 seeds).
+* **Escape Room: the designer cycles around the threshold.** The cost lowers the lever incentive until the
+  lever agents begin to leave (near the threshold 1), then the meta-gradient raises it again; the agents
+  still lag (the lever incentive averaged over the second half is slightly below 1 in some seeds while the
+  door keeps opening, so the second-half net return can exceed 10(N-M)-2M by a little). The final
+  evaluation is one snapshot of that cycle (final lever incentive 0 to 2 across seeds), so the Targets give
+  both the snapshot and the average over the validation batches of the second half of training (500
+  iterations x 128 episodes per seed). The schedule is over each agent's own action type and depends on
+  the designer's observation (positions and previous joint action), not on the current joint action.
+* Agents without a designer never open the door; with the entropy bonus they stay near the all-stay
+  equilibrium (welfare slightly below 0 from exploration moves).
+* **Prisoner's Dilemma (alpha = 1).** The designer keeps cooperation at 0.99-1.00 with tau_C - tau_D between
+  about 1.4 and 2.4 (second half of training): above the dominance threshold 1 because entropy-regularised
+  learners need a margin (no designer: they cooperate 9% of the time, not 0%). With entropy 0.05 the gap
+  saw-toothed between about 0.4 and 2.9, and in a 1,200-iteration run (seed 1) it drifted to 0.17 while the
+  saturated agents kept cooperating (inertia). The separate Adam cost optimiser is invariant to the scale of
+  the cost, so alpha does not enter the trade-off: single-seed runs with alpha = 0.5 and 1 followed identical
+  schedules. At alpha = 1 paying for cooperation cannot beat no intervention (exact: -2 - 2 alpha = -4 per
+  step at the threshold, the value of mutual defection), and the designer return here is below the
+  no-designer one. With the cost in the meta loss instead (`--no-separate-cost-optimizer`, single seed) the
+  designer paid nothing and the agents defected: one agent step changes welfare too little to outweigh the
+  cost, so A's separate optimiser is what keeps the incentives alive.
+* **TaxLite: what changed.** Before (A's m1 term plus the pathwise derivative of productivity x equality with
+  respect to the rate, SGD agents, designer Adam 3e-3, 1,000 iterations) the rate went to 1.0 in 5/5 seeds
+  (eq x prod 80.03 ± 0.01): at fixed labour that derivative is positive at every rate (redistribution raises
+  equality without changing total coin), while the agents' response enters only through one look-ahead
+  step; without it the rate went to 0.0. The runs here deviate from A in three documented ways. (1) The
+  agents observe the rate proposed for the current step (`--announce-rates`): in TaxLite the planner and the
+  workers move simultaneously, so the environment cannot show it, and the exact t* is the Stackelberg answer
+  in which workers respond to a known rate. (2) The designer samples the rate's logit from a Gaussian around
+  its output (std 1.5 annealed linearly to 0.2, `--designer-noise`, `--designer-noise-final`) and adds the
+  score-function term of the samples to A's m1 term instead of the pathwise term, so the samples measure a
+  rate's effect together with the agents' learned response to it; the evaluation uses the output without
+  noise. (3) Agents' entropy bonus 0.1, designer Adam 1e-4, 3,000 iterations. Result: 3/5 seeds settle at
+  0.71-0.72 (the learners' eq x prod 88-90 there; exact 92 at t = 0.70, 93 at t*); 2/5 cross t = 0.8 early,
+  where the skill-4 worker stops working and the objective rises again from 75.2 towards 80 at t = 1, and
+  end at 1.0. The dual-RL designer ends at 1.0 in 5/5 seeds (`docs/results/incentives_baselines.md`). The
+  rate starts at 0.5, between the local optimum 0.25 and t*, and never went down to 0.25 in these runs, so
+  they do not test an escape from 0.25. Trials (seed 1 unless stated): a constant std 0.5 gave final rates
+  1.00, 0.99 and 0.95 (designer Adam 1e-3, 3e-4, 1e-4), the skill-4 worker still working 9.9 at t = 0.95 where
+  its equilibrium labour is 0; a constant std 1.5 (2,000 iterations, seeds 1-3) gave 0.76, 0.99 and 0.81:
+  the mean of the sampled rates sat near 0.75 but the noise-free output lay past the cliff, hence the
+  annealing; Adam agents (entropy 0.1) gave 0.83 (std 1.5) and 0.99 / 0.95 (std 0.5); designer Adam 5e-5
+  with the annealed std gave 0.96 on seed 2.
+* **Tax brackets (unchanged runs).** A's m1 term plus the pathwise derivative, SGD agents (see the command).
+  The untaxed TaxLite learners play close to the exact untaxed equilibrium (3, 10, 10, 10), eq x prod 59.33
+  (mean labour about (3.0, 9.9, 10, 10) with the entropy bonus); the taxed ones at 0.71 about (0, 0, 8.8, 10),
+  against (0, 0, 10, 10) in the exact equilibrium at t = 0.70.
+* **Cleanup.** REINFORCE agents without a critic (A: actor-critic with shared parameters) and a REINFORCE
+  meta-gradient designer (A: PPO-style with a critic); 4,800 episodes per run against A's 100,000. The agents
+  now use A's Cleanup entropy coefficient 0.129 (previously the Escape Room value 0.0166, with which the
+  designer's collective return per seed was 0.0, 0.0, 0.1, 3.1 and 29.8 against 4.3-7.3 without a designer:
+  two seeds collapsed to agents idling for the "other" incentive). The no-designer agents use the same
+  entropy. A pays with alpha = 0 too, so the incentives paid are large.
+* The no-designer baseline is the same learner with a zero schedule (taxes: free market, all rates 0).
+
+### Commands of the trials quoted above (seed 1; other seeds change `--seed`)
+
+All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128` and:
+* clipped-linear head with SGD agents: `--env-id contract_envs/escape_room-v0 --env-kwargs '{"n_agents": 3,
+  "min_at_lever": 2}' --num-iterations 400 --agent-lr 0.03 --designer-lr 1e-2 --cost-lr 3e-3 --incentive-head
+  clipped_linear`
+* Escape Room entropy / designer / cost trials: the Escape Room command below with `--entropy-coef 0.1` or
+  `0.4`; `--designer-lr 3e-3`; `--cost-lr 3e-4`; and entropy 0.05 with `--num-iterations 400`
+* PD: the PD command below with `--entropy-coef 0.05 --num-iterations 1200` (and `--env-kwargs
+  '{"incentive_cost": 0.5}'`, 400 iterations, for the alpha check); `--no-separate-cost-optimizer` with
+  entropy 0.05 and 0.4, 1,200 iterations
+* TaxLite, all with `--env-id contract_envs/tax_economy-v0 --log-every 20 --announce-rates
+  --no-pathwise-designer-gradient`: constant std `--designer-noise 0.5 --agent-lr 0.03` with
+  `--num-iterations 1000 --designer-lr 1e-3`, `--num-iterations 1000 --designer-lr 3e-4`, `--num-iterations 2000
+  --designer-lr 1e-4`; `--designer-noise 1.5 --agent-lr 0.03 --entropy-coef 0.1 --designer-lr 1e-4
+  --num-iterations 2000`; Adam agents `--agent-optimizer adam --agent-lr 3e-3 --entropy-coef 0.1` with the
+  same std 1.5 command, and with std 0.5 (`--num-iterations 1000 --designer-lr 3e-4`, `--num-iterations 2000
+  --designer-lr 1e-4`); the TaxLite command below with `--designer-lr 5e-5 --seed 2`
+* Cleanup entropy 0.0166: the Cleanup command below without `--entropy-coef 0.129`."""
 
 
 def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
@@ -100,7 +170,11 @@ def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
                                 text=True)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
-        print(f"{exp} {designer} seed {seed}: {time.time() - start:.1f} s", flush=True)
+        elapsed = time.time() - start
+        print(f"{exp} {designer} seed {seed}: {elapsed:.1f} s", flush=True)
+        stored = json.loads(path.read_text())
+        stored["process_seconds"] = elapsed  # the whole run, evaluation and start-up included
+        path.write_text(json.dumps(stored, indent=1))
     metrics = json.loads(path.read_text())
     metrics["ran"] = ran
     metrics["command"] = "PYTHONPATH=. python " + " ".join(
@@ -160,15 +234,35 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         best, net = 10 * (n - m_) - m_, 10 * (n - m_) - 2 * m_
         hit = sum(e["welfare"] >= 0.9 * best for e in mg)
         shut = sum(e["door_opened"] == 0.0 for e in none)
-        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}" for e in mg)
-        return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds; net return "
+        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}/{e['schedule_at_start'][0]:.2f}"
+                             for e in mg)
+        opened = sum(e["door_opened"] >= 0.9 for e in mg)
+        supported = sum(e["schedule_at_start"][0] > 1.0 for e in mg)
+        late = [m["history"][len(m["history"]) // 2:] for m in runs["metagrad"]]
+        late_net = [np.mean([h["designer_return"] for h in hs]) for hs in late]
+        late_welfare = [np.mean([h["welfare"] for h in hs]) for hs in late]
+        late_lever = [np.mean([h["schedule_at_start"][0] for h in hs]) for hs in late]
+        return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds (door opened in >= "
+                f"90% of evaluation episodes in {opened}/{len(mg)}); net return "
                 f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
-                f"{per_seed} welfare/net); "
+                f"{per_seed} welfare/net/final lever incentive at the start); the final lever incentive exceeds 1, "
+                f"so the optimum is an equilibrium of the final schedule, in {supported}/{len(mg)} seeds; "
+                f"averaged over the second half of training (validation batches): net return {fmt(late_net)} (per seed "
+                f"{', '.join(f'{x:.1f}' for x in late_net)}), welfare {fmt(late_welfare)} (>= {0.9 * best:.1f} in "
+                f"**{sum(w >= 0.9 * best for w in late_welfare)}/{len(late_welfare)}** seeds), "
+                f"lever incentive at the start {fmt(late_lever)} (per seed "
+                f"{', '.join(f'{x:.2f}' for x in late_lever)}); "
                 f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
                 f"{fmt([e['welfare'] for e in none]) if none else '-'})")
     if exp == "pd":
+        runs_mg = runs["metagrad"]
+        late = [np.mean([h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]]) for m in runs_mg]
+        lows = [min(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
+        highs = [max(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
         return (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
-                f"{fmt([e['cooperation'] for e in mg])}, gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}; "
+                f"{fmt([e['cooperation'] for e in mg])}, final gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}, "
+                f"gap averaged over the second half of training {fmt(late)} (range per seed "
+                f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
                 f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}")
     if exp == "taxlite":
         rates = [e["tax_rates"][0] for e in mg]
@@ -181,8 +275,12 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         return (f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])} vs free market "
                 f"{fmt([e['equality_times_productivity'] for e in none]) if none else '-'} (no exact optimum)")
     if exp == "cleanup":
+        best_none = max((e["welfare"] for e in none), default=float("nan"))
+        per_mg = ", ".join(f"{e['welfare']:.1f}" for e in mg)
+        per_none = ", ".join(f"{e['welfare']:.1f}" for e in none)
         return (f"target: collective return above the no-incentive agents: {fmt([e['welfare'] for e in mg])} vs "
-                f"{fmt([e['welfare'] for e in none]) if none else '-'}")
+                f"{fmt([e['welfare'] for e in none]) if none else '-'} (per seed {per_mg} vs {per_none}); above the "
+                f"best no-incentive seed in **{sum(e['welfare'] > best_none for e in mg)}/{len(mg)}** seeds")
     return ""
 
 
@@ -241,9 +339,11 @@ def main() -> None:
     with ThreadPoolExecutor(opts.jobs) as pool:
         done = list(pool.map(lambda j: (j, run_one(*j, reuse=opts.reuse)), jobs))
     wall = time.time() - start
-    previous = Path(opts.output).with_suffix(".json")
-    if not any(m["ran"] for _, m in done) and previous.exists():  # regenerated from reused runs: keep the real time
-        wall = json.loads(previous.read_text())["wall_seconds"]
+    ran = sum(m["ran"] for _, m in done)
+    # per experiment: the summed process time of its runs (runs reused from an earlier invocation keep theirs)
+    process = {e: sum(m.get("process_seconds", m["train_seconds"]) for (e2, _, _), m in done if e2 == e)
+               for e in opts.only}
+    timed = {e: all("process_seconds" in m for (e2, _, _), m in done if e2 == e) for e in opts.only}
     results: dict[str, dict[str, list[dict]]] = {e: {d: [] for d in DESIGNERS} for e in opts.only}
     for (e, d, _), m in done:
         results[e][d].append(m)
@@ -265,9 +365,14 @@ def main() -> None:
         "total pre-tax income); designer return = welfare − alpha × incentives paid (taxes: final "
         "productivity × equality).",
         "",
-        f"Wall-clock: {wall / 60:.1f} min for {len(jobs)} runs, {opts.jobs} at a time, on a 2-core machine "
-        f"({platform.processor() or platform.machine()}) **shared with other jobs** (load varied): timings are "
-        "indicative only.",
+        f"Wall-clock on a 2-core machine ({platform.processor() or platform.machine()}) **shared with other jobs** "
+        "(load varied; timings are indicative only), summed process time of each experiment's runs (all seeds, "
+        "both designers; runs may come from different invocations, `--reuse`): "
+        + ", ".join(f"{EXPERIMENTS[e]['title']} {process[e] / 60:.1f} min"
+                    + ("" if timed[e] else " (training time only, 2 runs at a time: runs from before process times "
+                       "were recorded)")
+                    for e in opts.only)
+        + f". This invocation trained {ran} of the {len(jobs)} runs ({wall / 60:.1f} min, {opts.jobs} at a time).",
         "",
         "| experiment | designer | seeds | welfare | designer return | incentives paid | other | train s/run |",
         "|---|---|---|---|---|---|---|---|",
@@ -286,7 +391,8 @@ def main() -> None:
             if results[exp][d]:
                 lines.append(f"* `{results[exp][d][0]['command'].replace(' --seed 1 ', ' --seed 1 ')}`")
     out.write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"wall_seconds": wall, "seeds": opts.seeds,
+    out.with_suffix(".json").write_text(json.dumps({"wall_seconds": wall, "ran": ran, "process_seconds": process,
+                                                     "seeds": opts.seeds,
                                                      "summary": summary}, indent=1))
     print("\n".join(lines))
 

@@ -35,7 +35,12 @@ TINY_RUNS = {
     "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
                                     '{"n_agents": 3, "min_at_lever": 2}', "--designer", "none"],
     "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
+    "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
+                                              "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
     "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
+    "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
+                                        "--designer-noise", "0.5", "--designer-noise-final", "0.1",
+                                        "--no-pathwise-designer-gradient"],
     "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
                      '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
     "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
@@ -58,7 +63,7 @@ def test_script_end_to_end(name, tmp_path):
         assert list((tmp_path / "runs").glob("*/metagrad_incentives.cleanrl_model"))
     if "--designer" in TINY_RUNS[name]:
         assert metrics["eval"]["incentives_paid"] == 0.0
-    if name == "taxlite":
+    if name.startswith("taxlite"):
         assert 0.0 <= metrics["eval"]["tax_rates"][0] <= 1.0
 
 
@@ -144,8 +149,8 @@ def test_discounted_returns_respect_episode_end():
 
 
 # ----------------------------------------------------------------------------- rewards, bounds and cost
-def _rollout(env_id, env_kwargs, num_envs=8, seed=0):
-    problem = mg.Problem(env_id, num_envs, seed, env_kwargs)
+def _rollout(env_id, env_kwargs, num_envs=8, seed=0, **problem_kwargs):
+    problem = mg.Problem(env_id, num_envs, seed, env_kwargs, **problem_kwargs)
     gen = torch.Generator().manual_seed(seed)
     params = mg.init_agent_params(problem.n_agents, problem.agent_obs_dim, (16,), problem.n_actions, gen)
     with torch.no_grad():
@@ -157,17 +162,22 @@ def _rollout(env_id, env_kwargs, num_envs=8, seed=0):
     return problem, designer, batch
 
 
-@pytest.mark.parametrize("env_id, env_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}),
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}),
-    ("contract_envs/prisoners_dilemma-v0", {}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}),
-    ("contract_envs/tax_economy-v0", {}),
-    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}),
+@pytest.mark.parametrize("env_id, env_kwargs, problem_kwargs", [
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}, {}),
+    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
+    ("contract_envs/prisoners_dilemma-v0", {}, {}),
+    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}, {}),
+    ("contract_envs/tax_economy-v0", {}, {}),
+    ("contract_envs/tax_economy-v0", {}, {"announce_rates": True, "designer_noise": 1.0}),
+    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}, {}),
 ])
-def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs):
+def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, problem_kwargs):
     """The in-graph incentivised rewards (and, for taxes, the planner's reward) equal what the environment paid."""
-    problem, designer, batch = _rollout(env_id, env_kwargs)
+    problem, designer, batch = _rollout(env_id, env_kwargs, **problem_kwargs)
+    if problem_kwargs.get("designer_noise"):  # sampled rates: they differ across episodes, and the agents see them
+        assert np.std(batch["schedule"][0, :, 0]) > 0.05
+        np.testing.assert_allclose(batch["agent_obs"][0, :, :, -1],
+                                   np.repeat(batch["schedule"][0, :, :1], problem.n_agents, axis=1), rtol=1e-6)
     tensors = mg.to_torch(batch)
     agent_rewards, designer_direct = problem.incentivised_rewards(tensors, designer)
     alive = batch["alive"][..., None]
@@ -213,3 +223,87 @@ def test_incentives_stay_within_cap():
     assert float(out.max()) > 1.99 and float(out.min()) < 0.01  # saturates at both ends
     x = torch.randn(10, 6)
     assert torch.allclose(designer.unit(x) * 2.0, designer(x))  # the cost is taken on the unit outputs
+
+
+def test_clipped_linear_head_bounds_and_live_cost_gradient():
+    designer = mg.IncentiveFunction(4, (3,), 2.0, (), head="clipped_linear")
+    with torch.no_grad():
+        designer.net[-1].weight.zero_()
+        designer.net[-1].bias.copy_(torch.tensor([1.7, 0.4, -0.6]))  # above the cap, inside, below 0
+    obs = torch.zeros(1, 4)
+    assert designer(obs)[0].tolist() == pytest.approx([2.0, 0.8, 0.0])
+    # the L1 cost is taken on max(z, 0): gradient 1 above the cap too, where a sigmoid would have saturated
+    designer.cost_units(obs).sum().backward()
+    assert designer.net[-1].bias.grad.tolist() == pytest.approx([1.0, 1.0, 0.0])
+    designer.zero_grad()
+    # the paid amount: flat above the cap; the lower clip passes the meta-gradient straight through
+    designer(obs).sum().backward()
+    assert designer.net[-1].bias.grad.tolist() == pytest.approx([0.0, 2.0, 2.0])
+    sig = mg.IncentiveFunction(4, (3,), 2.0, ())
+    assert sig(obs)[0].tolist() == pytest.approx([1.0, 1.0, 1.0])  # both heads start at cap / 2
+    assert mg.IncentiveFunction(4, (3,), 2.0, (), head="clipped_linear")(obs)[0].tolist() == pytest.approx([1.0] * 3)
+    with pytest.raises(ValueError, match="incentive head"):
+        mg.IncentiveFunction(4, (3,), 2.0, (), head="tanh")
+
+
+def test_differentiable_adam_matches_torch_adam_and_is_differentiable():
+    torch.manual_seed(0)
+    target = torch.randn(5, dtype=torch.float64)
+    start = torch.randn(5, dtype=torch.float64)
+    # the same trajectory as torch.optim.Adam
+    ours = [start.clone().requires_grad_()]
+    adam = mg.DifferentiableAdam(ours, lr=0.1)
+    ref = start.clone().requires_grad_()
+    opt = torch.optim.Adam([ref], lr=0.1)
+    for _ in range(4):
+        ours = [p.detach().requires_grad_() for p in adam.step(ours, ((ours[0] - target) ** 2 * target.abs()).sum(),
+                                                                create_graph=False)]
+        opt.zero_grad()
+        ((ref - target) ** 2 * target.abs()).sum().backward()
+        opt.step()
+        assert torch.allclose(ours[0], ref.detach(), atol=1e-12)
+
+    # the step is a differentiable function of what the loss depends on (here the target's scale c)
+    def step_after_history(c: torch.Tensor) -> torch.Tensor:
+        params = [start.clone().requires_grad_()]
+        opt = mg.DifferentiableAdam(params, lr=0.1)
+        for _ in range(3):  # history: constants
+            params = [p.detach().requires_grad_() for p in opt.step(params, ((params[0] - target) ** 2).sum(), False)]
+        return opt.step(params, ((params[0] - c * target) ** 2).sum(), create_graph=True)[0].sum()
+
+    c = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(step_after_history(c), c)
+    eps = 1e-6
+    fd = (step_after_history(torch.tensor(1.3 + eps, dtype=torch.float64))
+          - step_after_history(torch.tensor(1.3 - eps, dtype=torch.float64))) / (2 * eps)
+    assert abs(float(grad)) > 1e-3
+    assert float(grad) == pytest.approx(float(fd.detach()), rel=1e-5)
+
+
+def test_bad_agent_optimizer_is_rejected():
+    with pytest.raises(ValueError, match="--agent-optimizer"):
+        mg.main(mg.Args(agent_optimizer="rmsprop", num_iterations=1))
+
+
+def test_sampled_rates_score_function_term():
+    """The designer's score-function term is -advantage * d log N(z + noise; z, sigma^2) / dz, and its expectation
+    is the derivative of the expected objective (checked by Monte Carlo on f(u) = -(u - 1)^2)."""
+    designer = mg.IncentiveFunction(3, (1,), 1.0, ())
+    obs = torch.zeros(1, 20000, 3)
+    sigma, z0 = 0.5, float(designer.net[-1].bias.detach())
+    noise = torch.randn(1, 20000, 1, generator=torch.Generator().manual_seed(0)) * sigma
+    objective = -((z0 + noise[..., 0]) - 1.0) ** 2
+    advantage = objective - objective.mean()
+    designer.noise_score_loss(obs, noise, sigma, advantage).backward()
+    expected = float(-(noise[..., 0] / sigma**2 * advantage).mean())
+    assert float(designer.net[-1].bias.grad) == pytest.approx(expected, rel=1e-4)
+    assert -float(designer.net[-1].bias.grad) == pytest.approx(-2 * (z0 - 1.0), abs=0.05)  # d/dz E f(z + noise)
+
+
+def test_rate_options_are_tax_only():
+    with pytest.raises(ValueError, match="tax_economy"):
+        mg.Problem("contract_envs/escape_room-v0", 2, 0, {}, announce_rates=True)
+    with pytest.raises(ValueError, match="designer-noise"):
+        mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
+    with pytest.raises(ValueError, match="designer-noise-final"):
+        mg.main(mg.Args(env_id="contract_envs/tax_economy-v0", designer_noise_final=0.1, num_iterations=1))
