@@ -36,6 +36,10 @@ Options beyond A (defaults are A's choices):
   the incentives change (their gradient scales with the probability of the rare action), so a
   designer that removes an incentive is not punished; Adam's normalised step, with an entropy
   bonus, keeps them responsive.
+* ``--designer-lr-final`` / ``--cost-lr-final``: linearly decaying designer and cost step sizes (A's are
+  constant). In Escape Room the designer with constant steps cycles around the lever agents' threshold
+  (the cost lowers the lever incentive until the lagging agents leave, the meta-gradient then raises it to
+  the cap), so the final schedule is a snapshot of the cycle; a decaying step lets it settle.
 * ``--announce-rates`` / ``--designer-noise`` / ``--designer-noise-final`` (taxes): the agents observe the
   proposed rates (the planner commits first, as in the Stackelberg game that defines TaxLite's t*), and
   the designer samples its rate logits from a Gaussian around its output (std annealed linearly),
