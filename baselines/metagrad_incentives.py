@@ -36,6 +36,10 @@ Options beyond A (defaults are A's choices):
   the incentives change (their gradient scales with the probability of the rare action), so a
   designer that removes an incentive is not punished; Adam's normalised step, with an entropy
   bonus, keeps them responsive.
+* ``--designer-lr-final`` / ``--cost-lr-final``: linearly decaying designer and cost step sizes (A's are
+  constant). In Escape Room the designer with constant steps cycles around the lever agents' threshold
+  (the cost lowers the lever incentive until the lagging agents leave, the meta-gradient then raises it to
+  the cap), so the final schedule is a snapshot of the cycle; a decaying step lets it settle.
 * ``--announce-rates`` / ``--designer-noise`` / ``--designer-noise-final`` (taxes): the agents observe the
   proposed rates (the planner commits first, as in the Stackelberg game that defines TaxLite's t*), and
   the designer samples its rate logits from a Gaussian around its output (std annealed linearly),
@@ -129,6 +133,11 @@ class Args:
     `IncentiveFunction`"""
     cost_lr: float = 1e-3
     """Adam step size of the separate incentive-cost optimiser (used when the environment charges alpha > 0)"""
+    designer_lr_final: float | None = None
+    """anneal the designer's step size linearly from `designer_lr` to this value over the run (default: constant,
+    A's choice); a decaying step lets a designer that cycles around the agents' threshold settle"""
+    cost_lr_final: float | None = None
+    """anneal the cost optimiser's step size linearly from `cost_lr` to this value over the run (default: constant)"""
     separate_cost_optimizer: bool = True
     """minimise the L1 incentive cost with its own Adam (A's default); else add it to the meta loss"""
     reg_coeff: float = 1.0
@@ -473,6 +482,16 @@ class Problem:
         return torch.stack(agent_r).float(), torch.stack(designer_r).float()
 
 
+def annealed(start: float, final: float | None, frac: float) -> float:
+    """Linear schedule from ``start`` to ``final`` as ``frac`` goes from 0 to 1 (``final=None``: constant)."""
+    return start if final is None else start + frac * (final - start)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in batch.items():
@@ -518,6 +537,10 @@ def main(args: Args) -> dict:
     if args.designer_noise_final is not None and not (0 < args.designer_noise_final and args.designer_noise > 0):
         raise ValueError("--designer-noise-final needs --designer-noise > 0 and must be > 0, got "
                          f"{args.designer_noise_final}")
+    for name in ("designer_lr_final", "cost_lr_final"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if args.agent_optimizer not in ("sgd", "adam"):
         raise ValueError(f"--agent-optimizer must be 'sgd' or 'adam', got {args.agent_optimizer!r}")
     if args.designer not in ("metagrad", "none"):
@@ -564,8 +587,11 @@ def main(args: Args) -> dict:
             params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
         else:
             params_hat = agent_adam.step(params, loss, create_graph=designer is not None)
+        frac = (it + 1) / args.num_iterations  # fraction of the run done after this iteration
+        if designer is not None:  # annealed step sizes (constant unless a final value is given)
+            set_lr(meta_opt, annealed(args.designer_lr, args.designer_lr_final, frac))
+            set_lr(cost_opt, annealed(args.cost_lr, args.cost_lr_final, frac))
         if args.designer_noise_final is not None:  # annealed sampling noise of the rates
-            frac = (it + 1) / args.num_iterations
             problem.designer_noise = args.designer_noise + frac * (args.designer_noise_final - args.designer_noise)
         # 3: online cross-validation: a fresh batch with the updated policies
         val_np = problem.rollout([p.detach() for p in params_hat], designer, generator)
@@ -610,6 +636,8 @@ def main(args: Args) -> dict:
         if it % args.log_every == 0 or it == args.num_iterations - 1:
             m = batch_metrics(problem, val_np)
             m["iteration"], m["episodes"] = it, (it + 2) * problem.num_envs
+            if designer is not None:
+                m["designer_lr"], m["cost_lr"] = meta_opt.param_groups[0]["lr"], cost_opt.param_groups[0]["lr"]
             history.append(m)
             for k, v in m.items():
                 if isinstance(v, list):

@@ -37,6 +37,9 @@ TINY_RUNS = {
     "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
     "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
                                               "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
+    "escape_room_3_2_annealed_steps": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+                                       '{"n_agents": 3, "min_at_lever": 2}', "--designer-lr-final", "1e-4",
+                                       "--cost-lr-final", "1e-5", "--incentive-head", "clipped_linear"],
     "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
     "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
                                         "--designer-noise", "0.5", "--designer-noise-final", "0.1",
@@ -65,6 +68,10 @@ def test_script_end_to_end(name, tmp_path):
         assert metrics["eval"]["incentives_paid"] == 0.0
     if name.startswith("taxlite"):
         assert 0.0 <= metrics["eval"]["tax_rates"][0] <= 1.0
+    if name.endswith("annealed_steps"):  # linear decay, reaching the final step sizes at the last iteration
+        lrs = [(h["designer_lr"], h["cost_lr"]) for h in metrics["history"]]
+        assert lrs[-1] == pytest.approx((1e-4, 1e-5))
+        assert lrs[0][0] > lrs[1][0] > lrs[2][0] and lrs[0][1] > lrs[1][1] > lrs[2][1]
 
 
 def test_bad_arguments_are_rejected():
@@ -307,3 +314,13 @@ def test_rate_options_are_tax_only():
         mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
     with pytest.raises(ValueError, match="designer-noise-final"):
         mg.main(mg.Args(env_id="contract_envs/tax_economy-v0", designer_noise_final=0.1, num_iterations=1))
+
+
+def test_annealed_step_sizes():
+    assert mg.annealed(1e-2, None, 0.7) == 1e-2  # default: A's constant step
+    assert mg.annealed(1e-2, 1e-4, 0.0) == pytest.approx(1e-2)
+    assert mg.annealed(1e-2, 1e-4, 0.5) == pytest.approx(0.5 * (1e-2 + 1e-4))
+    assert mg.annealed(1e-2, 1e-4, 1.0) == pytest.approx(1e-4)
+    for field in ("designer_lr_final", "cost_lr_final"):
+        with pytest.raises(ValueError, match=field.replace("_", "-")):
+            mg.main(mg.Args(num_iterations=1, **{field: 0.0}))
