@@ -256,6 +256,21 @@ def summarise(exp: str, runs: dict[str, list[dict]]) -> tuple[list[str], dict]:
     return rows, summary
 
 
+def regularised_cooperation(gap: float, beta: float) -> float:
+    """Cooperation of an entropy-regularised softmax learner (bonus ``beta``) best-responding to ``tau_C - tau_D``.
+
+    In the PD cooperating changes one's own reward by ``gap - 1`` whatever the other does; maximising
+    ``E[r] + beta H(pi)`` over a two-action softmax gives ``pi(C) = sigmoid((gap - 1) / beta)`` (one step,
+    schedule independent of the state). Only ``beta -> 0`` recovers the dominance threshold ``gap >= 1``.
+    """
+    return float(1.0 / (1.0 + np.exp(-(gap - 1.0) / beta)))
+
+
+def regularised_gap(cooperation: float, beta: float) -> float:
+    """The gap ``tau_C - tau_D`` at which that learner cooperates with probability ``cooperation``."""
+    return float(1.0 + beta * np.log(cooperation / (1.0 - cooperation)))
+
+
 def targets(exp: str, runs: dict[str, list[dict]]) -> str:
     """Plain-language check of the issue's target for one experiment."""
     mg = [m["eval"] for m in runs.get("metagrad", [])]
@@ -292,11 +307,21 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         late = [np.mean([h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]]) for m in runs_mg]
         lows = [min(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
         highs = [max(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
-        return (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
+        text = (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
                 f"{fmt([e['cooperation'] for e in mg])}, final gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}, "
                 f"gap averaged over the second half of training {fmt(late)} (range per seed "
                 f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
                 f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}")
+        betas = {m.get("args", {}).get("entropy_coef") for m in runs_mg}
+        if len(betas) == 1 and None not in betas:
+            beta = betas.pop()
+            implied = [regularised_cooperation(e["tau_C_minus_tau_D"], beta) for e in mg]
+            text += (f". Learner-specific threshold (entropy bonus beta = {beta:g}): the agents' regularised best "
+                     f"response to a gap g cooperates with probability sigmoid((g - 1) / beta), so cooperation 0.9 / "
+                     f"0.99 needs g = {regularised_gap(0.9, beta):.2f} / {regularised_gap(0.99, beta):.2f}; the "
+                     f"final gaps imply cooperation {fmt(implied)} at that best response (measured "
+                     f"{fmt([e['cooperation'] for e in mg])})")
+        return text
     if exp == "taxlite":
         rates = [e["tax_rates"][0] for e in mg]
         hit = sum(abs(r - 0.75) <= 0.05 for r in rates)

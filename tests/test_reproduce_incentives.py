@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,3 +52,16 @@ def test_prisoners_dilemma_targets_report_the_maintained_gap():
     assert "gap averaged over the second half of training 1.75 ± 0.25" in text
     assert "range per seed 1.50-2.50, 1.00-2.00" in text
     assert "no designer: cooperation 0.10" in text
+
+
+def test_prisoners_dilemma_learner_specific_threshold():
+    # sigmoid((g - 1) / beta): the dominance threshold g = 1 gives 1/2; g = 1 + beta ln 9 gives 0.9
+    assert ri.regularised_cooperation(1.0, 0.4) == 0.5
+    assert abs(ri.regularised_cooperation(1.0 + 0.4 * np.log(9.0), 0.4) - 0.9) < 1e-12
+    assert abs(ri.regularised_gap(0.99, 0.4) - (1.0 + 0.4 * np.log(99.0))) < 1e-12
+    assert abs(ri.regularised_gap(ri.regularised_cooperation(1.7, 0.05), 0.05) - 1.7) < 1e-9
+    run = {"args": {"entropy_coef": 0.4}, "eval": {"cooperation": 1.0, "tau_C_minus_tau_D": 1.4},
+           "history": [{"tau_C_minus_tau_D": 1.4}] * 2}
+    text = ri.targets("pd", {"metagrad": [run, run], "none": []})
+    assert "cooperation 0.9 / 0.99 needs g = 1.88 / 2.84" in text
+    assert "final gaps imply cooperation 0.73 ± 0.00" in text  # sigmoid(0.4 / 0.4) = 0.731
