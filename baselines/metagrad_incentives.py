@@ -524,6 +524,11 @@ def batch_metrics(problem: Problem, batch: dict[str, np.ndarray]) -> dict[str, f
         m["cooperation"] = float((acts == 0).mean())
         sched = batch["schedule"].reshape(-1, batch["schedule"].shape[-1])
         m["tau_C_minus_tau_D"] = float((sched[:, 0] - sched[:, 1]).mean())
+        # the schedule depends on the previous joint action (state 2 a0 + a1, 4 = start): the gap per state shows
+        # whether the designer also rewards through the future (lower pay after a defection) or per step only
+        gaps = batch["schedule"][..., 0] - batch["schedule"][..., 1]  # [T, B, N]
+        states = np.concatenate([np.full((1, acts.shape[1]), 4), 2 * acts[:-1, :, 0] + acts[:-1, :, 1]])
+        m["tau_gap_by_state"] = [float(gaps[states == k].mean()) if (states == k).any() else None for k in range(5)]
     elif problem.name == "cleanup":
         m["waste_cleaned"] = float((batch["extra"] * alive).sum(0).mean())
         m["clean_actions"] = float(((acts == 5).sum(-1) * alive).sum(0).mean())
@@ -642,7 +647,8 @@ def main(args: Args) -> dict:
             for k, v in m.items():
                 if isinstance(v, list):
                     for j, x in enumerate(v):
-                        writer.add_scalar(f"train/{k}_{j}", x, it)
+                        if x is not None:  # a PD state not visited in this batch
+                            writer.add_scalar(f"train/{k}_{j}", x, it)
                 else:
                     writer.add_scalar(f"train/{k}", v, it)
     train_seconds = time.time() - start

@@ -35,7 +35,9 @@ RESPONSIVE = ["--num-iterations", "1000", "--num-envs", "128", "--agent-optimize
 # Escape Room: the designer's and the cost's step sizes decay linearly (by 100x) so that the schedule settles
 # instead of cycling around the lever agents' threshold (a decaying-step choice; A's steps are constant).
 ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2", "--designer-lr-final", "1e-4", "--cost-lr-final", "1e-5"]
-PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4"]
+# PD: tabular softmax agents (a linear policy on the one-hot state, as LOLA's and LIO's IPD agents): the 64-32 MLP
+# agents saturated and kept cooperating after the schedule had fallen below their best-response threshold.
+PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4", "--agent-hidden"]
 EXPERIMENTS: dict[str, dict] = {
     "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
                    env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
@@ -312,6 +314,12 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
                 f"gap averaged over the second half of training {fmt(late)} (range per seed "
                 f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
                 f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}")
+        if mg and "tau_gap_by_state" in mg[0]:
+            by_state = np.array([[np.nan if g is None else g for g in e["tau_gap_by_state"]] for e in mg])
+            defected = by_state[:, 1:3][~np.isnan(by_state[:, 1:3])]  # after CD or DC, where visited
+            text += (f"; final gap by state (the schedule sees the previous joint action): after CC "
+                     f"{fmt(by_state[:, 0])}, at the start {fmt(by_state[:, 4])}, after a unilateral defection "
+                     f"{fmt(defected) if defected.size else '-'} (pooled over the seeds and both states)")
         betas = {m.get("args", {}).get("entropy_coef") for m in runs_mg}
         if len(betas) == 1 and None not in betas:
             beta = betas.pop()

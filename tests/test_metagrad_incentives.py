@@ -68,6 +68,12 @@ def test_script_end_to_end(name, tmp_path):
         assert metrics["eval"]["incentives_paid"] == 0.0
     if name.startswith("taxlite"):
         assert 0.0 <= metrics["eval"]["tax_rates"][0] <= 1.0
+    if name.startswith("prisoners_dilemma"):  # gap per previous joint action (CC, CD, DC, DD, start)
+        by_state = metrics["eval"]["tau_gap_by_state"]
+        tau_c, tau_d = metrics["eval"]["schedule_at_start"]
+        assert len(by_state) == 5 and by_state[4] == pytest.approx(tau_c - tau_d, abs=1e-6)
+        visited = [g for g in by_state if g is not None]
+        assert min(visited) - 1e-6 <= metrics["eval"]["tau_C_minus_tau_D"] <= max(visited) + 1e-6
     if name.endswith("annealed_steps"):  # linear decay, reaching the final step sizes at the last iteration
         lrs = [(h["designer_lr"], h["cost_lr"]) for h in metrics["history"]]
         assert lrs[-1] == pytest.approx((1e-4, 1e-5))
