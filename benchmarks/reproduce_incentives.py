@@ -110,17 +110,43 @@ NOTES = """## How to read this, and deviations
   action), not on the current joint action.
 * Agents without a designer never open the door; with the entropy bonus they stay near the all-stay
   equilibrium (welfare slightly below 0 from exploration moves).
-* **Prisoner's Dilemma (alpha = 1).** The designer keeps cooperation at 0.99-1.00 with tau_C - tau_D between
-  about 1.4 and 2.4 (second half of training): above the dominance threshold 1 because entropy-regularised
-  learners need a margin (no designer: they cooperate 9% of the time, not 0%). With entropy 0.05 the gap
-  saw-toothed between about 0.4 and 2.9, and in a 1,200-iteration run (seed 1) it drifted to 0.17 while the
-  saturated agents kept cooperating (inertia). The separate Adam cost optimiser is invariant to the scale of
-  the cost, so alpha does not enter the trade-off: single-seed runs with alpha = 0.5 and 1 followed identical
-  schedules. At alpha = 1 paying for cooperation cannot beat no intervention (exact: -2 - 2 alpha = -4 per
-  step at the threshold, the value of mutual defection), and the designer return here is below the
-  no-designer one. With the cost in the meta loss instead (`--no-separate-cost-optimizer`, single seed) the
-  designer paid nothing and the agents defected: one agent step changes welfare too little to outweigh the
-  cost, so A's separate optimiser is what keeps the incentives alive.
+* **Prisoner's Dilemma (alpha = 1): tabular agents, and which threshold.** The PD agents are now tabular
+  softmax learners (`--agent-hidden` empty: a linear policy on the one-hot previous joint action, like LOLA's and
+  LIO's IPD agents; Adam 3e-3, entropy 0.4). Before (the 64-32 MLP agents, otherwise the same command; 5 seeds):
+  cooperation 1.00 ± 0.00, final gap tau_C - tau_D 1.73 ± 0.04, second half 1.85 ± 0.04; the MLP logits
+  saturated and the agents kept cooperating whatever the schedule did (a 3,000-iteration run of the MLP agents
+  ended at gap 0.73 with cooperation 1.00 in one seed and at the cap 3.0 in another). Now: cooperation 0.99, final
+  gap 1.11 ± 0.02. This final value is **not settled**: the schedule cycles. The cost lowers the incentives until
+  cooperation starts to slip (0.96-0.98), then the meta-gradient raises them again; averaged over the second half
+  the gap is 1.97 ± 0.02, and a 2,000-iteration run (seed 1) went from 1.11 at iteration 1,000 down to 0.92
+  (1,200), back up to 2.20 (1,600) and ended at 1.87. The 1,000 iterations are the budget all the Escape Room
+  and PD runs use, not tuned to land on the low end of the cycle, but the final gap is one phase of it.
+* **PD: the dominance threshold 1 is not the bound these learners face.** (a) Entropy: a softmax learner
+  maximising `E[r] + beta H` best-responds to a state-independent gap g with `pi(C) = sigmoid((g - 1) / beta)`
+  (cooperating changes its own reward by g - 1 whatever the other does), so with beta = 0.4 cooperation 0.9 /
+  0.99 needs g = 1.88 / 2.84 (`regularised_gap` in this script); the no-designer agents match it (g = 0:
+  sigmoid(-2.5) = 0.076, measured 0.09). (b) History: the designer observes the previous joint action, and the
+  per-state gaps show it uses that. It pays cooperators after mutual cooperation (final gap 1.35 ± 0.03) and pays
+  nothing after a unilateral defection (0.00), with 0.26 ± 0.03 at the start, so a defection also costs the
+  incentives of the following steps (5-step episodes, gamma 0.99). This is the likely reason the agents cooperate far more
+  than the stage-game regularised response predicts (0.99 measured against 0.57 implied by the final gap); we
+  infer this from the per-state gaps and did not verify it with an exact computation of the learners'
+  values. The stage-game thresholds (1, or 1.88 / 2.84 with the entropy) bound a schedule that ignores the
+  history, not this one. Trials (tabular agents, 5 seeds, the PD command below plus the options named here):
+  decaying both steps as in the Escape Room (`--designer-lr-final 1e-4 --cost-lr-final 1e-5`) froze the schedule
+  high, final gap 2.50 ± 0.01; decaying only the designer step (`--num-iterations 2000 --designer-lr-final 1e-4`)
+  still cycled and ended on a descent at 0.46 ± 0.03 (cooperation 0.95-0.97, designer return -14.9 ± 0.2, above
+  the no-designer -19.1: a history-dependent schedule can beat no intervention at alpha = 1, which a stage-game
+  schedule cannot, -2 - 2 alpha = -4 per step at the threshold); entropy 0.1 (1,000 iterations) ended at 0.56 ±
+  0.02 with cooperation 0.99. With the MLP agents, decaying both steps gave final gaps 2.14 ± 0.03 (entropy 0.4),
+  2.28 ± 0.07 (0.1) and 2.15 ± 0.05 (0.05), cooperation 0.99-1.00. Earlier MLP trials: entropy 0.05 with
+  constant steps saw-toothed between about 0.4 and 2.9 and drifted to 0.17 in a 1,200-iteration run while the
+  saturated agents kept cooperating.
+* **PD: alpha and the cost.** The separate Adam cost optimiser is invariant to the scale of the cost, so alpha
+  does not enter the trade-off: single-seed runs with alpha = 0.5 and 1 followed identical schedules (MLP agents).
+  With the cost in the meta loss instead (`--no-separate-cost-optimizer`, single seed, MLP agents) the designer
+  paid nothing and the agents defected: one agent step changes welfare too little to outweigh the cost, so A's
+  separate optimiser is what keeps the incentives alive. Not solved: a schedule that settles rather than cycles.
 * **TaxLite: what changed.** Before (A's m1 term plus the pathwise derivative of productivity x equality with
   respect to the rate, SGD agents, designer Adam 3e-3, 1,000 iterations) the rate went to 1.0 in 5/5 seeds
   (eq x prod 80.03 ± 0.01): at fixed labour that derivative is positive at every rate (redistribution raises
@@ -171,7 +197,12 @@ All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128`
   clipped_linear`
 * Escape Room entropy / designer / cost trials: the Escape Room command below with `--entropy-coef 0.1` or
   `0.4`; `--designer-lr 3e-3`; `--cost-lr 3e-4`; and entropy 0.05 with `--num-iterations 400`
-* PD: the PD command below with `--entropy-coef 0.05 --num-iterations 1200` (and `--env-kwargs
+* PD, MLP agents: the PD command below without `--agent-hidden` (the page's earlier runs), with
+  `--num-iterations 3000`, and with `--designer-lr-final 1e-4 --cost-lr-final 1e-5` and `--entropy-coef 0.4`,
+  `0.1` or `0.05`; tabular agents (the command as it is): `--num-iterations 2000` (seed 1), `--designer-lr-final
+  1e-4 --cost-lr-final 1e-5`, `--num-iterations 2000 --designer-lr-final 1e-4`, `--entropy-coef 0.1`
+* PD, MLP agents, earlier: the PD command below without `--agent-hidden`, with `--entropy-coef 0.05
+  --num-iterations 1200` (and `--env-kwargs
   '{"incentive_cost": 0.5}'`, 400 iterations, for the alpha check); `--no-separate-cost-optimizer` with
   entropy 0.05 and 0.4, 1,200 iterations
 * TaxLite, all with `--env-id contract_envs/tax_economy-v0 --log-every 20 --announce-rates
