@@ -128,10 +128,10 @@ NOTES = """## How to read this, and deviations
   sigmoid(-2.5) = 0.076, measured 0.09). (b) History: the designer observes the previous joint action, and the
   per-state gaps show it uses that. It pays cooperators after mutual cooperation (final gap 1.35 ± 0.03) and pays
   nothing after a unilateral defection (0.00), with 0.26 ± 0.03 at the start, so a defection also costs the
-  incentives of the following steps (5-step episodes, gamma 0.99). This is the likely reason the agents cooperate far more
-  than the stage-game regularised response predicts (0.99 measured against 0.57 implied by the final gap); we
-  infer this from the per-state gaps and did not verify it with an exact computation of the learners'
-  values. The stage-game thresholds (1, or 1.88 / 2.84 with the entropy) bound a schedule that ignores the
+  incentives of the following steps (5-step episodes, gamma 0.99). This is the likely reason the agents
+  cooperate far more than the stage-game regularised response predicts (0.99 measured against 0.57 implied by
+  the final gap); we infer this from the per-state gaps and did not verify it with an exact computation of the
+  learners' values. The stage-game thresholds (1, or 1.88 / 2.84 with the entropy) bound a schedule that ignores the
   history, not this one. Trials (tabular agents, 5 seeds, the PD command below plus the options named here):
   decaying both steps as in the Escape Room (`--designer-lr-final 1e-4 --cost-lr-final 1e-5`) froze the schedule
   high, final gap 2.50 ± 0.01; decaying only the designer step (`--num-iterations 2000 --designer-lr-final 1e-4`)
