@@ -245,6 +245,8 @@ def validate(
 
 
 def main(args: Args) -> dict:
+    if not 0.0 <= args.ema_decay < 1.0:
+        raise ValueError(f"--ema-decay: {args.ema_decay} is outside the allowed range [0, 1)")
     spec = random_binary_tree(args.depth, seed=args.instance_seed)
     solution = solve_spe(spec)
     run_name = f"{args.exp_name}__tree{args.instance_seed}__{args.seed}__{int(time.time())}"

@@ -144,6 +144,12 @@ def test_parl_dqn_tree_script_end_to_end(tmp_path):
     assert data["final"]["reloaded_ema_ratio_oracle"] == pytest.approx(data["final"]["ema_ratio_oracle"])
 
 
+@pytest.mark.parametrize("decay", [1.0, -0.1, float("nan")])
+def test_parl_dqn_tree_rejects_an_ema_decay_outside_zero_one(decay):
+    with pytest.raises(ValueError, match="--ema-decay.*range"):
+        deep.main(deep.Args(depth=2, iterations=1, ema_decay=decay))
+
+
 def test_reproduce_parl_tree_benchmark_end_to_end(tmp_path):
     run_script([os.path.join(REPO, "benchmarks/reproduce_parl_tree.py"), "--trees", "1", "--seeds", "1", "--depth", "3",
                 "--iterations", "40", "--eval-frequency", "20", "--runs-dir", str(tmp_path / "runs"),
