@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
+
+from contract_envs.checks import check_int, check_real
 
 PRINCIPAL = "principal_0"
 
@@ -57,13 +60,13 @@ class ContractTerms:
     payment_cap: float
     shared: bool = False
 
+    pays: ClassVar[bool] = True  # settled: the agent is paid its entry for the realised outcome
+
     def __post_init__(self) -> None:
-        if self.n_agents < 1 or self.n_outcomes < 1:
-            raise ValueError(
-                f"contract terms need n_agents >= 1 and n_outcomes >= 1, got {self.n_agents}, {self.n_outcomes}"
-            )
-        if not (np.isfinite(self.payment_cap) and self.payment_cap > 0):
-            raise ValueError(f"payment_cap must be finite and > 0, got {self.payment_cap!r}")
+        object.__setattr__(self, "n_agents", check_int("n_agents", self.n_agents, 1, owner="ContractTerms"))
+        object.__setattr__(self, "n_outcomes", check_int("n_outcomes", self.n_outcomes, 1, owner="ContractTerms"))
+        cap = check_real("payment_cap", self.payment_cap, 0.0, low_open=True, owner="ContractTerms")
+        object.__setattr__(self, "payment_cap", cap)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -88,69 +91,89 @@ class ContractTerms:
         A shared schedule (``(n_outcomes,)`` per env) is returned repeated for every agent.
         ``recipients`` names the rows in error messages (default ``agent_0, agent_1, ...``).
         """
+        arr = _real_batch(contracts, num_envs, self.shape, player, "contract", self.payment_cap)
         if self.shared:
-            return self._validate_shared(contracts, num_envs, player)
-        arr = np.asarray(contracts)
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{player}: contract has dtype {arr.dtype}, which cannot be cast safely to float; "
-                f"expected real payments in [0, {self.payment_cap}]"
-            )
-        expected = (num_envs, *self.shape)
-        if arr.shape == self.shape and num_envs == 1:
-            arr = arr[None]
-        elif arr.shape == (num_envs, self.n_outcomes) and self.n_agents == 1:
             arr = arr[:, None, :]
-        if arr.shape != expected:
-            want = f"{self.shape}" if num_envs == 1 else f"{expected}"
-            raise ValueError(
-                f"{player}: contract has shape {np.shape(contracts)}; expected {want} "
-                f"(agents x outcomes = {self.n_agents} x {self.n_outcomes})"
-            )
-        arr = arr.astype(np.float64, copy=False)
-        low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
-        if low >= 0.0 and high <= self.payment_cap:
-            return arr
-        bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
-        if bad.any():
-            env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
-            where = f" in env {env}" if num_envs > 1 else ""
-            to = recipients[agent] if recipients is not None else agent_id(agent)
-            raise ValueError(
-                f"{player}: payment to {to} for outcome {outcome}{where} is "
-                f"{float(arr[env, agent, outcome])!r}; allowed range is [0, {self.payment_cap}] "
-                "(finite, non-negative: limited liability; raise payment_cap to allow more)"
-            )
-        return np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
-
-    def _validate_shared(self, schedule, num_envs: int, player: str) -> np.ndarray:
-        arr = np.asarray(schedule)
-        if arr.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{player}: schedule has dtype {arr.dtype}, which cannot be cast safely to float; "
-                f"expected real values in [0, {self.payment_cap}]"
-            )
-        if arr.shape == (self.n_outcomes,) and num_envs == 1:
-            arr = arr[None]
-        if arr.shape != (num_envs, self.n_outcomes):
-            want = (self.n_outcomes,) if num_envs == 1 else (num_envs, self.n_outcomes)
-            raise ValueError(
-                f"{player}: schedule has shape {np.shape(schedule)}; expected {want} (one value per outcome type, "
-                f"shared by all {self.n_agents} agents)"
-            )
-        arr = arr.astype(np.float64, copy=False)
         low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
         if not (low >= 0.0 and high <= self.payment_cap):
             bad = ~np.isfinite(arr) | (arr < 0) | (arr > self.payment_cap * (1 + 1e-6))
             if bad.any():
-                env, outcome = (int(v) for v in np.argwhere(bad)[0])
+                env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
                 where = f" in env {env}" if num_envs > 1 else ""
+                if self.shared:
+                    what = f"schedule entry {outcome}{where} (paid to every agent for outcome {outcome})"
+                else:
+                    to = recipients[agent] if recipients is not None else agent_id(agent)
+                    what = f"payment to {to} for outcome {outcome}{where}"
                 raise ValueError(
-                    f"{player}: schedule entry {outcome}{where} is {float(arr[env, outcome])!r}; allowed range is "
-                    f"[0, {self.payment_cap}] (finite, non-negative)"
+                    f"{player}: {what} is {float(arr[env, agent, outcome])!r}; allowed range is [0, "
+                    f"{self.payment_cap}] (finite, non-negative: limited liability; raise payment_cap to allow more)"
                 )
-        arr = np.minimum(arr, self.payment_cap)
-        return np.repeat(arr[:, None, :], self.n_agents, axis=1)
+            arr = np.minimum(arr, self.payment_cap)  # within float32 rounding of the cap
+        if self.shared:
+            return np.repeat(arr, self.n_agents, axis=1)
+        return arr
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    """A principal's move that is a policy, not a payment: e.g. a planner's marginal tax rates.
+
+    The value is validated like a contract (shape, dtype, finite, within ``[low, high]``) and handed
+    to the game's rules; no contract payment follows from it (money moves, if at all, through the
+    rules' transfers).
+    """
+
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    label: str = "policy"
+    pays: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(check_int("shape", d, 1, owner="PolicyTerms") for d in self.shape))
+        low = check_real("low", self.low, owner="PolicyTerms")
+        high = check_real("high", self.high, low, low_open=True, owner="PolicyTerms")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def principal_action_space(self) -> spaces.Box:
+        return spaces.Box(self.low, self.high, self.shape, dtype=np.float32)
+
+    def validate(self, value, num_envs: int, player: str = PRINCIPAL) -> np.ndarray:
+        """Check a batch of values and return it as float64 ``[num_envs, *shape]``."""
+        arr = _real_batch(value, num_envs, self.shape, player, self.label, self.high)
+        low, high = arr.min(), arr.max()
+        if not (low >= self.low and high <= self.high):
+            span = self.high - self.low
+            bad = ~np.isfinite(arr) | (arr < self.low - 1e-6 * span) | (arr > self.high + 1e-6 * span)
+            if bad.any():
+                pos = tuple(int(v) for v in np.argwhere(bad)[0])
+                where = f" in env {pos[0]}" if num_envs > 1 else ""
+                raise ValueError(
+                    f"{player}: {self.label} entry {pos[1:] if len(pos) > 2 else pos[1]}{where} is "
+                    f"{float(arr[pos])!r}; allowed range is [{self.low}, {self.high}] (finite)"
+                )
+            arr = np.clip(arr, self.low, self.high)  # within float32 rounding of the bounds
+        return arr
+
+
+def _real_batch(value, num_envs: int, shape: tuple[int, ...], player: str, what: str, high: float) -> np.ndarray:
+    """``value`` as float64 ``[num_envs, *shape]``: one unbatched value is accepted when ``num_envs == 1``."""
+    arr = value if type(value) is np.ndarray else np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{player}: {what} has dtype {arr.dtype}, which is not a real number type; "
+            f"expected an array of shape {shape} of finite reals (at most {high})"
+        )
+    if arr.shape == shape and num_envs == 1:
+        arr = arr[None]
+    elif len(shape) == 2 and shape[0] == 1 and arr.shape == (num_envs, shape[1]):
+        arr = arr[:, None, :]
+    if arr.shape != (num_envs, *shape):
+        want = shape if num_envs == 1 else (num_envs, *shape)
+        raise ValueError(f"{player}: {what} has shape {np.shape(value)}; expected {want}")
+    return arr.astype(np.float64, copy=False)
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:
@@ -163,11 +186,11 @@ def validate_actions(actions, num_envs: int, n_actions: int, players: list[str])
         if player not in actions:
             raise ValueError(f"{player}: no action given; expected an int in [0, {n_actions - 1}]")
         a = actions[player]
-        if isinstance(a, (int, np.integer)) and not isinstance(a, bool) and 0 <= a < n_actions:
+        if type(a) is int and 0 <= a < n_actions:
             out[:, j] = a  # fast path for the single-env adapters
             continue
         a = np.asarray(a)
-        if a.dtype.kind not in "biu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+        if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
             raise ValueError(f"{player}: action {actions[player]!r} is not an integer in [0, {n_actions - 1}]")
         if a.shape not in ((), (num_envs,), (1,)) or (a.shape == (1,) and num_envs != 1):
             raise ValueError(f"{player}: action has shape {a.shape}; expected () or ({num_envs},)")
@@ -336,11 +359,32 @@ class Ledger:
         self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
         self.agent_info_keys = _info_keys(self.agent_keys)
         self.principal_info_keys = _info_keys(self.principal_keys)
-        self._agent_entries = np.zeros((len(self.agent_info_keys), num_envs, n_agents))
-        self._principal_entries = np.zeros((len(self.principal_info_keys), num_envs))
+        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
+        self._set_storage(
+            np.zeros((len(self.agent_info_keys), num_envs, n_agents)),
+            np.zeros((len(self.principal_info_keys), num_envs)),
+        )
+
+    def _set_storage(self, agent_entries: np.ndarray, principal_entries: np.ndarray) -> None:
+        self._agent_entries, self._principal_entries = agent_entries, principal_entries
         self.agent = np.moveaxis(self._agent_entries, 0, -1)  # [B, N, keys] view
         self.principal = np.moveaxis(self._principal_entries, 0, -1)  # [B, keys] view
-        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the ledger's storage (for :meth:`restore`, pickling and deepcopy)."""
+        return self._agent_entries.copy(), self._principal_entries.copy()
+
+    def restore(self, snapshot: tuple[np.ndarray, np.ndarray]) -> None:
+        """Load storage taken by :meth:`snapshot` (in place: views handed out stay live)."""
+        self._agent_entries[...], self._principal_entries[...] = snapshot
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("agent", "principal")}
+        return state  # the views are rebuilt on load (pickling would detach them from the storage)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._set_storage(self._agent_entries, self._principal_entries)
 
     def clear_step(self) -> None:
         self._agent_entries[: self._na] = 0.0
@@ -461,6 +505,12 @@ class HierarchyLedger:
         step[..., 0], step[..., 1], step[..., 2], step[..., 3] = s.own, s.received, s.paid, s.utility
         step[..., 4] = s.welfare[:, None]
         self.node[..., self._n :] += step
+
+    def snapshot(self) -> np.ndarray:
+        return self.node.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self.node[...] = snapshot
 
     def node_info(self, i: int) -> dict[str, np.ndarray]:
         """Arrays ``[B]`` per key for node ``i`` (views into the ledger)."""

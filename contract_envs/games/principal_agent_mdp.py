@@ -83,10 +83,10 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
+from contract_envs.checks import check_int, check_real, real_array
 from contract_envs.contracts import ContractTerms
-from contract_envs.core import ContractGame, Transition, index_contract_state, last_move_text
-from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
-from contract_envs.rng import categorical_from_uniform
+from contract_envs.core.game import Game, GameState, Transition, index_contract_state
+from contract_envs.rng import BatchedStreams, categorical_from_uniform
 
 _PROB_TOL = 1e-9
 
@@ -94,6 +94,8 @@ _PROB_TOL = 1e-9
 def _as_transition_matrix(transitions, n_states: int, n_outcomes: int) -> sp.csr_matrix:
     """Transitions as CSR of shape ``[S * O, S]`` (row ``s * O + o`` is ``T(s, o)``)."""
     if sp.issparse(transitions):
+        if transitions.dtype.kind not in "iuf":
+            raise ValueError(f"transitions: sparse matrix has dtype {transitions.dtype}; expected real probabilities")
         mat = sp.csr_matrix(transitions, dtype=np.float64)
         if mat.shape != (n_states * n_outcomes, n_states):
             raise ValueError(
@@ -101,7 +103,7 @@ def _as_transition_matrix(transitions, n_states: int, n_outcomes: int) -> sp.csr
                 f"({n_states * n_outcomes}, {n_states})"
             )
         return mat
-    arr = np.asarray(transitions, dtype=np.float64)
+    arr = real_array("transitions", transitions, owner="PrincipalAgentMDPSpec")
     if arr.shape != (n_states, n_outcomes, n_states):
         raise ValueError(f"transitions: shape {arr.shape}; expected [S, O, S] = {(n_states, n_outcomes, n_states)}")
     return sp.csr_matrix(arr.reshape(n_states * n_outcomes, n_states))
@@ -132,15 +134,19 @@ class PrincipalAgentMDPSpec:
     transition_matrix: sp.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        probs = np.asarray(self.outcome_probs, dtype=np.float64)
-        if probs.ndim != 3:
-            raise ValueError(f"outcome_probs: expected [S, A, O], got shape {probs.shape}")
+        owner = "PrincipalAgentMDPSpec"
+        probs = real_array("outcome_probs", self.outcome_probs, ndim=3, owner=owner)
         n_s, n_a, n_o = probs.shape
-        r = np.asarray(self.agent_reward, dtype=np.float64)
-        rp = np.asarray(self.principal_reward, dtype=np.float64)
+        if min(n_s, n_a, n_o) < 1:
+            raise ValueError(f"{owner}: outcome_probs [S, A, O] needs S, A, O >= 1, got shape {probs.shape}")
+        r = real_array("agent_reward", self.agent_reward, owner=owner)
+        rp = real_array("principal_reward", self.principal_reward, owner=owner)
         term = np.asarray(self.terminal)
-        checks = [("agent_reward", r.shape, (n_s, n_a)), ("principal_reward", rp.shape, (n_s, n_o)),
-                  ("terminal", term.shape, (n_s,))]
+        checks = [
+            ("agent_reward", r.shape, (n_s, n_a)),
+            ("principal_reward", rp.shape, (n_s, n_o)),
+            ("terminal", term.shape, (n_s,)),
+        ]
         for name, got, want in checks:
             if got != want:
                 raise ValueError(f"{name}: shape {got}; expected {want} (S={n_s}, A={n_a}, O={n_o})")
@@ -169,15 +175,18 @@ class PrincipalAgentMDPSpec:
                 raise ValueError("terminal states must be absorbing: T(s, o, s) = 1 for every terminal s and outcome o")
             if np.any(r[term] != 0) or np.any(rp[term] != 0):
                 raise ValueError("terminal states must have zero agent_reward and principal_reward")
-        if not (0.0 < float(self.gamma) <= 1.0):
-            raise ValueError(f"gamma must lie in (0, 1], got {self.gamma}")
-        if not (0 <= int(self.initial_state) < n_s):
-            raise ValueError(f"initial_state {self.initial_state} out of range [0, {n_s - 1}]")
-        for name, value in (("outcome_probs", probs), ("agent_reward", r), ("principal_reward", rp),
-                            ("terminal", term), ("transition_matrix", mat)):
+        gamma = check_real("gamma", self.gamma, 0.0, 1.0, low_open=True, owner=owner)
+        initial = check_int("initial_state", self.initial_state, 0, n_s - 1, owner=owner)
+        for name, value in (
+            ("outcome_probs", probs),
+            ("agent_reward", r),
+            ("principal_reward", rp),
+            ("terminal", term),
+            ("transition_matrix", mat),
+        ):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "gamma", float(self.gamma))
-        object.__setattr__(self, "initial_state", int(self.initial_state))
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "initial_state", initial)
 
     @property
     def n_states(self) -> int:
@@ -214,11 +223,9 @@ class PrincipalAgentMDPSpec:
 def random_binary_tree(depth: int, noise: float = 0.9, seed: int | None = 0) -> PrincipalAgentMDPSpec:
     """PARL's random binary game tree (Appendix D.1): ``2**depth - 1`` decision states in
     breadth-first order, ``2**depth`` terminal leaves, gamma = 1 (see the module docstring)."""
-    if int(depth) < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
-    if not (0.5 <= noise <= 1.0):
-        raise ValueError(f"noise (probability of the intended outcome) must lie in [0.5, 1], got {noise}")
-    rng = np.random.default_rng(seed)
+    depth = check_int("depth", depth, 1, 24, owner="random_binary_tree")
+    noise = check_real("noise (probability of the intended outcome)", noise, 0.5, 1.0, owner="random_binary_tree")
+    rng = np.random.default_rng(None if seed is None else check_int("seed", seed, 0, owner="random_binary_tree"))
     n_dec = 2**depth - 1
     n_s = 2 * n_dec + 1
     v = rng.uniform(0.0, 1.0, n_dec)
@@ -243,7 +250,11 @@ def random_binary_tree(depth: int, noise: float = 0.9, seed: int | None = 0) -> 
 
 
 def random_mdp(
-    n_states: int, n_actions: int = 2, n_outcomes: int = 2, gamma: float = 0.9, seed: int | None = 0,
+    n_states: int,
+    n_actions: int = 2,
+    n_outcomes: int = 2,
+    gamma: float = 0.9,
+    seed: int | None = 0,
     successors: int = 3,
 ) -> PrincipalAgentMDPSpec:
     """A random discounted principal-agent MDP with cycles and no terminal state.
@@ -252,11 +263,13 @@ def random_mdp(
     the principal earns ``U[0, 2)`` per outcome; each ``(s, o)`` moves to ``successors`` random
     states with Dirichlet(1) probabilities.
     """
-    if n_states < 1 or n_actions < 1 or n_outcomes < 1:
-        raise ValueError("random_mdp needs n_states, n_actions and n_outcomes >= 1")
-    if not (0.0 < gamma < 1.0):
-        raise ValueError(f"random_mdp is discounted: gamma must lie in (0, 1), got {gamma}")
-    rng = np.random.default_rng(seed)
+    owner = "random_mdp"
+    n_states = check_int("n_states", n_states, 1, owner=owner)
+    n_actions = check_int("n_actions", n_actions, 1, owner=owner)
+    n_outcomes = check_int("n_outcomes", n_outcomes, 1, owner=owner)
+    successors = check_int("successors", successors, 1, owner=owner)
+    gamma = check_real("gamma (discounted: cycles)", gamma, 0.0, 1.0, low_open=True, high_open=True, owner=owner)
+    rng = np.random.default_rng(None if seed is None else check_int("seed", seed, 0, owner=owner))
     probs = rng.dirichlet(np.ones(n_outcomes), size=(n_states, n_actions))
     agent_reward = -rng.uniform(0.0, 1.0, (n_states, n_actions))
     agent_reward[:, 0] = 0.0
@@ -287,25 +300,36 @@ def hidden_action_e8() -> PrincipalAgentMDPSpec:
     return PrincipalAgentMDPSpec(probs, agent_reward, principal_reward, transitions, np.array([False, True]), 1.0, 0)
 
 
-class PrincipalAgentMDPGame(ContractGame):
-    """Batched dynamics of a :class:`PrincipalAgentMDPSpec` (one agent)."""
+@dataclass
+class PrincipalAgentMDPState(GameState):
+    """State of a batch: ``s [B]`` the current MDP state; the last round's action and outcome (renders)."""
+
+    s: np.ndarray
+    last_action: np.ndarray
+    last_outcome: np.ndarray
+
+
+class PrincipalAgentMDPGame(Game):
+    """Batched rules of a :class:`PrincipalAgentMDPSpec` (one agent)."""
 
     name = "principal_agent_mdp"
 
     def __init__(
-        self, spec: PrincipalAgentMDPSpec, num_envs: int = 1, horizon: int | None = None,
-        payment_cap: float = 10.0, seed: int | None = None,
+        self, spec: PrincipalAgentMDPSpec, num_envs: int = 1, horizon: int | None = None, payment_cap: float = 10.0
     ) -> None:
+        if not isinstance(spec, PrincipalAgentMDPSpec):
+            raise ValueError(f"{self.name}: spec must be a PrincipalAgentMDPSpec, got {type(spec).__name__}")
         self.spec = spec
         self.levels = spec.acyclic_levels()
         if horizon is None and self.levels is None:
             horizon = 100
-        terms = ContractTerms(1, spec.n_outcomes, float(payment_cap))
-        super().__init__(num_envs, 1, spec.n_actions, terms, horizon, seed)
+        cap = check_real("payment_cap", payment_cap, 0.0, low_open=True, owner=self.name)
+        terms = ContractTerms(1, spec.n_outcomes, cap)
+        super().__init__(num_envs, 1, spec.n_actions, terms, horizon)
         n_s, n_o = spec.n_states, spec.n_outcomes
         self.principal_observation_space = spaces.Discrete(n_s)
         self.agent_observation_space = spaces.Dict({"state": spaces.Discrete(n_s), "contract": terms.contract_space()})
-        high = np.concatenate([[n_s - 1], np.full(n_o, payment_cap)]).astype(np.float32)
+        high = np.concatenate([[n_s - 1], np.full(n_o, cap)]).astype(np.float32)
         self.state_space = spaces.Box(np.zeros(1 + n_o, np.float32), high, dtype=np.float32)
         mat = spec.transition_matrix
         row_nnz = np.diff(mat.indptr)
@@ -314,69 +338,75 @@ class PrincipalAgentMDPGame(ContractGame):
         self._cum = np.cumsum(mat.data)
         self._row_start = np.concatenate([[0.0], self._cum])[mat.indptr[:-1]]
         self._row_end = mat.indptr[1:] - 1
-        self.s = np.full(self.num_envs, spec.initial_state, dtype=np.int64)
-        self.last_action = np.full(self.num_envs, -1, dtype=np.int64)
-        self.last_outcome = np.full(self.num_envs, -1, dtype=np.int64)
 
-    def _reset(self, env_idx: np.ndarray) -> None:
-        self.s[env_idx] = self.spec.initial_state
-        self.last_action[env_idx] = -1
-        self.last_outcome[env_idx] = -1
+    def init_state(self) -> PrincipalAgentMDPState:
+        b = self.num_envs
+        return PrincipalAgentMDPState(
+            t=np.zeros(b, dtype=np.int64),
+            s=np.full(b, self.spec.initial_state, dtype=np.int64),
+            last_action=np.full(b, -1, dtype=np.int64),
+            last_outcome=np.full(b, -1, dtype=np.int64),
+        )
 
-    def _step(self, actions: np.ndarray) -> Transition:
-        spec, s, a = self.spec, self.s, actions[:, 0]
+    def reset(self, state: PrincipalAgentMDPState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.s[env_idx] = self.spec.initial_state
+        state.last_action[env_idx] = -1
+        state.last_outcome[env_idx] = -1
+
+    def step(
+        self,
+        state: PrincipalAgentMDPState,
+        actions: np.ndarray,
+        principal_action: np.ndarray | None,
+        rng: BatchedStreams,
+    ) -> Transition:
+        spec, s, a = self.spec, state.s, actions[:, 0]
         if self._next_state is None:
-            u = self.rng.uniform(2)
+            u = rng.uniform(2)
             outcome = categorical_from_uniform(spec.outcome_probs[s, a], u[:, 0])
             row = s * spec.n_outcomes + outcome
             mat = spec.transition_matrix
             start = self._row_start[row]
             pos = np.searchsorted(self._cum, start + u[:, 1] * (self._cum[self._row_end[row]] - start), side="right")
-            self.s = mat.indices[np.clip(pos, mat.indptr[row], self._row_end[row])].astype(np.int64)
+            nxt = mat.indices[np.clip(pos, mat.indptr[row], self._row_end[row])].astype(np.int64)
         else:
-            outcome = self.rng.categorical(spec.outcome_probs[s, a])
-            self.s = self._next_state[s * spec.n_outcomes + outcome].astype(np.int64)
+            outcome = rng.categorical(spec.outcome_probs[s, a])
+            nxt = self._next_state[s * spec.n_outcomes + outcome].astype(np.int64)
         agent_own = spec.agent_reward[s, a][:, None]
         principal_own = spec.principal_reward[s, outcome]
-        self.last_action, self.last_outcome = a.copy(), outcome
-        return Transition(agent_own, principal_own, outcome[:, None], spec.terminal[self.s])
+        state.s, state.last_action, state.last_outcome = nxt, a.copy(), outcome
+        return Transition(agent_own, principal_own, outcome[:, None], spec.terminal[nxt])
 
-    def principal_observation(self) -> np.ndarray:
-        return self.s.copy()
+    def observe_principal(self, state: PrincipalAgentMDPState) -> np.ndarray:
+        return state.s.copy()
 
-    def agent_observation(self, contracts: np.ndarray | None) -> dict[str, np.ndarray]:
-        return {"state": self.s[:, None].copy(), "contract": contracts.astype(np.float32)}
+    def observe_agents(self, state: PrincipalAgentMDPState, offers: np.ndarray | None) -> dict[str, np.ndarray]:
+        return {"state": state.s[:, None].copy(), "contract": offers.astype(np.float32)}
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return index_contract_state(self.s, contracts)
+    def global_state(self, state: PrincipalAgentMDPState, offers: np.ndarray | None) -> np.ndarray:
+        return index_contract_state(state.s, offers)
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: PrincipalAgentMDPState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        last = last_move_text(self.last_action, self.last_outcome, b)
-        return f"principal_agent_mdp: round {self.t[b]}, state {self.s[b]}{last}"
+        text = f"principal_agent_mdp: round {state.t[b]}, state {state.s[b]}"
+        if state.last_action[b] >= 0:
+            text += f" | last action {state.last_action[b]} -> outcome {state.last_outcome[b]}"
+        if offers is not None:
+            text += f" | contract offered {np.array2string(offers[b, 0], precision=3)}"
+        return text
 
 
-class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of a principal-agent MDP (see the module docstring)."""
-
-    metadata = {
-        "name": "principal_agent_mdp_v0",
-        "render_modes": ["ansi", "human"],
-        "is_parallelizable": True,
-        "render_fps": 2,
-    }
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, spec: PrincipalAgentMDPSpec | None = None, depth: int = 4, instance_seed: int = 0,
-        horizon: int | None = None, payment_cap: float = 10.0,
-    ) -> PrincipalAgentMDPGame:
-        if spec is None:
-            spec = random_binary_tree(depth, seed=instance_seed)
-        elif not isinstance(spec, PrincipalAgentMDPSpec):
-            raise ValueError(f"spec must be a PrincipalAgentMDPSpec, got {type(spec).__name__}")
-        return PrincipalAgentMDPGame(spec, num_envs=num_envs, horizon=horizon, payment_cap=payment_cap)
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    spec: PrincipalAgentMDPSpec | None = None,
+    depth: int = 4,
+    instance_seed: int = 0,
+    horizon: int | None = None,
+    payment_cap: float = 10.0,
+) -> PrincipalAgentMDPGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    if spec is None:
+        spec = random_binary_tree(depth, seed=check_int("instance_seed", instance_seed, 0, owner="principal_agent_mdp"))
+    elif depth != 4 or instance_seed != 0:
+        raise ValueError(f"principal_agent_mdp: give either spec or depth/instance_seed, not both (spec={spec!r})")
+    return PrincipalAgentMDPGame(spec, num_envs=num_envs, horizon=horizon, payment_cap=payment_cap)

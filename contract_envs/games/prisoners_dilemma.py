@@ -82,18 +82,16 @@ taking payoffs from other code: `ucl-dark/pax` lists the IPD in another order).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from gymnasium import spaces
 
+from contract_envs.checks import check_int, check_real, real_array
 from contract_envs.contracts import Settlement
-from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import (
-    EpisodeLengthParallelEnv,
-    IncentiveCostMixin,
-    check_incentive_cost,
-    incentive_terms,
-)
-from contract_envs.pettingzoo_api import aec_from_parallel
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import designer_rewards, incentive_terms
+from contract_envs.rng import BatchedStreams
 
 COOPERATE, DEFECT = 0, 1
 START_STATE = 4
@@ -102,105 +100,127 @@ LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
 
 def payoff_matrix(payoffs) -> np.ndarray:
     """``[a_self, a_other]`` -> reward of ``self`` from (R, S, T, P)."""
-    values = np.asarray(payoffs, dtype=np.float64)
-    if values.shape != (4,) or not np.all(np.isfinite(values)):
-        raise ValueError(f"payoffs must be 4 finite numbers (R, S, T, P), got {payoffs!r}")
+    values = real_array("payoffs (R, S, T, P)", payoffs, ndim=1, owner="prisoners_dilemma")
+    if values.shape != (4,):
+        raise ValueError(f"prisoners_dilemma: payoffs must be 4 finite numbers (R, S, T, P), got {payoffs!r}")
     r, s, t, p = values
     return np.array([[r, s], [t, p]])
 
 
-class PrisonersDilemmaGame(IncentiveCostMixin, ContractGame):
+@dataclass
+class PrisonersDilemmaState(GameState):
+    """``prev [B]``: index of the previous joint action ``2 a_0 + a_1`` (4 at the start);
+    ``given [B, 2]``: what each agent has given the other this episode (peer incentives)."""
+
+    prev: np.ndarray
+    given: np.ndarray
+
+
+class PrisonersDilemmaGame(Game):
     """Batched iterated Prisoner's Dilemma with incentives and reward transfer."""
 
     name = "prisoners_dilemma"
-    simultaneous = True
+    timing = SIMULTANEOUS
     principal_in_welfare = False
 
     def __init__(
-        self, num_envs: int = 1, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
-        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
+        self,
+        num_envs: int = 1,
+        horizon: int = 5,
+        incentives: str = "per_action",
+        incentive_cap: float = 3.0,
+        keep_fraction: float = 1.0,
+        payoffs=LOLA_PAYOFFS,
+        incentive_cost: float = 1.0,
     ) -> None:
-        if max_cycles is None or int(max_cycles) < 1:
-            raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
-        if not (0.0 <= float(keep_fraction) <= 1.0):
-            raise ValueError(f"keep_fraction must lie in [0, 1], got {keep_fraction}")
-        terms, self.peer_terms = incentive_terms(incentives, 2, 2, incentive_cap)
-        self.rule_transfers = float(keep_fraction) < 1.0
-        super().__init__(num_envs, 2, 2, terms, int(max_cycles), seed)
-        self.mode, self.keep_fraction = incentives, float(keep_fraction)
-        self.incentive_cost = check_incentive_cost(incentive_cost)
+        horizon = check_int("horizon (rounds per episode)", horizon, 1, owner=self.name)
+        self.keep_fraction = check_real("keep_fraction", keep_fraction, 0.0, 1.0, owner=self.name)
+        terms, peer = incentive_terms(self.name, incentives, 2, 2, incentive_cap)
+        super().__init__(num_envs, 2, 2, terms, horizon, peer_terms=peer, transfers=self.keep_fraction < 1.0)
+        self.mode = incentives
+        self.incentive_cost = check_real("incentive_cost", incentive_cost, 0.0, owner=self.name)
         self.payoff = payoff_matrix(payoffs)
-        peer = self.peer_terms is not None
-        high = np.ones(6 if peer else 5, dtype=np.float32)
-        if peer:
-            high[5] = float(incentive_cap) * int(max_cycles)
+        high = np.ones(6 if peer is not None else 5, dtype=np.float32)
+        if peer is not None:
+            high[5] = peer.payment_cap * horizon
         self.agent_observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
         self.principal_observation_space = spaces.Box(0.0, 1.0, (5,), dtype=np.float32)
         self.state_space = self.principal_observation_space
-        self.prev = np.full(self.num_envs, START_STATE, dtype=np.int64)
-        self.given = np.zeros((self.num_envs, 2))
         self._eye = np.eye(5, dtype=np.float32)
-        self._last_rules: np.ndarray | None = None
 
-    def _reset(self, env_idx: np.ndarray) -> None:
-        self.prev[env_idx] = START_STATE
-        self.given[env_idx] = 0.0
+    def init_state(self) -> PrisonersDilemmaState:
+        b = self.num_envs
+        return PrisonersDilemmaState(
+            t=np.zeros(b, dtype=np.int64), prev=np.full(b, START_STATE, dtype=np.int64), given=np.zeros((b, 2))
+        )
 
-    def _step(self, actions: np.ndarray) -> Transition:
+    def reset(self, state: PrisonersDilemmaState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.prev[env_idx] = START_STATE
+        state.given[env_idx] = 0.0
+
+    def step(
+        self,
+        state: PrisonersDilemmaState,
+        actions: np.ndarray,
+        principal_action: np.ndarray | None,
+        rng: BatchedStreams,
+    ) -> Transition:
         a0, a1 = actions[:, 0], actions[:, 1]
         reward = np.stack([self.payoff[a0, a1], self.payoff[a1, a0]], axis=1)
         transfers = None
-        if self.rule_transfers:
+        if self.keep_fraction < 1.0:
             share = (1.0 - self.keep_fraction) * reward  # [B, 2] amount agent i hands to the other
             transfers = np.zeros((self.num_envs, 3, 3))
             transfers[:, 0, 1] = np.maximum(share[:, 0], 0.0) + np.maximum(-share[:, 1], 0.0)
             transfers[:, 1, 0] = np.maximum(share[:, 1], 0.0) + np.maximum(-share[:, 0], 0.0)
-        self.prev = 2 * a0 + a1
-        self._last_rules = transfers
+        state.prev = 2 * a0 + a1
         done = np.zeros(self.num_envs, dtype=bool)
         return Transition(reward, reward.sum(axis=1), actions.copy(), done, transfers)
 
-    def on_settled(self, settlement: Settlement) -> None:
-        if self.peer_terms is not None:
-            moved = settlement.transfers
-            if self._last_rules is not None:  # reward-transfer amounts are not gifts
-                moved = moved - self._last_rules
-            self.given[:, 0] += moved[:, 0, 1]
-            self.given[:, 1] += moved[:, 1, 0]
+    def on_settlement(self, state: PrisonersDilemmaState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        if self.peer_terms is not None:  # gifts only: reward-transfer amounts are rules, not gifts
+            gifts = settlement.transfers
+            if self.keep_fraction < 1.0:
+                share = (1.0 - self.keep_fraction) * settlement.agent_own
+                rules = np.stack(
+                    [
+                        np.maximum(share[:, 0], 0.0) + np.maximum(-share[:, 1], 0.0),
+                        np.maximum(share[:, 1], 0.0) + np.maximum(-share[:, 0], 0.0),
+                    ],
+                    axis=1,
+                )
+            else:
+                rules = 0.0
+            state.given = state.given + np.stack([gifts[:, 0, 1], gifts[:, 1, 0]], axis=1) - rules
+        return designer_rewards(settlement, self.incentive_cost)
 
-    def principal_observation(self) -> np.ndarray:
-        return self._eye[self.prev]
+    def observe_principal(self, state: PrisonersDilemmaState) -> np.ndarray:
+        return self._eye[state.prev]
 
-    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        obs = np.repeat(self._eye[self.prev][:, None, :], 2, axis=1)
+    def observe_agents(self, state: PrisonersDilemmaState, offers: np.ndarray | None) -> np.ndarray:
+        obs = np.repeat(self._eye[state.prev][:, None, :], 2, axis=1)
         if self.peer_terms is None:
             return obs
-        return np.concatenate([obs, self.given[:, :, None].astype(np.float32)], axis=2)
+        return np.concatenate([obs, state.given[:, :, None].astype(np.float32)], axis=2)
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return self.principal_observation()
+    def global_state(self, state: PrisonersDilemmaState, offers: np.ndarray | None) -> np.ndarray:
+        return self._eye[state.prev]
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: PrisonersDilemmaState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        last = "start" if self.prev[b] == START_STATE else "CD"[self.prev[b] // 2] + "CD"[self.prev[b] % 2]
-        return f"prisoners_dilemma: step {int(self.t[b])}, previous joint action {last}"
+        prev = state.prev[b]
+        last = "start" if prev == START_STATE else "CD"[prev // 2] + "CD"[prev % 2]
+        return f"prisoners_dilemma: step {int(state.t[b])}, previous joint action {last}"
 
 
-class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of the iterated Prisoner's Dilemma (see the module docstring)."""
-
-    metadata = {"name": "prisoners_dilemma_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True,
-                "render_fps": 2}
-    default_max_cycles = 5
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, max_cycles: int = 5, incentives: str = "per_action", incentive_cap: float = 3.0,
-        keep_fraction: float = 1.0, payoffs=LOLA_PAYOFFS, incentive_cost: float = 1.0, seed: int | None = None,
-    ) -> PrisonersDilemmaGame:
-        return PrisonersDilemmaGame(num_envs, max_cycles, incentives, incentive_cap, keep_fraction, payoffs,
-                                    incentive_cost=incentive_cost, seed=seed)
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    horizon: int = 5,
+    incentives: str = "per_action",
+    incentive_cap: float = 3.0,
+    keep_fraction: float = 1.0,
+    payoffs=LOLA_PAYOFFS,
+    incentive_cost: float = 1.0,
+) -> PrisonersDilemmaGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return PrisonersDilemmaGame(num_envs, horizon, incentives, incentive_cap, keep_fraction, payoffs, incentive_cost)

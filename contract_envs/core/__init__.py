@@ -1,0 +1,2 @@
+"""The core: the Game protocol (:mod:`contract_envs.core.game`, what every rules module implements)
+and the stage machines that run games as batched environments (:mod:`contract_envs.core.machines`)."""
