@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 import contract_envs.vector
 
-ENV_ID = "contract_envs/coin_game-v0"
+ENV_ID = "contract_envs/coin_game-v1"
 
 
 @dataclass

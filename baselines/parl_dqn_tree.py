@@ -52,7 +52,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 import contract_envs.vector
-from contract_envs.envs.principal_agent_mdp import PrincipalAgentMDPSpec, random_binary_tree
+from contract_envs.games.principal_agent_mdp import PrincipalAgentMDPSpec, random_binary_tree
 from contract_envs.solvers import (
     agent_best_response,
     evaluate_policies,
@@ -210,7 +210,11 @@ def learned_policy(spec, q: np.ndarray, qbar: np.ndarray, margin: float) -> tupl
 
 
 def validate(
-    spec: PrincipalAgentMDPSpec, solution, principal: QNetwork, agent: QNetwork, margin: float,
+    spec: PrincipalAgentMDPSpec,
+    solution,
+    principal: QNetwork,
+    agent: QNetwork,
+    margin: float,
     eval_margins: tuple[float, ...] = (),
 ) -> dict:
     """Score the learned principal on the true model against the exact oracle agent (and the learned agent)."""
@@ -253,8 +257,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -288,7 +298,7 @@ def main(args: Args) -> dict:
             return net(torch.as_tensor(s, device=device)).cpu().numpy().astype(np.float64)
 
     envs = contract_envs.vector.make(
-        "contract_envs/principal_agent_mdp-v0", args.num_envs, seed=args.seed, spec=spec, payment_cap=args.payment_cap
+        "contract_envs/principal_agent_mdp-v1", args.num_envs, seed=args.seed, spec=spec, payment_cap=args.payment_cap
     )
     obs, _ = envs.reset(seed=args.seed)
     history = []
@@ -316,9 +326,17 @@ def main(args: Args) -> dict:
         if done.any():
             s2[done] = envs.final_observations["principal_0"][done]
             episode_utilities.extend(infos["principal_0"]["episode_utility"][done].tolist())
-        outcome = s2 - (2 * s + 1)  # in the tree the outcome picks the child: 0 left, 1 right
-        replay.add(s=s, rec=rec, a=action, o=outcome, r=infos["agent_0"]["own_reward"],
-                   rp=infos["principal_0"]["own_reward"], s2=s2, term=terms["principal_0"])
+        outcome = infos["agent_0"]["outcome"]  # the realised outcome (the tree's branch: 0 left, 1 right)
+        replay.add(
+            s=s,
+            rec=rec,
+            a=action,
+            o=outcome,
+            r=infos["agent_0"]["own_reward"],
+            rp=infos["principal_0"]["own_reward"],
+            s2=s2,
+            term=terms["principal_0"],
+        )
 
         # ---- learn: one gradient step per network
         if len(replay) >= args.learning_starts:
@@ -332,9 +350,7 @@ def main(args: Args) -> dict:
             contracts_next, feasible_next = contracts_for_all(probs[b["s2"]], qbar_next, args.margin)
             rec_next = np.argmax(np.where(feasible_next, q_values(principal, b["s2"]), -np.inf), axis=1)
             idx = np.arange(args.batch_size)
-            agent_next = qbar_next[idx, rec_next] + (
-                probs[b["s2"], rec_next] * contracts_next[idx, rec_next]
-            ).sum(-1)
+            agent_next = qbar_next[idx, rec_next] + (probs[b["s2"], rec_next] * contracts_next[idx, rec_next]).sum(-1)
             principal_next = q_values(principal_target, b["s2"])[idx, rec_next]
             live = ~b["term"]
             y_principal = b["rp"] - payment + gamma * live * principal_next
@@ -379,9 +395,15 @@ def main(args: Args) -> dict:
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in final.items()}, indent=1))
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"principal": principal.state_dict(), "agent": agent.state_dict(),
-                    "principal_ema": principal_avg.module.state_dict(), "agent_ema": agent_avg.module.state_dict()},
-                   model_path)
+        torch.save(
+            {
+                "principal": principal.state_dict(),
+                "agent": agent.state_dict(),
+                "principal_ema": principal_avg.module.state_dict(),
+                "agent_ema": agent_avg.module.state_dict(),
+            },
+            model_path,
+        )
         print(f"model saved to {model_path}")
         loaded = torch.load(model_path, map_location=device)
         principal_eval = QNetwork(n_s, n_a, args.hidden_size).to(device)
@@ -393,8 +415,9 @@ def main(args: Args) -> dict:
         final["reloaded_accuracy"] = reloaded["accuracy"]
         principal_eval.load_state_dict(loaded["principal_ema"])
         agent_eval.load_state_dict(loaded["agent_ema"])
-        final["reloaded_ema_ratio_oracle"] = validate(spec, solution, principal_eval, agent_eval,
-                                                      args.margin)["ratio_oracle"]
+        final["reloaded_ema_ratio_oracle"] = validate(spec, solution, principal_eval, agent_eval, args.margin)[
+            "ratio_oracle"
+        ]
     out = {"args": asdict(args), "final": final, "history": history}
     path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

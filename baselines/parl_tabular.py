@@ -43,9 +43,8 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from contract_envs.core import VectorContractEnv
-from contract_envs.envs.principal_agent_mdp import (
-    PrincipalAgentMDPGame,
+import contract_envs.vector
+from contract_envs.games.principal_agent_mdp import (
     PrincipalAgentMDPSpec,
     random_binary_tree,
     random_mdp,
@@ -53,6 +52,7 @@ from contract_envs.envs.principal_agent_mdp import (
 from contract_envs.solvers import agent_best_response, evaluate_policies, min_pay_contracts, solve_spe
 
 TIE = 1e-9
+ENV_ID = "contract_envs/principal_agent_mdp-v1"
 
 
 @dataclass
@@ -159,23 +159,14 @@ def all_contracts(spec: PrincipalAgentMDPSpec, qbar: np.ndarray, margin: float) 
     return contracts.reshape(n_s, n_a, -1), feasible.reshape(n_s, n_a)
 
 
-class OutcomeLoggingGame(PrincipalAgentMDPGame):
-    """The batched game, also keeping the last step's outcomes (both players observe them; the
-    ledger reports only payments, and auto-reset clears ``last_outcome``)."""
-
-    def _step(self, actions: np.ndarray):
-        transition = super()._step(actions)
-        self.outcome_log = transition.outcomes[:, 0].copy()
-        return transition
-
-
 class Collector:
     """Plays rounds of a batch of environments with given principal and agent policies."""
 
     def __init__(self, spec: PrincipalAgentMDPSpec, args: Args, seed: int) -> None:
         horizon = None if spec.acyclic_levels() is not None else args.horizon
-        self.game = OutcomeLoggingGame(spec, num_envs=args.num_envs, horizon=horizon, payment_cap=args.payment_cap)
-        self.env = VectorContractEnv(self.game)
+        self.env = contract_envs.vector.make(
+            ENV_ID, args.num_envs, seed=seed, spec=spec, horizon=horizon, payment_cap=args.payment_cap
+        )
         self.spec, self.cap = spec, args.payment_cap
         self.obs, _ = self.env.reset(seed=seed)
 
@@ -196,7 +187,8 @@ class Collector:
             done = terms["principal_0"] | truncs["principal_0"]
             if done.any():
                 next_s[done] = env.final_observations["principal_0"][done]
-            on_transition(s, rec, action, self.game.outcome_log, infos, next_s, terms["principal_0"])
+            outcome = infos["agent_0"]["outcome"]  # the realised outcome, which both players observe
+            on_transition(s, rec, action, outcome, infos, next_s, terms["principal_0"])
             self.obs = obs
 
 
@@ -206,8 +198,9 @@ class Learner:
     and forms Q by averaging over the known outcome function; otherwise it runs plain Q-learning on
     sampled targets."""
 
-    def __init__(self, spec: PrincipalAgentMDPSpec, expected_outcomes: bool, step_horizon: float,
-                 reward_per_outcome: bool) -> None:
+    def __init__(
+        self, spec: PrincipalAgentMDPSpec, expected_outcomes: bool, step_horizon: float, reward_per_outcome: bool
+    ) -> None:
         self.spec, self.expected, self.h = spec, expected_outcomes, step_horizon
         self._per_outcome = reward_per_outcome
         n_s, n_a, n_o = spec.n_states, spec.n_actions, spec.n_outcomes
@@ -256,17 +249,21 @@ def evaluate(spec, solution, qbar, q, margin):
     oracle = agent_best_response(spec, contract, rec)
     live = ~spec.terminal
     opt = solution.principal_value
-    return {
-        "spe_principal_value": opt,
-        "principal_value_learned": learned.principal_value,
-        "principal_value_oracle": oracle.principal_value,
-        "ratio_learned": learned.principal_value / opt,
-        "ratio_oracle": oracle.principal_value / opt,
-        "principal_q_estimate": float(q[spec.initial_state, rec[spec.initial_state]]),
-        "accuracy": float(np.mean(rec[live] == solution.recommended_action[live])),
-        "oracle_follow_rate": oracle.follow_rate,
-        "agent_qbar_max_error": float(np.abs(qbar - learned.agent_truncated_q)[live].max()),
-    }, rec, contract
+    return (
+        {
+            "spe_principal_value": opt,
+            "principal_value_learned": learned.principal_value,
+            "principal_value_oracle": oracle.principal_value,
+            "ratio_learned": learned.principal_value / opt,
+            "ratio_oracle": oracle.principal_value / opt,
+            "principal_q_estimate": float(q[spec.initial_state, rec[spec.initial_state]]),
+            "accuracy": float(np.mean(rec[live] == solution.recommended_action[live])),
+            "oracle_follow_rate": oracle.follow_rate,
+            "agent_qbar_max_error": float(np.abs(qbar - learned.agent_truncated_q)[live].max()),
+        },
+        rec,
+        contract,
+    )
 
 
 def explore(rng: np.random.Generator, epsilon: float, greedy: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -363,8 +360,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")

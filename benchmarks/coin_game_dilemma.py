@@ -60,12 +60,12 @@ def walk_towards(frames: np.ndarray, coin_channels: list[int], rng: np.random.Ge
 
 
 def scripted_welfare(preset: str, tie_rule: str, policy: str, args: Args) -> np.ndarray:
-    envs = contract_envs.vector.make("contract_envs/coin_game-v0", args.num_envs, seed=args.seed, preset=preset,
+    envs = contract_envs.vector.make("contract_envs/coin_game-v1", args.num_envs, seed=args.seed, preset=preset,
                                      principal=False, tie_rule=tie_rule)
     rng = np.random.default_rng(args.seed)
     obs, _ = envs.reset(seed=args.seed)
     welfare: list[float] = []
-    for _ in range(envs.game.rules.max_steps * args.episodes_per_env):
+    for _ in range(envs.game.rules.horizon * args.episodes_per_env):
         actions = {}
         for agent in envs.agents:
             if policy == "random":

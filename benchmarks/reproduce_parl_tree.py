@@ -99,7 +99,7 @@ def main(args: Args) -> None:
 
 
 def write_results(args: Args, runs: list[dict], timings: list[dict], total: float) -> None:
-    from contract_envs.envs.principal_agent_mdp import random_binary_tree
+    from contract_envs.games.principal_agent_mdp import random_binary_tree
     from contract_envs.solvers import solve_spe
 
     finals = [r["final"] for r in runs]

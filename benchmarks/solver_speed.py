@@ -1,4 +1,4 @@
-"""Speed of the exact SPE solvers and of the PettingZoo adapters of principal_agent_mdp_v0.
+"""Speed of the exact SPE solvers and of the PettingZoo adapters of principal_agent_mdp-v1.
 
 Run: ``python benchmarks/solver_speed.py`` (add ``--repeats 5`` for steadier figures). Prints:
 exact SPE of random binary trees of depth 10, 12, 14 (backward induction, vectorised per level),
@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from contract_envs.envs import principal_agent_mdp_v0
-from contract_envs.envs.principal_agent_mdp import random_binary_tree, random_mdp
+import contract_envs
+from contract_envs.games.principal_agent_mdp import random_binary_tree, random_mdp
 from contract_envs.solvers import solve_spe
 
 
@@ -28,8 +28,11 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
+ENV_ID = "contract_envs/principal_agent_mdp-v1"
+
+
 def parallel_rounds_per_second(rounds: int) -> float:
-    env = principal_agent_mdp_v0.parallel_env(depth=10)
+    env = contract_envs.make("parallel", ENV_ID, depth=10)
     rng = np.random.default_rng(0)
     offers = rng.uniform(0, 2, (rounds, 1, 2)).astype(np.float32)
     acts = rng.integers(0, 2, rounds)
@@ -38,13 +41,13 @@ def parallel_rounds_per_second(rounds: int) -> float:
     for t in range(rounds):
         if not env.agents:
             env.reset()
-        env.step({"principal_0": offers[t], "agent_0": 0})
-        env.step({"principal_0": offers[t], "agent_0": int(acts[t])})
+        env.step({"principal_0": offers[t]})
+        env.step({"agent_0": int(acts[t])})
     return rounds / (time.perf_counter() - start)
 
 
 def aec_rounds_per_second(rounds: int) -> float:
-    env = principal_agent_mdp_v0.env(depth=10)
+    env = contract_envs.make("aec", ENV_ID, depth=10)
     rng = np.random.default_rng(0)
     offers = rng.uniform(0, 2, (rounds, 1, 2)).astype(np.float32)
     acts = rng.integers(0, 2, rounds)
@@ -58,9 +61,9 @@ def aec_rounds_per_second(rounds: int) -> float:
                 action = None
             elif player == "principal_0":
                 action = offers[done_rounds]
-            else:
+            else:  # native AEC: the agent's turn ends the round
                 action = int(acts[done_rounds])
-                done_rounds += info["acting"]
+                done_rounds += 1
             env.step(action)
             if done_rounds >= rounds:
                 break
@@ -73,8 +76,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=20000, help="rounds timed for each adapter")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
     print("\nExact SPE, random binary trees (backward induction):")
     print("depth  decision states  build spec (s)  solve (s)")
     for depth in (10, 12, 14):

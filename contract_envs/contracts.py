@@ -91,7 +91,8 @@ class ContractTerms:
         A shared schedule (``(n_outcomes,)`` per env) is returned repeated for every agent.
         ``recipients`` names the rows in error messages (default ``agent_0, agent_1, ...``).
         """
-        arr = _real_batch(contracts, num_envs, self.shape, player, "contract", self.payment_cap)
+        what = "schedule" if self.shared else "contract"
+        arr = _real_batch(contracts, num_envs, self.shape, player, what, self.payment_cap)
         if self.shared:
             arr = arr[:, None, :]
         low, high = arr.min(), arr.max()  # NaN propagates and fails both comparisons
@@ -101,7 +102,7 @@ class ContractTerms:
                 env, agent, outcome = (int(v) for v in np.argwhere(bad)[0])
                 where = f" in env {env}" if num_envs > 1 else ""
                 if self.shared:
-                    what = f"schedule entry {outcome}{where} (paid to every agent for outcome {outcome})"
+                    what = f"schedule entry {outcome}{where}"
                 else:
                     to = recipients[agent] if recipients is not None else agent_id(agent)
                     what = f"payment to {to} for outcome {outcome}{where}"
@@ -281,6 +282,7 @@ def settle(
     principal_own: np.ndarray,
     principal_in_welfare: bool = True,
     transfers: np.ndarray | None = None,
+    ledger: Ledger | None = None,
 ) -> Settlement:
     """Pay each agent the entry of its contract for its realised outcome, and settle transfers.
 
@@ -295,28 +297,51 @@ def settle(
             (False, e.g. a planner maximising ``w * sum r_i``), which would double-count.
         transfers: ``[B, N+1, N+1]`` transfers between parties (:func:`transfer_matrix`), or
             ``None``. Each party's utility gains what it receives and loses what it gives.
+        ledger: write the step's accounts straight into this ledger's step entries (then
+            :meth:`Ledger.record` only adds them to the episode totals); the returned arrays are
+            views of those entries, valid until the ledger's next step.
     """
-    if contracts is None:
-        payments = np.zeros_like(agent_own, dtype=np.float64)
+    num_envs, n = agent_own.shape
+    if ledger is None:
+        extra = 2 if transfers is not None else 0
+        rows_a, rows_p = np.empty((3 + extra, num_envs, n)), np.empty((4 + extra, num_envs))
+    else:
+        rows_a, rows_p = ledger.step_entries()
+    own, payments, agent_utility = rows_a[0], rows_a[1], rows_a[2]
+    p_own, paid, principal_utility, welfare = rows_p[0], rows_p[1], rows_p[2], rows_p[3]
+    own[...] = agent_own
+    p_own[...] = principal_own
+    if contracts is None:  # nothing paid: utilities are the own rewards
+        payments[...] = 0.0
+        paid[...] = 0.0
+        agent_utility[...] = own
+        principal_utility[...] = p_own
     else:  # contracts[b, i, outcomes[b, i]], by one flat take (faster than 3-array fancy indexing)
-        payments = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes]
-    paid = payments.sum(axis=1)
-    welfare = agent_own.sum(axis=1)
+        np.take(contracts.reshape(-1), _row_starts(contracts.shape) + outcomes, out=payments)
+        np.add(own, payments, out=agent_utility)
+        np.add.reduce(payments, axis=1, out=paid)
+        np.subtract(p_own, paid, out=principal_utility)
+    np.add.reduce(own, axis=1, out=welfare)
     if principal_in_welfare:
-        welfare = welfare + principal_own
-    agent_utility = agent_own + payments
-    principal_utility = principal_own - paid
+        welfare += p_own
     t_in = t_out = None
     if transfers is not None:
-        n = agent_own.shape[1]
         t_in, t_out = transfers.sum(axis=1), transfers.sum(axis=2)
-        agent_utility = agent_utility + t_in[:, :n] - t_out[:, :n]
-        principal_utility = principal_utility + t_in[:, n] - t_out[:, n]
-    return Settlement(
+        agent_utility += t_in[:, :n]
+        agent_utility -= t_out[:, :n]
+        principal_utility += t_in[:, n]
+        principal_utility -= t_out[:, n]
+        if rows_a.shape[0] > 3:
+            rows_a[3], rows_a[4] = t_in[:, :n], t_out[:, :n]
+            rows_p[4], rows_p[5] = t_in[:, n], t_out[:, n]
+    elif rows_a.shape[0] > 3:
+        rows_a[3:5] = 0.0
+        rows_p[4:6] = 0.0
+    settlement = Settlement(
         payments=payments,
-        agent_own=agent_own,
+        agent_own=own,
         agent_utility=agent_utility,
-        principal_own=principal_own,
+        principal_own=p_own,
         principal_paid=paid,
         principal_utility=principal_utility,
         welfare=welfare,
@@ -324,6 +349,9 @@ def settle(
         transfer_in=t_in,
         transfer_out=t_out,
     )
+    if ledger is not None:
+        ledger._written = settlement
+    return settlement
 
 
 AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
@@ -360,6 +388,7 @@ class Ledger:
         self.agent_info_keys = _info_keys(self.agent_keys)
         self.principal_info_keys = _info_keys(self.principal_keys)
         self._na, self._np = len(self.agent_keys), len(self.principal_keys)
+        self._written: Settlement | None = None
         self._set_storage(
             np.zeros((len(self.agent_info_keys), num_envs, n_agents)),
             np.zeros((len(self.principal_info_keys), num_envs)),
@@ -399,20 +428,31 @@ class Ledger:
             self._agent_entries[:, env_idx] = 0.0
             self._principal_entries[:, env_idx] = 0.0
 
+    def step_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the step entries ``[keys, B, N]`` and ``[keys, B]`` (:func:`settle` writes them)."""
+        return self._agent_entries[: self._na], self._principal_entries[: self._np]
+
     def record(self, s: Settlement) -> None:
+        """Make ``s`` this step's accounts and add it to the episode totals."""
         na, np_ = self._na, self._np
-        step_a = self._agent_entries[:na]
-        step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
-        step_p = self._principal_entries[:np_]
-        step_p[0], step_p[1], step_p[2], step_p[3] = s.principal_own, s.principal_paid, s.principal_utility, s.welfare
-        if self.transfers:
-            n = self.n_agents
-            if s.transfer_in is None:
-                step_a[3:5] = 0.0
-                step_p[4:6] = 0.0
-            else:
-                step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
-                step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        step_a, step_p = self._agent_entries[:na], self._principal_entries[:np_]
+        if s is not self._written:  # settled elsewhere: copy it in
+            step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
+            step_p[0], step_p[1], step_p[2], step_p[3] = (
+                s.principal_own,
+                s.principal_paid,
+                s.principal_utility,
+                s.welfare,
+            )
+            if self.transfers:
+                n = self.n_agents
+                if s.transfer_in is None:
+                    step_a[3:5] = 0.0
+                    step_p[4:6] = 0.0
+                else:
+                    step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
+                    step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
+        self._written = None
         self._agent_entries[na:] += step_a
         self._principal_entries[np_:] += step_p
 

@@ -36,6 +36,7 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
 
 
 _MASK64 = (1 << 64) - 1
+_GOLDEN_INT = int(_GOLDEN)
 _SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
 
 
@@ -108,7 +109,17 @@ class BatchedStreams:
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
         size = len(self.keys) if env_idx is None else len(env_idx)
-        if size * n <= _SMALL_DRAW:  # tiny batches (the B = 1 adapters): Python ints, same numbers
+        if size == 1 and env_idx is None and n <= _SMALL_DRAW:  # one env (the adapters): Python ints, same numbers
+            key, counter = self.keys.item(0), self.counters.item(0)
+            row = []
+            for j in range(n):
+                z = (key + (counter + j) * _GOLDEN_INT) & _MASK64
+                z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+                z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+                row.append(((z ^ (z >> 31)) >> 11) * _TO_UNIT)
+            self.counters[0] = (counter + n) & _MASK64
+            return np.array([row])
+        if size * n <= _SMALL_DRAW:  # tiny batches: Python ints, same numbers
             keys = self.keys if env_idx is None else self.keys[env_idx]
             counters = self.counters if env_idx is None else self.counters[env_idx]
             rows = _small_bits(keys, counters, n)

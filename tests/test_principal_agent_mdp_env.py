@@ -1,12 +1,11 @@
-"""principal_agent_mdp_v0: PettingZoo battery, rules, ledger, errors, batched API."""
+"""principal_agent_mdp-v1: rules, ledger, errors, batched API (the generic battery is in test_battery.py)."""
 
 import numpy as np
 import pytest
 
 import contract_envs
 from contract_envs import vector
-from contract_envs.envs import principal_agent_mdp_v0
-from contract_envs.envs.principal_agent_mdp import (
+from contract_envs.games.principal_agent_mdp import (
     PrincipalAgentMDPSpec,
     hidden_action_e8,
     random_binary_tree,
@@ -16,15 +15,11 @@ from contract_envs.solvers import solve_spe
 from tests.battery import run_battery
 
 
-def test_battery_default_tree():
-    run_battery(principal_agent_mdp_v0)
-
-
-ENV_ID = "contract_envs/principal_agent_mdp-v0"
+ENV_ID = "contract_envs/principal_agent_mdp-v1"
 
 
 def test_battery_cyclic_mdp_with_three_outcomes():
-    run_battery(principal_agent_mdp_v0, kwargs={"spec": random_mdp(6, 3, 3, gamma=0.9, seed=1), "horizon": 12})
+    run_battery(ENV_ID, {"spec": random_mdp(6, 3, 3, gamma=0.9, seed=1), "horizon": 12})
 
 
 def test_registry_and_make():
@@ -35,9 +30,14 @@ def test_registry_and_make():
     assert par.possible_agents == ["principal_0", "agent_0"]
     assert aec.possible_agents == ["principal_0", "agent_0"]
     assert ENV_ID in contract_envs.env_ids()
-    assert contract_envs.make("parallel", "principal_agent_mdp_v0").metadata["name"] == "principal_agent_mdp_v0"
+    assert contract_envs.make("parallel", "principal_agent_mdp_v1").metadata["name"] == "principal_agent_mdp_v1"
     with pytest.raises(ValueError, match="unknown environment id"):
         contract_envs.make("parallel", "contract_envs/nope-v0")
+    with pytest.raises(ValueError, match="version 0 is not available; the current version is"):
+        contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v0")
+    from contract_envs.envs import principal_agent_mdp_v1  # PettingZoo's module convention
+
+    assert principal_agent_mdp_v1.parallel_env().possible_agents == ["principal_0", "agent_0"]
     with pytest.raises(ValueError, match="env_type"):
         contract_envs.make("vector", ENV_ID)
 
@@ -51,8 +51,9 @@ def _play_solved_principal(env, sol, seed):
         obs, rew, *_ = env.step({"principal_0": sol.contract[s][None].astype(np.float32), "agent_0": 0})
         assert infos["principal_0"]["acting"] and not infos["agent_0"]["acting"]
         np.testing.assert_allclose(obs["agent_0"]["contract"], sol.contract[s].astype(np.float32))
-        obs, rew, term, trunc, infos = env.step({"principal_0": np.zeros((1, 2), np.float32),
-                                                 "agent_0": int(sol.recommended_action[s])})
+        obs, rew, term, trunc, infos = env.step(
+            {"principal_0": np.zeros((1, 2), np.float32), "agent_0": int(sol.recommended_action[s])}
+        )
         for p in total:
             total[p] += rew[p]
         assert infos["principal_0"]["payment"] == infos["agent_0"]["payment"]  # money is conserved
@@ -62,7 +63,7 @@ def _play_solved_principal(env, sol, seed):
 def test_solved_principal_earns_the_exact_value_on_average():
     spec = random_binary_tree(4, seed=3)
     sol = solve_spe(spec)
-    env = principal_agent_mdp_v0.parallel_env(spec=spec)
+    env = contract_envs.make("parallel", ENV_ID, spec=spec)
     returns = np.array([[v for v in _play_solved_principal(env, sol, seed)[0].values()] for seed in range(3000)])
     sem = returns.std(0) / np.sqrt(len(returns))
     assert abs(returns[:, 0].mean() - sol.principal_value) < 4 * sem[0]
@@ -71,15 +72,16 @@ def test_solved_principal_earns_the_exact_value_on_average():
 
 def test_episode_ledger_matches_rewards():
     spec = random_binary_tree(3, seed=0)
-    total, infos = _play_solved_principal(principal_agent_mdp_v0.parallel_env(spec=spec), solve_spe(spec), 0)
+    total, infos = _play_solved_principal(contract_envs.make("parallel", ENV_ID, spec=spec), solve_spe(spec), 0)
     assert infos["principal_0"]["episode_utility"] == pytest.approx(total["principal_0"])
     assert infos["agent_0"]["episode_utility"] == pytest.approx(total["agent_0"])
     assert infos["principal_0"]["episode_welfare"] == pytest.approx(
-        infos["principal_0"]["episode_own_reward"] + infos["agent_0"]["episode_own_reward"])
+        infos["principal_0"]["episode_own_reward"] + infos["agent_0"]["episode_own_reward"]
+    )
 
 
 def test_e8_one_shot_round():
-    env = principal_agent_mdp_v0.parallel_env(spec=hidden_action_e8())
+    env = contract_envs.make("parallel", ENV_ID, spec=hidden_action_e8())
     env.reset(seed=0)
     env.step({"principal_0": np.array([[0.0, 0.5]], np.float32), "agent_0": 0})
     _, rew, term, trunc, infos = env.step({"principal_0": np.zeros((1, 2), np.float32), "agent_0": 2})
@@ -91,19 +93,22 @@ def test_e8_one_shot_round():
 
 
 def test_bad_input_in_env_raises_clear_errors():
-    env = principal_agent_mdp_v0.parallel_env()
+    env = contract_envs.make(
+        "parallel",
+        ENV_ID,
+    )
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"principal_0: payment to agent_0 for outcome 1 is -1.0"):
         env.step({"principal_0": np.array([[0.0, -1.0]]), "agent_0": 0})
     with pytest.raises(ValueError, match=r"principal_0: contract has shape \(2,\)"):
         env.step({"principal_0": np.array([0.0, 1.0]), "agent_0": 0})
-    with pytest.raises(ValueError, match="principal_0: no contract given"):
+    with pytest.raises(ValueError, match="principal_0: no move given in stage 'offer'"):
         env.step({"agent_0": 0})
     env.step({"principal_0": np.zeros((1, 2)), "agent_0": 0})
     with pytest.raises(ValueError, match=r"agent_0: action 2 is out of range; allowed \[0, 1\]"):
         env.step({"principal_0": np.zeros((1, 2)), "agent_0": 2})
     # A finished episode cannot be stepped.
-    env = principal_agent_mdp_v0.parallel_env(spec=hidden_action_e8())
+    env = contract_envs.make("parallel", ENV_ID, spec=hidden_action_e8())
     env.reset(seed=0)
     env.step({"principal_0": np.zeros((1, 2)), "agent_0": 0})
     env.step({"principal_0": np.zeros((1, 2)), "agent_0": 0})
@@ -113,8 +118,13 @@ def test_bad_input_in_env_raises_clear_errors():
 
 def test_spec_validation_errors():
     good = hidden_action_e8()
-    kw = dict(outcome_probs=good.outcome_probs, agent_reward=good.agent_reward, principal_reward=good.principal_reward,
-              transitions=good.transitions, terminal=good.terminal)
+    kw = dict(
+        outcome_probs=good.outcome_probs,
+        agent_reward=good.agent_reward,
+        principal_reward=good.principal_reward,
+        transitions=good.transitions,
+        terminal=good.terminal,
+    )
     with pytest.raises(ValueError, match="not a distribution"):
         PrincipalAgentMDPSpec(**{**kw, "outcome_probs": good.outcome_probs * 1.01})
     with pytest.raises(ValueError, match=r"agent_reward: shape \(3,\); expected \(2, 3\)"):
@@ -147,7 +157,7 @@ def test_batched_env_b_equals_single_env_seeded_s_plus_b():
         done = term["agent_0"] | trunc["agent_0"]
         batched.append((obs["principal_0"].copy(), rew["agent_0"].copy(), rew["principal_0"].copy(), done))
     for b in range(num_envs):
-        env = principal_agent_mdp_v0.parallel_env(spec=spec, horizon=7)
+        env = contract_envs.make("parallel", ENV_ID, spec=spec, horizon=7)
         env.reset(seed=seed + b)
         for t in range(rounds):
             if not env.agents:
@@ -170,4 +180,4 @@ def test_vector_autoreset_reports_finished_episode_totals():
     np.testing.assert_array_equal(vec.final_observations["principal_0"], [1, 1, 1])
     np.testing.assert_allclose(infos["principal_0"]["episode_utility"], rew["principal_0"])
     np.testing.assert_allclose(infos["principal_0"]["episode_payment"], infos["agent_0"]["episode_payment"])
-    assert vec.stage == "offer"
+    assert vec.stage_names[vec.stage] == "offer"

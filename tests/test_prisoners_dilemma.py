@@ -5,24 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import contract_envs
 import contract_envs.vector
 from contract_envs import solvers
-from contract_envs.envs import prisoners_dilemma_v0
 from tests.battery import run_battery
 
-PD = "contract_envs/prisoners_dilemma-v0"
+PD = "contract_envs/prisoners_dilemma-v1"
 C, D = 0, 1
 JOINT = np.array([[C, C], [C, D], [D, C], [D, D]])
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"incentives": "per_agent"}, {"incentives": "peer", "keep_fraction": 0.5},
-     {"incentives": "none", "keep_fraction": 0.6}],
-    ids=["per_action", "per_agent", "peer+transfer", "transfer"],
+    [
+        {"incentives": "per_agent"},
+        {"incentives": "peer", "keep_fraction": 0.5},
+        {"incentives": "none", "keep_fraction": 0.6},
+    ],
+    ids=["per_agent", "peer+transfer", "transfer"],
 )
 def test_battery(kwargs):
-    run_battery(prisoners_dilemma_v0, kwargs, stochastic=False)
+    run_battery(PD, kwargs)
 
 
 def play_all_joint_actions(schedule=(0.0, 0.0), **kwargs):
@@ -42,7 +45,7 @@ def test_lola_payoffs_and_memory_one_observation():
     for k, (a0, a1) in enumerate(JOINT):
         np.testing.assert_array_equal(obs["agent_0"][k], np.eye(5)[2 * a0 + a1])
         np.testing.assert_array_equal(obs["agent_1"][k], obs["agent_0"][k])
-    env = prisoners_dilemma_v0.parallel_env()
+    env = contract_envs.make("parallel", PD)
     first, _ = env.reset(seed=0)
     np.testing.assert_array_equal(first["agent_0"], np.eye(5)[4])
 
@@ -61,17 +64,19 @@ def test_cooperation_dominant_iff_incentive_gap_at_least_one(tau):
     assert solvers.pd_cooperation_dominant(*tau) == expected
     assert solvers.pd_min_incentive_gap() == 1.0
     # the designer pays what the agents receive
-    np.testing.assert_allclose(infos["principal_0"]["payment"], [2 * tau[0], tau[0] + tau[1], tau[0] + tau[1],
-                                                                 2 * tau[1]])
+    np.testing.assert_allclose(
+        infos["principal_0"]["payment"], [2 * tau[0], tau[0] + tau[1], tau[0] + tau[1], 2 * tau[1]]
+    )
 
 
 def test_designer_return_per_step_is_minus_two_minus_two_alpha_at_cooperation():
-    env = prisoners_dilemma_v0.parallel_env()
+    env = contract_envs.make("parallel", PD)
     env.reset(seed=0)
     total = 0.0
     for _ in range(5):
-        _, rewards, _, truncs, infos = env.step({"principal_0": np.array([1.0, 0.0], np.float32), "agent_0": C,
-                                                 "agent_1": C})
+        _, rewards, _, truncs, infos = env.step(
+            {"principal_0": np.array([1.0, 0.0], np.float32), "agent_0": C, "agent_1": C}
+        )
         assert infos["principal_0"]["welfare"] == -2.0
         assert rewards["principal_0"] == -4.0  # alpha = 1: -2 - 2
         total += rewards["principal_0"]
@@ -80,7 +85,7 @@ def test_designer_return_per_step_is_minus_two_minus_two_alpha_at_cooperation():
         expected = max(-4.0, -2.0 - 2.0 * alpha)
         assert solvers.pd_best_designer_return(alpha) == pytest.approx(expected)
         # through the env: pay tau_C = 1 and both cooperate (-2 - 2 alpha), or pay nothing and both defect (-4)
-        env = prisoners_dilemma_v0.parallel_env(incentive_cost=alpha)
+        env = contract_envs.make("parallel", PD, incentive_cost=alpha)
         env.reset(seed=0)
         _, paid, *_ = env.step({"principal_0": np.array([1.0, 0.0], np.float32), "agent_0": C, "agent_1": C})
         _, free, *_ = env.step({"principal_0": np.zeros(2, np.float32), "agent_0": D, "agent_1": D})
@@ -121,10 +126,12 @@ def test_reward_transfer_threshold_formula_and_grid_search():
 
 
 def test_peer_gift_pays_the_other_on_its_action_and_is_observed():
-    env = prisoners_dilemma_v0.parallel_env(incentives="peer")
+    env = contract_envs.make("parallel", PD, incentives="peer")
     env.reset(seed=0)
-    actions = {"agent_0": {"action": C, "incentives": np.array([[2.0, 0.0]], np.float32)},
-               "agent_1": {"action": C, "incentives": np.zeros((1, 2), np.float32)}}
+    actions = {
+        "agent_0": {"action": C, "incentives": np.array([[2.0, 0.0]], np.float32)},
+        "agent_1": {"action": C, "incentives": np.zeros((1, 2), np.float32)},
+    }
     obs, rewards, _, _, _ = env.step(actions)
     assert rewards == {"agent_0": -3.0, "agent_1": 1.0}
     assert obs["agent_0"][-1] == 2.0 and obs["agent_1"][-1] == 0.0
@@ -135,13 +142,16 @@ def test_peer_gift_pays_the_other_on_its_action_and_is_observed():
 
 
 def test_peer_gifts_and_reward_transfer_are_both_ledger_transfers():
-    env = prisoners_dilemma_v0.parallel_env(incentives="peer", keep_fraction=0.5)
+    env = contract_envs.make("parallel", PD, incentives="peer", keep_fraction=0.5)
     env.reset(seed=0)
-    actions = {"agent_0": {"action": D, "incentives": np.array([[0.0, 1.0]], np.float32)},
-               "agent_1": {"action": D, "incentives": np.zeros((1, 2), np.float32)}}
+    actions = {
+        "agent_0": {"action": D, "incentives": np.array([[0.0, 1.0]], np.float32)},
+        "agent_1": {"action": D, "incentives": np.zeros((1, 2), np.float32)},
+    }
     obs, rewards, _, _, infos = env.step(actions)
     # own -2 each, half shared (a wash), plus agent_0's gift of 1 for the other's defection
     assert rewards == {"agent_0": -3.0, "agent_1": -1.0}
     assert obs["agent_0"][-1] == pytest.approx(1.0)  # only the gift counts as given
     assert infos["agent_0"]["transfer_out"] + infos["agent_1"]["transfer_out"] == pytest.approx(
-        infos["agent_0"]["transfer_in"] + infos["agent_1"]["transfer_in"])
+        infos["agent_0"]["transfer_in"] + infos["agent_1"]["transfer_in"]
+    )

@@ -5,10 +5,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
-from contract_envs.envs.principal_agent_mdp import hidden_action_e8
+from contract_envs.games.principal_agent_mdp import hidden_action_e8
 from contract_envs.views import AgentsOnlyParallelEnv, PrincipalGymEnv
 
-ENV_ID = "contract_envs/principal_agent_mdp-v0"
+ENV_ID = "contract_envs/principal_agent_mdp-v1"
 
 
 def test_agents_only_view_passes_parallel_api_and_applies_the_principal_policy():
@@ -53,5 +53,7 @@ def test_principal_gym_view_passes_check_env_and_reproduces_e8():
 def test_principal_gym_view_rejects_bad_agent_policy():
     with pytest.raises(ValueError, match="agent_policy"):
         PrincipalGymEnv(ENV_ID, agent_policy=42)
+    with pytest.raises(ValueError, match="no reference policy"):
+        PrincipalGymEnv(ENV_ID)  # the principal-agent MDP has no default agent
     with pytest.raises(ValueError, match=r"no policy for \['agent_0'\]"):
         PrincipalGymEnv(ENV_ID, agent_policy={})

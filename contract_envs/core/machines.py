@@ -101,6 +101,7 @@ class StageMachine:
         self.stage = 0
         self.started = False
         self.finished = np.zeros(self.num_envs, dtype=bool)
+        self._any_finished = False
         self.final_observations: dict[str, Any] | None = None
         self._players = frozenset(self.possible_agents)
         self._all = np.arange(self.num_envs)
@@ -191,7 +192,7 @@ class StageMachine:
         truncated ``[B]`` and whether the stage settled a round."""
         if not self.started:
             raise RuntimeError("step() before reset(): call reset() to start an episode")
-        if self.finished.any():
+        if self._any_finished:
             ended = np.flatnonzero(self.finished)
             which = "the episode has" if self.num_envs == 1 else f"environments {ended.tolist()[:10]} have"
             raise RuntimeError(
@@ -204,6 +205,12 @@ class StageMachine:
             unknown = sorted(set(actions) - self._players, key=str)
             raise ValueError(f"unknown player(s) {unknown} in actions; players are {self.possible_agents}")
         return self._advance(actions)
+
+    def _mark_finished(self, done: np.ndarray) -> None:
+        """Environments whose episode ended (kept until reset when there is no auto-reset)."""
+        if not self.autoreset:
+            self.finished |= done
+            self._any_finished = True
 
     def check_turn(self, player: str, action: Any) -> None:
         """Validate ``player``'s move for every stage it moves in this round (AEC: at its turn)."""
@@ -245,6 +252,7 @@ class StageMachine:
         self.ledger.restore(snapshot.ledger)
         self.started = snapshot.started
         self.finished = snapshot.finished.copy()
+        self._any_finished = bool(self.finished.any())
         self.final_observations = None
 
     # ------------------------------------------------------------------ rendering
@@ -398,24 +406,24 @@ class _PrincipalAgentsMachine(StageMachine):
             peer = None if peer_offers is None else peer_amounts(peer_offers, tr.outcomes)
             transfers = transfer_matrix(self.num_envs, g.n_agents, peer=peer, rules=tr.transfers)
         paid = principal_action if self._pays else None
-        s = settle(paid, outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, transfers)
-        self.ledger.record(s)
+        s = settle(paid, outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, transfers, self.ledger)
         agent_rewards, principal_reward = g.on_settlement(state, s)
+        self.ledger.record(s)
         rewards = np.empty((self.num_envs, len(self.possible_agents)))
         if self._agent_column:
             rewards[:, 0] = principal_reward
         rewards[:, self._agent_column :] = agent_rewards
         terminated = tr.terminated
-        if g.horizon is None:
-            truncated = self._false
-        else:
-            truncated = (state.t >= g.horizon) & ~terminated
+        truncated = self._false if g.horizon is None else state.t >= g.horizon
+        if np.count_nonzero(terminated):
+            truncated = truncated & ~terminated
+            self._mark_finished(terminated | truncated)
+        elif np.count_nonzero(truncated):
+            self._mark_finished(truncated)
         self.outcomes = outcomes
         self._settled = True
         self.stage = 0
         self.offers = self._zero_offers
-        if not self.autoreset:
-            self.finished |= terminated | truncated
         return rewards, terminated, truncated, True
 
     def _clear_round(self) -> None:
@@ -424,11 +432,18 @@ class _PrincipalAgentsMachine(StageMachine):
         self.outcomes = self._no_outcomes
         self._settled = False
         self.finished[:] = False
+        self._any_finished = False
 
     def _reset_envs(self, idx: np.ndarray) -> None:
-        if len(idx) < self.num_envs:
-            self.ledger.reset(idx)
+        whole = len(idx) == self.num_envs
+        self.ledger.reset(None if whole else idx)
+        if whole:
+            self.finished[:] = False
+            self._any_finished = False
+            self.outcomes = self._no_outcomes
+        else:
             self.finished[idx] = False
+            self._any_finished = bool(self.finished.any())
             if self._settled:
                 self.outcomes = self.outcomes.copy()
                 self.outcomes[idx] = -1
@@ -708,8 +723,8 @@ class HierarchicalContracts(StageMachine):
         self._settled = True
         self.stage = 0
         self.offers = np.zeros_like(self.offers)
-        if not self.autoreset:
-            self.finished |= tr.terminated | truncated
+        if np.count_nonzero(tr.terminated) or np.count_nonzero(truncated):
+            self._mark_finished(tr.terminated | truncated)
         return rewards, tr.terminated, truncated, True
 
     def _clear_round(self) -> None:
@@ -718,11 +733,18 @@ class HierarchicalContracts(StageMachine):
         self.outcomes = self._no_outcomes
         self._settled = False
         self.finished[:] = False
+        self._any_finished = False
 
     def _reset_envs(self, idx: np.ndarray) -> None:
-        if len(idx) < self.num_envs:
-            self.ledger.reset(idx)
+        whole = len(idx) == self.num_envs
+        self.ledger.reset(None if whole else idx)
+        if whole:
+            self.finished[:] = False
+            self._any_finished = False
+            self.outcomes = self._no_outcomes
+        else:
             self.finished[idx] = False
+            self._any_finished = bool(self.finished.any())
             if self._settled:
                 self.outcomes = self.outcomes.copy()
                 self.outcomes[idx] = -1

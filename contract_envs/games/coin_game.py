@@ -8,10 +8,10 @@ page first for general information (round structure, ledger, role views).
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/coin_game-v0", preset="parl")` |
-| Batched | `contract_envs.vector.make("contract_envs/coin_game-v0", num_envs=1024, seed=0, preset="jaxmarl")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/coin_game-v1", preset="parl")` |
+| Batched | `contract_envs.vector.make("contract_envs/coin_game-v1", num_envs=1024, seed=0, preset="jaxmarl")` |
 | Actions | Mixed: principal Continuous (Box), agents Discrete |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes; native AEC: `contract_envs.make("aec", ...)` (principal, then each agent) |
 | Manual Control | No |
 | Agents | `agents = ['principal_0', 'agent_0', 'agent_1']` (`principal=False`: agents only) |
 | Agents | N + 1 (N = `n_agents`, default 2) |
@@ -20,7 +20,7 @@ page first for general information (round structure, ledger, role views).
 | Observation Shape | agent `{"grid": (4, G, G), "contract": (A,)}`; principal `(2N, G, G)` (layout: `obs_layout`) |
 | Observation Values | grid `{0, 1}`, contract `[0, payment_cap]` |
 | State Shape | `(2N*G*G + N*A + 1,)` float32 (`principal=False`: `(2N*G*G + 1,)`) |
-| State Values | `[global grid, contracts, round / max_steps]` |
+| State Values | `[global grid, contracts, round / horizon]` |
 
 The Coin Game (Lerer & Peysakhovich 2017; Foerster et al. 2018, LOLA) on a toroidal `G x G` grid:
 N agents, one colour each, collect coins of the agents' colours. Taking a coin of one's own colour
@@ -46,7 +46,7 @@ resolved `CoinGameRules`; `PRESETS` holds the tables.
 |---|---|---|---|---|---|
 | `grid_size` | 7 | 3 | 3 | 3 | 3 |
 | `n_agents` | 2 | 2 | 2 | 2 | 2 |
-| `max_steps` (episode length) | 50 | 20 | 20 | 150 | 100 |
+| `horizon` (rounds per episode) | 50 | 20 | 20 | 150 | 100 |
 | `inner_episode_length` | None | None | None | None | 10 |
 | `coins` | `"cycle"` | `"cycle"` | `"cycle"` | `"cycle"` | `"per_agent"` |
 | `stay_action` | False | False | False | False | True |
@@ -94,9 +94,9 @@ RLlib game it reportedly modifies. `rllib`: Ray RLlib's `CoinGame`
 * `own_coin_reward`, `other_coin_reward`: the picker's reward for a coin of its own / another
   colour. `owner_penalty`: subtracted from a coin's owner each time another agent takes it.
   `asymmetric_bonus`: added to agent_0 for each own-colour coin (RLlib's `AsymCoinGame`: 3.0).
-* `max_steps`: rounds per episode (truncation). `inner_episode_length` L: if set, positions and
+* `horizon`: rounds per episode (truncation). `inner_episode_length` L: if set, positions and
   coins are redrawn every L rounds inside an episode without ending it (JaxMARL's inner episodes;
-  `max_steps = num_inner_steps * num_outer_steps`); `infos` do not flag the inner boundary, the
+  `horizon = num_inner_steps * num_outer_steps`); `infos` do not flag the inner boundary, the
   round counter in `state()` and `render` shows it.
 
 ### Observation Space
@@ -117,7 +117,7 @@ this round (all zeros in the offer stage); with `principal=False` it is the grid
 
 The principal observes the global planes (2N channels as `"shared"` above, same layout and
 dtype). `state()` (`state_space`, float32) is the global planes flattened in `chw` order, then the
-current contracts `(N, A)` flattened, then `round / max_steps`.
+current contracts `(N, A)` flattened, then `round / horizon`.
 
 ### Action Space
 Agents: `Discrete(A)`. Principal: `Box(0, payment_cap, (N, A), float32)`, row i the contract of
@@ -125,10 +125,19 @@ agent_i; entry `[i, a]` is paid to agent_i if it takes action a. NaN/inf, negati
 payments, and out-of-range or non-integer agent actions raise `ValueError` naming the player.
 
 ### Rounds and stages
-With a principal a round takes two Parallel steps (see `contract_envs.core`): an *offer* stage
-(the principal's contract counts, agents' actions are ignored) and an *act* stage (agents act and
-observe their contract; the principal's action is ignored). `infos[player]["acting"]` tells whose
-action counts next; rewards arrive in the act stage. With `principal=False` a round is one step.
+With a principal a round takes two Parallel steps (`contract_envs.core.machines.SequentialContracts`):
+an *offer* stage (the principal's contract counts; agents' moves, if given, are only checked) and an
+*act* stage (agents act and observe their contract; a principal's move, if given, is only checked).
+`infos[player]["acting"]` tells whose move counts next; rewards arrive in the act stage. With
+`principal=False` a round is one step. The native AEC env has one turn per player per round:
+`principal_0`, then `agent_0`, `agent_1`, ...; the offer takes effect at the principal's turn, so
+each agent observes its contract at its own turn. A bad move raises at the turn that made it.
+
+### Outcomes
+Contracts are observed-action contracts: an agent's outcome is its action. The realised outcomes of
+the round are in `infos[agent_i]["outcome"]` and `infos["principal_0"]["outcomes"]` (-1 in a step
+that settles nothing). The principal observes the board, where the agents' moves show (PARL's
+principal conditions on the state), so its observation carries no separate outcome record.
 
 ### Rewards
 Agent i: `r_i + payment_i` (+ reward-sharing transfers); principal: `welfare_weight * sum_i r_i - sum_i payment_i`.
@@ -142,8 +151,8 @@ agent i; the principal takes no part) and recorded in the ledger's `transfer_in`
 principal's `welfare` = `sum_i r_i`), and running `episode_*` totals.
 
 ### Default agent policy of the principal's Gymnasium view
-`gymnasium.make("contract_envs/CoinGamePrincipal-v0", **kwargs)` is the principal's problem with
-`SelfishCoinAgent` agents plugged in (override with `agent_policy=`). Each agent scores every
+`gymnasium.make("contract_envs/CoinGamePrincipal-v1", **kwargs)` is the principal's problem with
+`SelfishCoinAgent` agents plugged in (the game's `default_policy()`; override with `agent_policy=`). Each agent scores every
 action a by `value(a) + payment(a)`, where `value(a)` = the largest
 `discount ** distance(cell after a, coin) * coin reward` over the coins it sees (own colour:
 `own_coin_reward` (+ `asymmetric_bonus` for agent_0), other colours: `other_coin_reward`;
@@ -155,16 +164,17 @@ agent's own observation, so it works with every `obs_view` and `obs_layout`.
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/coin_game-v0",
+contract_envs.make("parallel", "contract_envs/coin_game-v1",
                    preset="parl", principal=True, welfare_weight=10.0, payment_cap=10.0,
                    reward_sharing=0.0, max_cycles=None, render_mode=None,
-                   **rule_overrides)  # any CoinGameRules field, e.g. grid_size=5, tie_rule="random"
+                   **rule_overrides)  # any CoinGameRules field, e.g. grid_size=5, horizon=30
 ```
 `principal`: False gives the plain Coin Game of the agents alone (for independent learners);
 `welfare_weight`: weight of the agents' summed rewards in the principal's reward; `payment_cap`:
-largest payment per action; `reward_sharing`: proportion p in [0, 1]; `max_cycles`: Parallel
-steps before truncation (default `max_steps`, or `2 * max_steps` with a principal);
-`render_mode`: `"ansi"` (text), `"rgb_array"` (numpy drawing, no display needed) or `"human"`
+largest payment per action; `reward_sharing`: proportion p in [0, 1]; `max_cycles`: the PettingZoo
+adapters' own cut-off (Parallel: `step` calls, two per round with a principal; AEC: rounds; default
+none: episodes end at `horizon`); every argument is checked (integers integral, reals finite, in
+range) and a bad one raises `ValueError` naming it; `render_mode`: `"ansi"` (text), `"rgb_array"` (numpy drawing, no display needed) or `"human"`
 (prints the text frame each step).
 
 ### Performance
@@ -205,6 +215,14 @@ For comparison, JaxMARL's Coin Game (`jit(vmap(step))` in `lax.scan`, no contrac
   per non-owner picker, "other agents" as one channel) is this package's.
 
 ### Version History
+* v1: the game shape of contract-envs 0.2. Native AEC (one turn per player per round: principal,
+  then each agent; previously `parallel_to_aec` gave every player a turn in both stages); the
+  episode length is `horizon` (was `max_steps`); `max_cycles` only in the PettingZoo adapters;
+  realised outcomes in `infos`; moves of players whose move does not count in a stage are checked;
+  unknown player keys, non-integral or boolean actions and non-finite or non-integral arguments
+  raise; stepping before `reset()` or after the end raises; pickling mid-episode keeps the
+  episode. Dynamics, spaces and random draws are unchanged (same trajectories as v0 for the same
+  seed and moves).
 * v0: Initial release.
 """
 
@@ -218,9 +236,10 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
+from contract_envs.checks import check_choice, check_int, check_optional_int, check_real
 from contract_envs.contracts import ContractTerms, reward_sharing_transfers
-from contract_envs.core import ContractGame, Transition
-from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
+from contract_envs.core.game import Game, GameState, Transition
+from contract_envs.rng import BatchedStreams
 
 # (row, column) steps: right, left, down, up, stay (LOLA / JaxMARL order)
 MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]], dtype=np.int64)
@@ -239,7 +258,7 @@ class CoinGameRules:
 
     grid_size: int = 7
     n_agents: int = 2
-    max_steps: int = 50
+    horizon: int = 50
     inner_episode_length: int | None = None
     coins: str = "cycle"
     stay_action: bool = False
@@ -255,32 +274,36 @@ class CoinGameRules:
     obs_dtype: str = "uint8"
 
     def __post_init__(self) -> None:
-        for name in ("grid_size", "n_agents", "max_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an int, got {value!r}")
-        if self.grid_size < 2:
-            raise ValueError(f"grid_size must be >= 2, got {self.grid_size}")
-        if self.n_agents < 2:
-            raise ValueError(f"n_agents must be >= 2 (one colour per agent), got {self.n_agents}")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.inner_episode_length is not None and int(self.inner_episode_length) < 1:
-            raise ValueError(f"inner_episode_length must be >= 1 or None, got {self.inner_episode_length}")
-        for name, allowed in (("coins", COIN_MODES), ("tie_rule", TIE_RULES), ("obs_view", OBS_VIEWS),
-                              ("obs_layout", OBS_LAYOUTS), ("obs_dtype", OBS_DTYPES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        owner = "coin_game"
+        ints = {"grid_size": (2, None), "n_agents": (2, None), "horizon": (1, None)}
+        for name, (low, high) in ints.items():
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low, high, owner=owner))
+        inner = check_optional_int("inner_episode_length", self.inner_episode_length, 1, owner=owner)
+        object.__setattr__(self, "inner_episode_length", inner)
+        for name in ("stay_action", "spawn_on_agents", "start_overlap"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{owner}: {name} must be True or False, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        for name, allowed in (
+            ("coins", COIN_MODES),
+            ("tie_rule", TIE_RULES),
+            ("obs_view", OBS_VIEWS),
+            ("obs_layout", OBS_LAYOUTS),
+            ("obs_dtype", OBS_DTYPES),
+        ):
+            check_choice(name, getattr(self, name), allowed, owner=owner)
         for name in ("own_coin_reward", "other_coin_reward", "owner_penalty", "asymmetric_bonus"):
-            if not np.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, check_real(name, getattr(self, name), owner=owner))
         cells = self.grid_size**2
         if not self.start_overlap and self.n_agents > cells:
-            raise ValueError(f"{self.n_agents} agents cannot start on distinct cells of a {cells}-cell grid")
+            raise ValueError(
+                f"{owner}: n_agents must be <= grid_size**2 ({cells}) for agents to start on distinct cells "
+                f"(start_overlap=False), got {self.n_agents}"
+            )
         if not self.spawn_on_agents and self.n_agents >= cells:
             raise ValueError(
-                f"with spawn_on_agents=False a coin needs a free cell: n_agents ({self.n_agents}) must be < "
-                f"grid_size**2 ({cells})"
+                f"{owner}: with spawn_on_agents=False a coin needs a free cell: n_agents must be < "
+                f"grid_size**2 ({cells}), got {self.n_agents}"
             )
 
     @property
@@ -297,22 +320,49 @@ class CoinGameRules:
 
 
 _PARL = dict(
-    grid_size=7, n_agents=2, max_steps=50, inner_episode_length=None, coins="cycle", stay_action=False,
-    spawn_on_agents=False, start_overlap=False, tie_rule="random", own_coin_reward=1.0, other_coin_reward=0.2,
-    owner_penalty=0.0, asymmetric_bonus=0.0, obs_view="swap", obs_layout="chw", obs_dtype="uint8",
+    grid_size=7,
+    n_agents=2,
+    horizon=50,
+    inner_episode_length=None,
+    coins="cycle",
+    stay_action=False,
+    spawn_on_agents=False,
+    start_overlap=False,
+    tie_rule="random",
+    own_coin_reward=1.0,
+    other_coin_reward=0.2,
+    owner_penalty=0.0,
+    asymmetric_bonus=0.0,
+    obs_view="swap",
+    obs_layout="chw",
+    obs_dtype="uint8",
 )
 
 #: Complete rule sets named after the source they reproduce (see the module docstring's table).
 PRESETS: dict[str, dict[str, Any]] = {
     "parl": dict(_PARL),
-    "parl_3x3": dict(_PARL, grid_size=3, max_steps=20),
-    "rllib": dict(_PARL, grid_size=3, max_steps=20, other_coin_reward=1.0, owner_penalty=2.0, tie_rule="all",
-                  obs_layout="hwc"),
-    "lola": dict(_PARL, grid_size=3, max_steps=150, other_coin_reward=1.0, owner_penalty=2.0, tie_rule="first",
-                 obs_view="shared"),
-    "jaxmarl": dict(_PARL, grid_size=3, max_steps=100, inner_episode_length=10, coins="per_agent", stay_action=True,
-                    spawn_on_agents=True, start_overlap=True, tie_rule="all", other_coin_reward=1.0, owner_penalty=2.0,
-                    obs_layout="flat", obs_dtype="int8"),
+    "parl_3x3": dict(_PARL, grid_size=3, horizon=20),
+    "rllib": dict(
+        _PARL, grid_size=3, horizon=20, other_coin_reward=1.0, owner_penalty=2.0, tie_rule="all", obs_layout="hwc"
+    ),
+    "lola": dict(
+        _PARL, grid_size=3, horizon=150, other_coin_reward=1.0, owner_penalty=2.0, tie_rule="first", obs_view="shared"
+    ),
+    "jaxmarl": dict(
+        _PARL,
+        grid_size=3,
+        horizon=100,
+        inner_episode_length=10,
+        coins="per_agent",
+        stay_action=True,
+        spawn_on_agents=True,
+        start_overlap=True,
+        tie_rule="all",
+        other_coin_reward=1.0,
+        owner_penalty=2.0,
+        obs_layout="flat",
+        obs_dtype="int8",
+    ),
 }
 
 
@@ -321,6 +371,8 @@ def coin_game_rules(preset: str = "parl", **overrides: Any) -> CoinGameRules:
     if preset not in PRESETS:
         raise ValueError(f"unknown Coin Game preset {preset!r}; available: {sorted(PRESETS)}")
     fields = {f.name for f in dataclasses.fields(CoinGameRules)}
+    if "max_steps" in overrides:
+        raise ValueError("coin_game: max_steps was renamed horizon (rounds per episode) in coin_game-v1")
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown Coin Game argument(s) {unknown}; rule arguments are {sorted(fields)}")
@@ -339,100 +391,109 @@ def _tables(grid_size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _palette(n: int) -> np.ndarray:
-    base = [(220, 50, 47), (38, 110, 210), (60, 160, 40), (230, 140, 20), (150, 60, 190), (20, 170, 170),
-            (200, 60, 140), (120, 90, 40)]
+    base = [
+        (220, 50, 47),
+        (38, 110, 210),
+        (60, 160, 40),
+        (230, 140, 20),
+        (150, 60, 190),
+        (20, 170, 170),
+        (200, 60, 140),
+        (120, 90, 40),
+    ]
     colours = [base[i % len(base)] for i in range(n)]
     return np.array(colours, dtype=np.uint8)
 
 
-class CoinGame(ContractGame):
-    """Batched Coin Game dynamics over ``num_envs`` boards (see the module docstring).
+@dataclass
+class CoinGameState(GameState):
+    """State of a batch, object-major so that sums over agents or coins are row additions.
 
-    State (struct of arrays, object-major so that sums over agents or coins are row additions):
-    agents' cells ``[N, B]`` and coins' cells and colours ``[K, B]`` as flat cell indices
-    ``row * G + col`` (K = 1, or N with ``coins="per_agent"``). ``agent_cell``, ``coin_cell`` and
-    ``coin_colour`` are ``[B, N]`` / ``[B, K]`` views of them. Observations are written by one
-    scatter of ones into a zeroed buffer, at precomputed flat offsets.
+    ``positions [N + K, B]``: flat cells ``row * G + col`` of the agents, then of the coins (K = 1, or N
+    with ``coins="per_agent"``); ``colours [K, B]``: the coins' colours (agent indices);
+    ``last_actions``, ``last_rewards [N, B]``: the previous round (renders; -1 / 0 before the first).
+    Observations are cached in ``cache`` until the state changes (call ``clear_cache()`` after editing
+    the arrays by hand).
+    """
+
+    positions: np.ndarray
+    colours: np.ndarray
+    last_actions: np.ndarray
+    last_rewards: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def agent_cell(self) -> np.ndarray:
+        """``[B, N]`` view of the agents' flat cells."""
+        return self.positions[: self.last_actions.shape[0]].T
+
+    @property
+    def coin_cell(self) -> np.ndarray:
+        """``[B, K]`` view of the coins' flat cells."""
+        return self.positions[self.last_actions.shape[0] :].T
+
+    @property
+    def coin_colour(self) -> np.ndarray:
+        """``[B, K]`` view of the coins' colours."""
+        return self.colours.T
+
+
+class CoinGame(Game):
+    """Batched Coin Game rules over ``num_envs`` boards (see the module docstring).
+
+    Observations are written by one scatter of ones into a zeroed buffer, at precomputed flat offsets.
     """
 
     name = "coin_game"
+    principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
+    render_fps = 5
 
     def __init__(
-        self, rules: CoinGameRules, num_envs: int = 1, principal: bool = True, welfare_weight: float = 10.0,
-        payment_cap: float = 10.0, reward_sharing: float = 0.0, seed: int | None = None,
+        self,
+        rules: CoinGameRules,
+        num_envs: int = 1,
+        principal: bool = True,
+        welfare_weight: float = 10.0,
+        payment_cap: float = 10.0,
+        reward_sharing: float = 0.0,
     ) -> None:
         if not isinstance(rules, CoinGameRules):
             raise ValueError(f"rules must be a CoinGameRules, got {type(rules).__name__}")
-        if not np.isfinite(welfare_weight):
-            raise ValueError(f"welfare_weight must be finite, got {welfare_weight!r}")
-        if not (0.0 <= float(reward_sharing) <= 1.0):
-            raise ValueError(f"reward_sharing (proportion p) must lie in [0, 1], got {reward_sharing!r}")
+        if not isinstance(principal, bool):
+            raise ValueError(f"coin_game: principal must be True or False, got {principal!r}")
         self.rules = rules
-        self.welfare_weight = float(welfare_weight)
-        self.reward_sharing = float(reward_sharing)
-        self.rule_transfers = self.reward_sharing > 0.0  # settled by the contract layer as rule transfers
-        self.principal_in_welfare = False
+        self.welfare_weight = check_real("welfare_weight", welfare_weight, owner=self.name)
+        self.reward_sharing = check_real("reward_sharing (proportion p)", reward_sharing, 0.0, 1.0, owner=self.name)
         n, a = rules.n_agents, rules.n_actions
-        terms = ContractTerms(n, a, float(payment_cap)) if principal else None
-        super().__init__(num_envs, n, a, terms, rules.max_steps, seed)
+        terms = ContractTerms(n, a, check_real("payment_cap", payment_cap, 0.0, low_open=True, owner=self.name))
+        super().__init__(
+            num_envs, n, a, terms if principal else None, rules.horizon, transfers=self.reward_sharing > 0.0
+        )
         b = self.num_envs
         g = self.grid_size = rules.grid_size
         self.n_cells = g * g
-        self.n_coins = k = rules.n_coins
+        self.n_coins = rules.n_coins
         self._per_agent_coins = rules.coins == "per_agent"
-        self._move, self._ego = _tables(g)
-        self._move_flat = np.ascontiguousarray(self._move[:, :a]).ravel()  # [cell * A + action] -> cell
+        move, self._ego = _tables(g)
+        self._move = np.ascontiguousarray(move[:, :a])  # [cell, action] -> cell
         self._agent_index = np.arange(n)
         self._env_index = np.arange(b)
         self._dtype = np.dtype(rules.obs_dtype)
+        k = self.n_coins
         # random draws per env per step (fixed count: batch-independent streams): one spawn cell per
         # coin, then a colour draw ("random" coins), then one tie-break draw per coin ("random" ties)
         self._n_step_draws = k + int(rules.coins == "random") + (k if rules.tie_rule == "random" else 0)
         self._payoff = self._payoff_matrix()
         self._inner_end = None  # [round index t] -> round t + 1 ends an inner episode (not the last round)
         if rules.inner_episode_length is not None:
-            rounds = np.arange(1, rules.max_steps + 1)
-            self._inner_end = (rounds % rules.inner_episode_length == 0) & (rounds < rules.max_steps)
+            rounds = np.arange(1, rules.horizon + 1)
+            self._inner_end = (rounds % rules.inner_episode_length == 0) & (rounds < rules.horizon)
         self._build_spaces()
-        self._positions = np.zeros((n + k, b), dtype=np.int64)  # agents' cells, then coins' (written in place)
-        self._agents, self._coins = self._positions[:n], self._positions[n:]
-        self._colours = np.zeros((k, b), dtype=np.int64)
-        if self._per_agent_coins:
-            self._colours[:] = np.arange(k)[:, None]
-        self._last_actions = np.full((n, b), -1, dtype=np.int64)
-        self._last_rewards = np.zeros((n, b))
-        self._cache: dict[str, Any] = {}
-        self._no_outcome = np.zeros((b, n), dtype=np.int64)
         self._never_terminal = np.zeros(b, dtype=bool)
         self._build_scatter_tables()
-
-    # ----------------------------------------------------------------- views of the state
-    @property
-    def agent_cell(self) -> np.ndarray:
-        """``[B, N]`` view of the agents' flat cells."""
-        return self._agents.T
-
-    @property
-    def coin_cell(self) -> np.ndarray:
-        """``[B, K]`` view of the coins' flat cells."""
-        return self._coins.T
-
-    @property
-    def coin_colour(self) -> np.ndarray:
-        """``[B, K]`` view of the coins' colours (agent indices)."""
-        return self._colours.T
-
-    @property
-    def last_actions(self) -> np.ndarray:
-        return self._last_actions.T
-
-    @property
-    def last_rewards(self) -> np.ndarray:
-        return self._last_rewards.T
-
-    def invalidate(self) -> None:
-        """Drop cached observations (call after editing the state by hand)."""
-        self._cache.clear()
 
     # ----------------------------------------------------------------- spaces
     def _grid_shape(self, channels: int) -> tuple[int, ...]:
@@ -447,7 +508,7 @@ class CoinGame(ContractGame):
         r = self.rules
         grid = spaces.Box(0, 1, self._grid_shape(r.agent_channels), dtype=self._dtype)
         if self.has_principal:
-            self.agent_observation_space = spaces.Dict({"grid": grid, "contract": self.terms.contract_space()})
+            self.agent_observation_space = spaces.Dict({"grid": grid, "contract": self.principal.contract_space()})
         else:
             self.agent_observation_space = grid
         self.principal_observation_space = spaces.Box(0, 1, self._grid_shape(2 * r.n_agents), dtype=self._dtype)
@@ -455,7 +516,7 @@ class CoinGame(ContractGame):
         n_contract = r.n_agents * r.n_actions if self.has_principal else 0
         high = np.ones(n_grid + n_contract + 1, dtype=np.float32)
         if n_contract:
-            high[n_grid:n_grid + n_contract] = self.terms.payment_cap
+            high[n_grid : n_grid + n_contract] = self.principal.payment_cap
         self.state_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
 
     # ----------------------------------------------------------------- dynamics
@@ -492,25 +553,38 @@ class CoinGame(ContractGame):
             return np.floor(u * self.n_cells).astype(np.int64)
         return np.stack([self._kth_free(agents, row) for row in u])
 
-    def _reset(self, env_idx: np.ndarray) -> None:
+    def init_state(self) -> CoinGameState:
+        n, k, b = self.n_agents, self.n_coins, self.num_envs
+        colours = np.zeros((k, b), dtype=np.int64)
+        if self._per_agent_coins:
+            colours[:] = np.arange(k)[:, None]
+        return CoinGameState(
+            t=np.zeros(b, dtype=np.int64),
+            positions=np.zeros((n + k, b), dtype=np.int64),
+            colours=colours,
+            last_actions=np.full((n, b), -1, dtype=np.int64),
+            last_rewards=np.zeros((n, b)),
+        )
+
+    def reset(self, state: CoinGameState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
         r, n, k = self.rules, self.n_agents, self.n_coins
-        u = self.rng.uniform(n + k + 1, env_idx).T  # [draws, E]
+        u = rng.uniform(n + k + 1, env_idx).T  # [draws, E]
         if r.start_overlap:
             cells = np.floor(u[:n] * self.n_cells).astype(np.int64)
         else:
             cells = np.empty((n, len(env_idx)), dtype=np.int64)
             for i in range(n):
                 cells[i] = self._kth_free(cells[:i], u[i])
-        self._agents[:, env_idx] = cells
-        self._coins[:, env_idx] = self._spawn(cells, u[n:n + k])
+        state.positions[:n, env_idx] = cells
+        state.positions[n:, env_idx] = self._spawn(cells, u[n : n + k])
         if not self._per_agent_coins:
-            self._colours[0, env_idx] = np.floor(u[n + k] * n).astype(np.int64)
+            state.colours[0, env_idx] = np.floor(u[n + k] * n).astype(np.int64)
         # out of place: the previous arrays were handed out (the caller's actions, the rewards)
-        self._last_actions = self._last_actions.copy()
-        self._last_actions[:, env_idx] = -1
-        self._last_rewards = self._last_rewards.copy()
-        self._last_rewards[:, env_idx] = 0.0
-        self._cache.clear()
+        state.last_actions = state.last_actions.copy()
+        state.last_actions[:, env_idx] = -1
+        state.last_rewards = state.last_rewards.copy()
+        state.last_rewards[:, env_idx] = 0.0
+        state.cache.clear()
 
     def _resolve_ties(self, on: np.ndarray, u_tie: np.ndarray | None) -> np.ndarray:
         """Who picks each coin up, from ``on [N, ..., B]`` (agent i on the coin) by the tie rule."""
@@ -523,43 +597,45 @@ class CoinGame(ContractGame):
         winner = np.floor(u_tie * rank[-1]).astype(np.int64) + 1
         return on & (rank == winner)
 
-    def _step(self, actions: np.ndarray) -> Transition:
+    def step(
+        self, state: CoinGameState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
         r, n, k = self.rules, self.n_agents, self.n_coins
+        agents, coins = state.positions[:n], state.positions[n:]
         act = actions.T  # [N, B]
-        cell = self._move_flat[self._agents * self.n_actions + act]
-        self._agents[...] = cell
-        draws = self.rng.uniform(self._n_step_draws).T  # [draws, B]
-        u_tie = draws[self._n_step_draws - k:] if r.tie_rule == "random" else None
+        cell = self._move[agents, act]
+        agents[...] = cell
+        draws = rng.uniform(self._n_step_draws).T  # [draws, B]
+        u_tie = draws[self._n_step_draws - k :] if r.tie_rule == "random" else None
         if self._per_agent_coins:  # coin c has colour c
-            pick = self._resolve_ties(cell[:, None, :] == self._coins[None, :, :], u_tie)  # [N, K, B]
-            taken = pick.any(axis=0)  # [K, B]
+            pick = self._resolve_ties(cell[:, None, :] == coins[None, :, :], u_tie)  # [N, K, B]
+            taken = np.logical_or.reduce(pick, axis=0)  # [K, B]
             pick_by_colour = pick
         else:
-            pick = self._resolve_ties(cell == self._coins, u_tie[0] if u_tie is not None else None)  # [N, B]
-            taken = pick.any(axis=0)[None]
-            colour_is = self._colours == self._agent_index[:, None]  # [N colours, B]
+            pick = self._resolve_ties(cell == coins, u_tie[0] if u_tie is not None else None)  # [N, B]
+            taken = np.logical_or.reduce(pick, axis=0, keepdims=True)
+            colour_is = state.colours == self._agent_index[:, None]  # [N colours, B]
             pick_by_colour = pick[:, None, :] & colour_is[None]  # [N, N colours, B]
         # every reward at once: [N agents + principal, B] (einsum's fixed summation order keeps
         # batched and single envs bit-identical, which a BLAS matmul would not guarantee)
         payoffs = np.einsum("ik,kb->ib", self._payoff, pick_by_colour.reshape(n * n, -1))
         rewards = payoffs[:n]
-        if taken.any():
-            np.copyto(self._coins, self._spawn(cell, draws[:k]), where=taken)
+        if np.count_nonzero(taken):
+            np.copyto(coins, self._spawn(cell, draws[:k]), where=taken)
             if r.coins == "cycle":
-                self._colours = np.where(taken, self._colours + 1, self._colours) % n
+                state.colours = np.where(taken, state.colours + 1, state.colours) % n
             elif r.coins == "random":
-                self._colours = np.where(taken, np.floor(draws[k:k + 1] * n).astype(np.int64), self._colours)
-        self._cache.clear()
+                state.colours = np.where(taken, np.floor(draws[k : k + 1] * n).astype(np.int64), state.colours)
+        state.cache.clear()
         if self._inner_end is not None:  # redraw the board where this round ends an inner episode
-            at_boundary = np.take(self._inner_end, self.t, mode="clip")
-            if at_boundary.any():
-                self._reset(np.flatnonzero(at_boundary))
-        self._last_actions, self._last_rewards = act, rewards
+            at_boundary = self._inner_end[state.t]  # t < horizon: the stage machine truncates there
+            if np.count_nonzero(at_boundary):
+                self.reset(state, np.flatnonzero(at_boundary), rng)
+        state.last_actions, state.last_rewards = act, rewards
         agent_own = rewards.T
-        principal_own = payoffs[n]
-        outcomes = actions if self.has_principal else self._no_outcome  # no contracts: one dummy outcome
-        transfers = reward_sharing_transfers(agent_own, self.reward_sharing) if self.rule_transfers else None
-        return Transition(agent_own, principal_own, outcomes, self._never_terminal, transfers)
+        outcomes = actions if self.has_principal else None  # observed-action contracts: outcome = action
+        transfers = reward_sharing_transfers(agent_own, self.reward_sharing) if self.transfers else None
+        return Transition(agent_own, payoffs[n], outcomes, self._never_terminal, transfers)
 
     # ----------------------------------------------------------------- observations
     def _build_scatter_tables(self) -> None:
@@ -598,9 +674,10 @@ class CoinGame(ContractGame):
             views.append((global_obj, global_chan, 1 if chw else 2 * n, start, global_adjust))
         self._obs_tables = self._stack_views(views, chan_stride)
         self._unit_stride = chw  # every view's cell stride is 1
-        global_start = self._env_index * 2 * n * cells  # the global planes alone, chw, for state()
-        self._global_tables = self._stack_views([(global_obj, global_chan, 1, global_start,
-                                                  np.arange(n) * cells * (not self._per_agent_coins))], cells)
+        global_start = self._env_index * 2 * n * cells  # the global planes alone, chw, for global_state()
+        self._global_tables = self._stack_views(
+            [(global_obj, global_chan, 1, global_start, np.arange(n) * cells * (not self._per_agent_coins))], cells
+        )
 
     @staticmethod
     def _stack_views(views: list, chan_stride: int) -> tuple[np.ndarray, ...]:
@@ -610,37 +687,37 @@ class CoinGame(ContractGame):
         adjust = np.stack([v[4] for v in views])  # [V, N colours]
         return obj, base, stride, adjust
 
-    def _indices(self, tables: tuple[np.ndarray, ...], egocentric: bool) -> np.ndarray:
+    def _indices(self, state: CoinGameState, tables: tuple[np.ndarray, ...], egocentric: bool) -> np.ndarray:
         """Flat indices ``[V, S, B]`` of the ones of every view of ``tables``."""
         obj, base, stride, adjust = tables
         n = self.n_agents
-        where = self._positions[obj]  # [V, S, B] cells
+        where = state.positions[obj]  # [V, S, B] cells
         if egocentric:
-            where[:n] = self._ego[self._agents[:, None, :], where[:n]]
+            where[:n] = self._ego[state.positions[:n][:, None, :], where[:n]]
         if self._unit_stride:
             index = where + base
         else:
             index = where * stride
             index += base
         if not self._per_agent_coins:  # the single coin's channel depends on its colour
-            index[:, n] += adjust[:, self._colours[0]]
+            index[:, n] += adjust[:, state.colours[0]]
         return index
 
-    def _grids(self) -> tuple[np.ndarray, np.ndarray | None]:
+    def _grids(self, state: CoinGameState) -> tuple[np.ndarray, np.ndarray | None]:
         """Agents' grids ``[B, N, *shape]`` and the principal's ``[B, *shape]`` (None without one),
         written by a single scatter of ones into one zeroed buffer; cached until the state changes."""
-        grids = self._cache.get("grids")
+        grids = state.cache.get("grids")
         if grids is None:
             r, n, b = self.rules, self.n_agents, self.num_envs
-            index = self._indices(self._obs_tables, r.obs_view == "egocentric")
+            index = self._indices(state, self._obs_tables, r.obs_view == "egocentric")
             principal_size = b * 2 * n * self.n_cells if self.has_principal else 0
             buffer = np.zeros(self._agent_size + principal_size, self._dtype)
             buffer[index.ravel()] = 1
-            agent = self._shape_grid(self._as_planes(buffer[:self._agent_size], n, r.agent_channels))
+            agent = self._shape_grid(self._as_planes(buffer[: self._agent_size], n, r.agent_channels))
             principal = None
             if self.has_principal:
-                principal = self._shape_grid(self._as_planes(buffer[self._agent_size:], 1, 2 * n))[:, 0]
-            grids = self._cache["grids"] = (agent, principal)
+                principal = self._shape_grid(self._as_planes(buffer[self._agent_size :], 1, 2 * n))[:, 0]
+            grids = state.cache["grids"] = (agent, principal)
         return grids
 
     def _as_planes(self, flat: np.ndarray, n_viewers: int, channels: int) -> np.ndarray:
@@ -657,80 +734,85 @@ class CoinGame(ContractGame):
             return grid.reshape(*lead, g, g, grid.shape[-1])
         return grid.reshape(*lead, -1)
 
-    def agent_grids(self) -> np.ndarray:
+    def agent_grids(self, state: CoinGameState) -> np.ndarray:
         """Each agent's grid ``[B, N, *grid shape]`` in its own frame."""
-        return self._grids()[0]
+        return self._grids(state)[0]
 
-    def global_grid(self) -> np.ndarray:
+    def global_grid(self, state: CoinGameState) -> np.ndarray:
         """``[B, 2N, cells]`` bool: the agents' planes, then the coin planes by colour (chw order)."""
         flat = np.zeros(self.num_envs * 2 * self.n_agents * self.n_cells, dtype=bool)
-        flat[self._indices(self._global_tables, False).ravel()] = True
+        flat[self._indices(state, self._global_tables, False).ravel()] = True
         return flat.reshape(self.num_envs, 2 * self.n_agents, self.n_cells)
 
-    def principal_observation(self) -> np.ndarray:
-        principal = self._grids()[1]
+    def observe_principal(self, state: CoinGameState) -> np.ndarray:
+        principal = self._grids(state)[1]
         if principal is None:  # principal=False: not part of the game, but handy for inspection
-            planes = self.global_grid().astype(self._dtype)
+            planes = self.global_grid(state).astype(self._dtype)
             principal = self._shape_grid(planes if self.rules.obs_layout == "chw" else np.swapaxes(planes, 1, 2))
         return principal
 
-    def agent_observation(self, contracts: np.ndarray | None) -> Any:
-        grids = self.agent_grids()
+    def observe_agents(self, state: CoinGameState, offers: np.ndarray | None) -> Any:
+        grids = self.agent_grids(state)
         if not self.has_principal:
             return grids
-        if contracts is None:
-            contracts = np.zeros((self.num_envs, self.n_agents, self.n_actions))
-        return {"grid": grids, "contract": contracts.astype(np.float32)}
+        return {"grid": grids, "contract": offers.astype(np.float32)}
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        grid = self.global_grid().reshape(self.num_envs, -1)
+    def global_state(self, state: CoinGameState, offers: np.ndarray | None) -> np.ndarray:
+        grid = self.global_grid(state).reshape(self.num_envs, -1)
         parts = [grid.astype(np.float32)]
         if self.has_principal:
-            c = np.zeros((self.num_envs, self.n_agents * self.n_actions)) if contracts is None else contracts
-            parts.append(np.asarray(c, dtype=np.float32).reshape(self.num_envs, -1))
-        parts.append((self.t / self.horizon).astype(np.float32)[:, None])
+            parts.append(np.asarray(offers, dtype=np.float32).reshape(self.num_envs, -1))
+        parts.append((state.t / self.horizon).astype(np.float32)[:, None])
         return np.concatenate(parts, axis=1)
 
+    def default_policy(self) -> SelfishCoinAgent:
+        return SelfishCoinAgent(self.rules)
+
     # ----------------------------------------------------------------- rendering
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: CoinGameState, env_index: int, offers: np.ndarray | None = None) -> str:
         b, g = env_index, self.grid_size
         cells = [[""] * g for _ in range(g)]
-        for i, c in enumerate(self.agent_cell[b]):
+        for i, c in enumerate(state.agent_cell[b]):
             cells[c // g][c % g] += str(i)
-        for c, colour in zip(self.coin_cell[b], self.coin_colour[b], strict=True):
+        for c, colour in zip(state.coin_cell[b], state.coin_colour[b], strict=True):
             cells[c // g][c % g] += f"${colour}"
         width = max(3, max(len(s) for row in cells for s in row) + 1)
         rows = ["".join((s or ".").rjust(width) for s in row) for row in cells]
-        head = f"coin_game: round {int(self.t[b])}/{self.horizon} (digits: agents, $c: coin of agent c's colour)"
+        head = f"coin_game: round {int(state.t[b])}/{self.horizon} (digits: agents, $c: coin of agent c's colour)"
         last = ""
-        if self.last_actions[b, 0] >= 0:
-            moves = ", ".join(f"{i}:{ACTION_NAMES[a]}" for i, a in enumerate(self.last_actions[b]))
-            rew = ", ".join(f"{x:+.2f}" for x in self.last_rewards[b])
+        if state.last_actions[0, b] >= 0:
+            moves = ", ".join(f"{i}:{ACTION_NAMES[a]}" for i, a in enumerate(state.last_actions[:, b]))
+            rew = ", ".join(f"{x:+.2f}" for x in state.last_rewards[:, b])
             last = f"\nlast moves {moves} | rewards {rew}"
+        if offers is not None:
+            last += "\ncontracts offered: " + "; ".join(
+                f"agent_{i} {np.array2string(offers[b, i], precision=2)}" for i in range(self.n_agents)
+            )
         return head + "\n" + "\n".join(rows) + last
 
-    def render_rgb(self, env_index: int, cell_px: int = 32) -> np.ndarray:
-        """Top-down RGB frame ``[G * cell_px, G * cell_px, 3]`` uint8: agents as squares, coins as discs."""
-        b, g, p = env_index, self.grid_size, cell_px
+    def render_rgb(self, state: CoinGameState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """Top-down RGB frame ``[G * 32, G * 32, 3]`` uint8: agents as squares, coins as discs."""
+        b, g, p = env_index, self.grid_size, 32
         img = np.full((g * p, g * p, 3), 245, dtype=np.uint8)
         img[::p, :] = 200
         img[:, ::p] = 200
         img[-1, :] = 200
         img[:, -1] = 200
         colours = _palette(self.n_agents)
-        for c in np.unique(self.agent_cell[b]):
-            here = np.flatnonzero(self.agent_cell[b] == c)
+        agent_cell = state.agent_cell[b]
+        for c in np.unique(agent_cell):
+            here = np.flatnonzero(agent_cell == c)
             r0, c0 = (c // g) * p, (c % g) * p
             inset = max(2, p // 8)
             width = (p - 2 * inset) / len(here)
             for j, i in enumerate(here):
                 x0, x1 = c0 + inset + int(round(j * width)), c0 + inset + int(round((j + 1) * width))
-                img[r0 + inset:r0 + p - inset, x0:x1] = colours[i]
+                img[r0 + inset : r0 + p - inset, x0:x1] = colours[i]
         yy, xx = np.mgrid[0:p, 0:p] - (p - 1) / 2.0
         dist = np.sqrt(yy**2 + xx**2)
         disc, ring = dist <= 0.22 * p, dist <= 0.30 * p
-        for c, colour in zip(self.coin_cell[b], self.coin_colour[b], strict=True):
-            block = img[(c // g) * p:(c // g + 1) * p, (c % g) * p:(c % g + 1) * p]
+        for c, colour in zip(state.coin_cell[b], state.coin_colour[b], strict=True):
+            block = img[(c // g) * p : (c // g + 1) * p, (c % g) * p : (c % g + 1) * p]
             block[ring] = (255, 215, 0)  # gold rim marks a coin even on an agent of its colour
             block[disc] = colours[colour]
         return img
@@ -752,7 +834,7 @@ class SelfishCoinAgent:
         dc = np.abs(cols[:, None] - cols[None, :])
         distance = np.minimum(dr, g - dr) + np.minimum(dc, g - dc)  # toroidal Manhattan [cell, cell]
         self._dest = move[:, : rules.n_actions]  # [cell, action]
-        self._decay = self.discount ** distance
+        self._decay = self.discount**distance
 
     def _planes(self, grid: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r, g = self.rules, self.rules.grid_size
@@ -782,44 +864,32 @@ class SelfishCoinAgent:
         return int(np.argmax(values + contract))
 
 
-class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of the Coin Game with a contracting principal (see the module docstring)."""
-
-    metadata: ClassVar[dict[str, Any]] = {
-        "name": "coin_game_v0",
-        "render_modes": ["ansi", "rgb_array", "human"],
-        "is_parallelizable": True,
-        "render_fps": 5,
-    }
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, seed: int | None = None, preset: str = "parl", principal: bool = True,
-        welfare_weight: float = 10.0, payment_cap: float = 10.0, reward_sharing: float = 0.0, **rules: Any,
-    ) -> CoinGame:
-        return CoinGame(
-            coin_game_rules(preset, **rules), num_envs=num_envs, principal=principal, welfare_weight=welfare_weight,
-            payment_cap=payment_cap, reward_sharing=reward_sharing, seed=seed,
-        )
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
-
-
-def principal_gym_env(agent_policy: Any = None, render_mode: str | None = None, **kwargs: Any):
-    """The principal's Gymnasium view (``contract_envs/CoinGamePrincipal-v0``); default agents:
-    :class:`SelfishCoinAgent` built from the same rule arguments."""
-    from contract_envs.views import PrincipalGymEnv
-
-    if agent_policy is None:
-        rule_args = {k: v for k, v in kwargs.items() if k not in ("principal", "welfare_weight", "payment_cap",
-                                                                   "reward_sharing")}
-        agent_policy = SelfishCoinAgent(coin_game_rules(**rule_args))
-    return PrincipalGymEnv("contract_envs/coin_game-v0", agent_policy, render_mode=render_mode, **kwargs)
+def make_game(
+    num_envs: int = 1,
+    preset: str = "parl",
+    principal: bool = True,
+    welfare_weight: float = 10.0,
+    payment_cap: float = 10.0,
+    reward_sharing: float = 0.0,
+    **rules: Any,
+) -> CoinGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return CoinGame(
+        coin_game_rules(preset, **rules),
+        num_envs=num_envs,
+        principal=principal,
+        welfare_weight=welfare_weight,
+        payment_cap=payment_cap,
+        reward_sharing=reward_sharing,
+    )
 
 
 __all__ = [
-    "PRESETS", "CoinGame", "CoinGameRules", "SelfishCoinAgent", "coin_game_rules", "env", "parallel_env",
-    "principal_gym_env", "raw_env",
+    "PRESETS",
+    "CoinGame",
+    "CoinGameRules",
+    "CoinGameState",
+    "SelfishCoinAgent",
+    "coin_game_rules",
+    "make_game",
 ]

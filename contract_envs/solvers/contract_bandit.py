@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.contract_bandit import BanditInstance, bandit_instance
+from contract_envs.games.contract_bandit import BanditInstance, bandit_instance
 from contract_envs.solvers.min_pay import min_pay_contracts
 
 
