@@ -14,7 +14,6 @@ from contract_envs.games.principal_agent_mdp import (
 from contract_envs.solvers import solve_spe
 from tests.battery import run_battery
 
-
 ENV_ID = "contract_envs/principal_agent_mdp-v1"
 
 

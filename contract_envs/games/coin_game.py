@@ -152,8 +152,8 @@ principal's `welfare` = `sum_i r_i`), and running `episode_*` totals.
 
 ### Default agent policy of the principal's Gymnasium view
 `gymnasium.make("contract_envs/CoinGamePrincipal-v1", **kwargs)` is the principal's problem with
-`SelfishCoinAgent` agents plugged in (the game's `default_policy()`; override with `agent_policy=`). Each agent scores every
-action a by `value(a) + payment(a)`, where `value(a)` = the largest
+`SelfishCoinAgent` agents plugged in (the game's `default_policy()`; override with
+`agent_policy=`). Each agent scores every action a by `value(a) + payment(a)`, where `value(a)` = the largest
 `discount ** distance(cell after a, coin) * coin reward` over the coins it sees (own colour:
 `own_coin_reward` (+ `asymmetric_bonus` for agent_0), other colours: `other_coin_reward`;
 toroidal Manhattan distance; `discount = 0.9`), and takes the best, ties to the lowest action
@@ -174,7 +174,8 @@ contract_envs.make("parallel", "contract_envs/coin_game-v1",
 largest payment per action; `reward_sharing`: proportion p in [0, 1]; `max_cycles`: the PettingZoo
 adapters' own cut-off (Parallel: `step` calls, two per round with a principal; AEC: rounds; default
 none: episodes end at `horizon`); every argument is checked (integers integral, reals finite, in
-range) and a bad one raises `ValueError` naming it; `render_mode`: `"ansi"` (text), `"rgb_array"` (numpy drawing, no display needed) or `"human"`
+range) and a bad one raises `ValueError` naming it;
+`render_mode`: `"ansi"` (text), `"rgb_array"` (numpy drawing, no display needed) or `"human"`
 (prints the text frame each step).
 
 ### Performance
@@ -231,7 +232,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
