@@ -46,15 +46,24 @@ class _View(EzPickle):
     machine: StageMachine
     _view_fields: tuple[str, ...] = ()
 
+    def snapshot(self) -> dict[str, Any]:
+        """The full state of the episode (machine and view), for :meth:`restore`."""
+        return {
+            "machine": self.machine.snapshot(),
+            "view": {k: copy.deepcopy(getattr(self, k)) for k in self._view_fields},
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self.machine.restore(snapshot["machine"])
+        for k, v in snapshot["view"].items():
+            setattr(self, k, copy.deepcopy(v))
+
     def __getstate__(self) -> dict[str, Any]:
-        fields = {k: copy.deepcopy(getattr(self, k)) for k in self._view_fields}
-        return {"ezpickle": EzPickle.__getstate__(self), "machine": self.machine.snapshot(), "view": fields}
+        return {"ezpickle": EzPickle.__getstate__(self), "snapshot": self.snapshot()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         EzPickle.__setstate__(self, state["ezpickle"])
-        self.machine.restore(state["machine"])
-        for k, v in state["view"].items():
-            setattr(self, k, v)
+        self.restore(state["snapshot"])
 
     def _render(self) -> Any:
         if self.render_mode is None:

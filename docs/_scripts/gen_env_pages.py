@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from contract_envs.registration import ENVIRONMENTS  # noqa: E402
+from contract_envs.registry import ENVIRONMENTS  # noqa: E402
 
 
 def pages() -> dict[Path, str]:
