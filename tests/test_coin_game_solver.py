@@ -266,10 +266,13 @@ def _mean_se(x):
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
 
 
-@pytest.mark.parametrize("preset", ["parl_3x3", "rllib", "lola", "jaxmarl"])
+@pytest.mark.parametrize("preset", ["parl_3x3", "rllib", "lola", "jaxmarl", "parl_3x3 egocentric"])
 def test_dp_policy_in_env_achieves_dp_value(preset):
-    solution = solve_coin_game_welfare(coin_game_rules(preset))
-    welfare = rollout(preset, dp_policy(solution), 2000, seed=11)
+    """The DP's greedy policy, fed the state decoded from agent_0's observation (egocentric: a translated
+    state, which the toroidal game cannot tell apart), earns W* in the environment."""
+    overrides = dict(obs_view="egocentric") if preset.endswith("egocentric") else {}
+    solution = solve_coin_game_welfare(coin_game_rules(preset.split()[0], **overrides))
+    welfare = rollout(preset.split()[0], dp_policy(solution), 2000, seed=11, **overrides)
     mean, se = _mean_se(welfare)
     assert abs(mean - solution.value) <= 4 * se + 1e-9, (mean, se, solution.value)
 
