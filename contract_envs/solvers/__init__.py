@@ -4,6 +4,9 @@
   exact oracle agent for scoring learned principals (:func:`agent_best_response`, :func:`evaluate_policies`,
   :func:`implement_recommendations`).
 * Incentive design: Escape Room, Prisoner's Dilemma / reward transfer, TaxLite (``incentive_design``).
+* Coin Game: exact two-agent welfare optimum and principal value by expectimax DP
+  (:func:`solve_coin_game_welfare`, :func:`solve_coin_game_principal`) and a proven welfare upper bound for
+  any number of agents (:func:`coin_game_welfare_upper_bound`).
 * Hierarchical contracts: :func:`solve_tree_contracts`; principal-agent bandits: :func:`solve_contract_bandit`.
 """
 
@@ -12,6 +15,13 @@ from contract_envs.solvers.best_response import (
     agent_best_response,
     evaluate_policies,
     implement_recommendations,
+)
+from contract_envs.solvers.coin_game import (
+    CoinGameSolution,
+    coin_game_state_from_observation,
+    coin_game_welfare_upper_bound,
+    solve_coin_game_principal,
+    solve_coin_game_welfare,
 )
 from contract_envs.solvers.contract_bandit import BanditSolution, solve_contract_bandit
 from contract_envs.solvers.incentive_design import (
@@ -39,11 +49,14 @@ from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contra
 
 __all__ = [
     "BanditSolution",
+    "CoinGameSolution",
     "PolicyEvaluation",
     "Solution",
     "TaxLiteSolution",
     "TreeSolution",
     "agent_best_response",
+    "coin_game_state_from_observation",
+    "coin_game_welfare_upper_bound",
     "escape_room_best_designer_return",
     "escape_room_designer_return",
     "escape_room_max_welfare",
@@ -63,6 +76,8 @@ __all__ = [
     "reward_transfer_cooperation_dominant",
     "reward_transfer_grid_search",
     "reward_transfer_threshold",
+    "solve_coin_game_principal",
+    "solve_coin_game_welfare",
     "solve_contract_bandit",
     "solve_spe",
     "solve_tree_contracts",
