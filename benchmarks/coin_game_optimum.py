@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import contract_envs.vector
-from contract_envs.envs.coin_game import coin_game_rules
+from contract_envs.games.coin_game import coin_game_rules
 from contract_envs.solvers import (
     coin_game_state_from_observation,
     coin_game_welfare_upper_bound,
@@ -45,10 +45,10 @@ def best_of(fn, repeats: int):
 
 def simulate(preset: str, solution, episodes: int, seed: int) -> tuple[float, float]:
     """Mean and standard error of the welfare of the DP's greedy policy played in the environment."""
-    envs = contract_envs.vector.make("contract_envs/coin_game-v0", episodes, seed=seed, preset=preset, principal=False)
+    envs = contract_envs.vector.make("contract_envs/coin_game-v1", episodes, seed=seed, preset=preset, principal=False)
     obs, _ = envs.reset(seed=seed)
     welfare = np.zeros(episodes)
-    for t in range(solution.rules.max_steps):
+    for t in range(solution.rules.horizon):
         agents, coins, colours = coin_game_state_from_observation(solution.rules, obs["agent_0"])
         act = solution.actions(t, agents, coins, colours[:, 0])
         obs, rewards, *_ = envs.step({a: act[:, i] for i, a in enumerate(envs.agents)})
@@ -81,7 +81,7 @@ def main() -> None:
         selfish = solve_coin_game_principal(rules, payment_cap=0.0, store_values=False).value
         principal_bound = solution.principal_upper_bound(10.0)
         print(
-            f"| `{preset}` | {rules.grid_size}x{rules.grid_size}, {rules.max_steps} | {solution.n_states:,} | "
+            f"| `{preset}` | {rules.grid_size}x{rules.grid_size}, {rules.horizon} | {solution.n_states:,} | "
             f"{solution.value:.4f} | {seconds:.3f} s | {mean:.3f} +- {se:.3f} | {bound:.4f} ({balls:.4f}) | "
             f"{principal.value:.3f} ({p_seconds:.3f} s) | {round(selfish, 3) + 0.0:.3f} | {principal_bound:.3f} |"
         )

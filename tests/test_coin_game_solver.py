@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import contract_envs.vector
-from contract_envs.envs.coin_game import SelfishCoinAgent, coin_game_rules
+from contract_envs.games.coin_game import SelfishCoinAgent, coin_game_rules
 from contract_envs.solvers import (
     coin_game_state_from_observation,
     coin_game_welfare_upper_bound,
@@ -17,7 +17,7 @@ from contract_envs.solvers import (
 )
 from contract_envs.solvers.coin_game import selfish_agent_values
 
-ENV_ID = "contract_envs/coin_game-v0"
+ENV_ID = "contract_envs/coin_game-v1"
 STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0), (0, 0))
 
 
@@ -30,7 +30,7 @@ def brute_force(rules, welfare_weight=1.0, selfish_discount=None):
     principal's against SelfishCoinAgent agents: ``welfare_weight * welfare`` minus the cheapest
     payments ``max_b score(b) - score(a)`` that make each agent take its part of the joint action.
     """
-    g, n, horizon = rules.grid_size, rules.n_agents, rules.max_steps
+    g, n, horizon = rules.grid_size, rules.n_agents, rules.horizon
     cells = g * g
     actions = range(rules.n_actions)
 
@@ -163,24 +163,24 @@ def _state_tuples(rules):
 
 
 TINY = {
-    "parl_3x3": dict(grid_size=2, max_steps=3),
-    "rllib": dict(grid_size=2, max_steps=3),
-    "lola": dict(grid_size=2, max_steps=3),
-    "jaxmarl": dict(grid_size=2, max_steps=4, inner_episode_length=2),
-    "parl_3x3 random colours, first tie": dict(grid_size=2, max_steps=3, coins="random", tie_rule="first"),
+    "parl_3x3": dict(grid_size=2, horizon=3),
+    "rllib": dict(grid_size=2, horizon=3),
+    "lola": dict(grid_size=2, horizon=3),
+    "jaxmarl": dict(grid_size=2, horizon=4, inner_episode_length=2),
+    "parl_3x3 random colours, first tie": dict(grid_size=2, horizon=3, coins="random", tie_rule="first"),
     "rllib asymmetric, spawn on agents": dict(
-        grid_size=2, max_steps=3, asymmetric_bonus=3.0, spawn_on_agents=True, start_overlap=True
+        grid_size=2, horizon=3, asymmetric_bonus=3.0, spawn_on_agents=True, start_overlap=True
     ),
     "jaxmarl no stay, random tie, no spawn on agents": dict(
         grid_size=2,
-        max_steps=3,
+        horizon=3,
         stay_action=False,
         tie_rule="random",
         spawn_on_agents=False,
         start_overlap=False,
         inner_episode_length=None,
     ),
-    "lola 3x3 with stay": dict(grid_size=3, max_steps=2, stay_action=True),
+    "lola 3x3 with stay": dict(grid_size=3, horizon=2, stay_action=True),
 }
 
 
@@ -197,7 +197,7 @@ def test_dp_matches_brute_force_on_tiny_games(case):
 
 @pytest.mark.parametrize("case", ["parl_3x3", "jaxmarl", "rllib asymmetric, spawn on agents", "rllib asymmetric 3x3"])
 def test_principal_dp_matches_brute_force(case):
-    overrides = dict(grid_size=3, max_steps=2, asymmetric_bonus=3.0) if case == "rllib asymmetric 3x3" else TINY[case]
+    overrides = dict(grid_size=3, horizon=2, asymmetric_bonus=3.0) if case == "rllib asymmetric 3x3" else TINY[case]
     rules = coin_game_rules(case.split()[0], **overrides)
     solution = solve_coin_game_principal(rules, welfare_weight=3.0)
     value, expected = brute_force(rules, welfare_weight=3.0, selfish_discount=0.9)
@@ -211,7 +211,7 @@ def test_principal_dp_matches_brute_force(case):
 def test_inner_episodes_add_up():
     """With jaxmarl's inner episodes the optimum is the sum of the optima of the inner episodes."""
     jax = solve_coin_game_welfare(coin_game_rules("jaxmarl"), store_values=False)
-    inner = solve_coin_game_welfare(coin_game_rules("jaxmarl", max_steps=10, inner_episode_length=None))
+    inner = solve_coin_game_welfare(coin_game_rules("jaxmarl", horizon=10, inner_episode_length=None))
     assert jax.value == pytest.approx(10 * inner.value, rel=1e-12)
 
 
@@ -220,7 +220,7 @@ def rollout(preset, policy, episodes, seed=0, **rules):
     """Welfare of each of ``episodes`` episodes of ``policy(t, obs) -> actions [B, N]`` in the batched env."""
     envs = contract_envs.vector.make(ENV_ID, episodes, seed=seed, preset=preset, principal=False, **rules)
     obs, _ = envs.reset(seed=seed)
-    horizon = coin_game_rules(preset, **rules).max_steps
+    horizon = coin_game_rules(preset, **rules).horizon
     welfare = np.zeros(episodes)
     for t in range(horizon):
         actions = policy(t, obs)
@@ -298,7 +298,7 @@ def test_principal_policy_with_selfish_agents_in_env():
     envs = contract_envs.vector.make(ENV_ID, b, seed=3, preset="parl_3x3", principal=True)
     obs, _ = envs.reset(seed=3)
     total = np.zeros(b)
-    for t in range(rules.max_steps):
+    for t in range(rules.horizon):
         agents, coins, colours = coin_game_state_from_observation(rules, obs["agent_0"]["grid"])
         target = solution.actions(t, agents, coins, colours[:, 0])
         contracts = solution.contracts(target, agents, coins, colours[:, 0])
@@ -321,7 +321,7 @@ def test_principal_policy_with_selfish_agents_in_env():
 def test_principal_without_budget_gets_the_selfish_agents_return(preset):
     """payment_cap=0: the principal can only let the agents pick (a tie to a higher index cannot be bought), so
     its DP value is the return of SelfishCoinAgent agents without contracts, simulated in the env."""
-    overrides = dict(max_steps=30) if preset == "jaxmarl" else {}
+    overrides = dict(horizon=30) if preset == "jaxmarl" else {}
     rules = coin_game_rules(preset, **overrides)
     value = solve_coin_game_principal(rules, payment_cap=0.0).value
     agent = SelfishCoinAgent(rules)
@@ -329,7 +329,7 @@ def test_principal_without_budget_gets_the_selfish_agents_return(preset):
     envs = contract_envs.vector.make(ENV_ID, b, seed=4, preset=preset, principal=True, **overrides)
     envs.reset(seed=4)
     total = np.zeros(b)
-    for _ in range(rules.max_steps):
+    for _ in range(rules.horizon):
         obs, *_ = envs.step({"principal_0": np.zeros((b, 2, rules.n_actions))})
         taken = np.array(
             [
@@ -417,7 +417,7 @@ def test_upper_bound_is_above_the_exact_optimum(preset):
 def test_upper_bound_is_above_brute_force_for_three_agents(case):
     preset, rounds, extra = case
     rules = coin_game_rules(
-        preset, **dict(TINY[preset], n_agents=3, max_steps=rounds, inner_episode_length=None, **extra)
+        preset, **dict(TINY[preset], n_agents=3, horizon=rounds, inner_episode_length=None, **extra)
     )
     _, exact = brute_force(rules)
     for method in ("configurations", "balls"):

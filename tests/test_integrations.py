@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from contract_envs.envs import principal_agent_mdp_v0
+import contract_envs
 
 torch = pytest.importorskip("torch")
 torchrl_envs = pytest.importorskip("torchrl.envs")  # installed by the "test" extra, so this always runs in CI
@@ -15,7 +15,7 @@ def test_torchrl_pettingzoo_wrapper_groups_roles_and_keeps_the_ledger():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchRL warns about the PettingZoo version it was tested with
         env = torchrl_envs.PettingZooWrapper(
-            principal_agent_mdp_v0.parallel_env(depth=3), return_state=True, done_on_any=False
+            contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v1", depth=3), return_state=True, done_on_any=False
         )
     assert env.group_map == {"principal": ["principal_0"], "agent": ["agent_0"]}
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from contract_envs.envs.principal_agent_mdp import random_binary_tree
+from contract_envs.games.principal_agent_mdp import random_binary_tree
 from contract_envs.solvers import agent_best_response, solve_spe
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -86,7 +86,7 @@ def test_min_pay_contract_implements_recommendation_in_env():
     np.testing.assert_allclose(amounts, [2.0, 0.0])
     paid_values = q + contracts
     assert all(paid_values[i, rec[i]] >= paid_values[i].max() - 1e-12 for i in range(2))
-    env = vector.make("contract_envs/coin_game-v0", 1, seed=0, preset="parl_3x3", principal=True)
+    env = vector.make("contract_envs/coin_game-v1", 1, seed=0, preset="parl_3x3", principal=True)
     env.step({"principal_0": contracts[None]})
     _, rewards, _, _, infos = env.step({"agent_0": np.array([0]), "agent_1": np.array([1])})
     assert infos["agent_0"]["payment"][0] == pytest.approx(2.0)  # followed: paid
@@ -106,7 +106,7 @@ def test_vdn_targets_match_explicit_sum():
 
 def test_vdn_reward_is_env_principal_reward_over_welfare_weight():
     """With every agent following, sum_i (r_i - alpha b_i) is the env's principal reward divided by 1/alpha."""
-    env = vector.make("contract_envs/coin_game-v0", 8, seed=3, preset="parl_3x3", principal=True, welfare_weight=10.0)
+    env = vector.make("contract_envs/coin_game-v1", 8, seed=3, preset="parl_3x3", principal=True, welfare_weight=10.0)
     rng = np.random.default_rng(0)
     for _ in range(30):
         rec, amounts = rng.integers(0, 4, (8, 2)), rng.random((8, 2))
@@ -169,7 +169,7 @@ def test_follow_bits_constant_within_training_episodes(tmp_path):
 def test_q_network_shapes_and_shared_frames():
     net = CoinQNetwork(7, 4, extra_inputs=1)
     assert net(torch.zeros(5, 4, 7, 7), torch.zeros(5, 1)).shape == (5, 4)
-    env = vector.make("contract_envs/coin_game-v0", 2, seed=0, preset="parl", principal=False)
+    env = vector.make("contract_envs/coin_game-v1", 2, seed=0, preset="parl", principal=False)
     obs, _ = env.reset(seed=0)
     frames = dqn_independent.stack_agent_obs(obs, env.agents)
     # swapped frames: each agent's channel 0 is itself, channel 1 the other agent

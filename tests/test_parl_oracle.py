@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from contract_envs.envs.principal_agent_mdp import hidden_action_e8, random_binary_tree, random_mdp
+from contract_envs.games.principal_agent_mdp import hidden_action_e8, random_binary_tree, random_mdp
 from contract_envs.solvers import (
     agent_best_response,
     evaluate_policies,

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from contract_envs.envs.principal_agent_mdp import (
+from contract_envs.games.principal_agent_mdp import (
     PrincipalAgentMDPSpec,
     hidden_action_e8,
     random_binary_tree,

@@ -1,6 +1,6 @@
 """Exact Coin Game optimum: centralised welfare by expectimax dynamic programming, and upper bounds.
 
-The solvers depend only on :class:`~contract_envs.envs.coin_game.CoinGameRules` (a frozen table of
+The solvers depend only on :class:`~contract_envs.games.coin_game.CoinGameRules` (a frozen table of
 rule values) and re-derive the dynamics from the rules documented in the environment's docstring:
 toroidal ``G x G`` grid, move table (0 right, 1 left, 2 down, 3 up, 4 stay), coins (``"cycle"``,
 ``"random"``, ``"per_agent"``), spawn rule (``spawn_on_agents``), start rule (``start_overlap``), tie
@@ -34,7 +34,7 @@ the agents its expected return is at most ``welfare_weight * W*``
 (:meth:`CoinGameSolution.principal_upper_bound`). Its exact optimum against agents that best
 respond to contracts *and* to each other (PARL's setting) depends on equilibrium selection among
 learning agents and is not computed. It is computed exactly against the environment's documented
-default agents, :class:`~contract_envs.envs.coin_game.SelfishCoinAgent` (the agents of
+default agents, :class:`~contract_envs.games.coin_game.SelfishCoinAgent` (the agents of
 ``contract_envs/CoinGamePrincipal-v0``; :func:`solve_coin_game_principal`): such an agent takes the
 lowest-index maximiser of ``value(a) + payment(a)``, so the cheapest contract that makes it take
 ``a`` pays ``gap(a) = max_b value(b) - value(a)`` on ``a`` (plus an arbitrarily small amount when a
@@ -80,7 +80,7 @@ from typing import Any
 
 import numpy as np
 
-from contract_envs.envs.coin_game import CoinGameRules
+from contract_envs.games.coin_game import CoinGameRules
 
 #: (row, column) steps of actions 0..4: right, left, down, up, stay (the documented move table).
 MOVE_STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0), (0, 0))
@@ -137,7 +137,7 @@ def landing_welfare(rules: CoinGameRules) -> np.ndarray:
 def _round_ends_inner_episode(rules: CoinGameRules, t: int) -> bool:
     """Whether the board is redrawn after round ``t`` (0-based) without the episode ending."""
     length = rules.inner_episode_length
-    return length is not None and (t + 1) % int(length) == 0 and t + 1 < rules.max_steps
+    return length is not None and (t + 1) % int(length) == 0 and t + 1 < rules.horizon
 
 
 def _state_shape(rules: CoinGameRules) -> tuple[int, ...]:
@@ -160,7 +160,7 @@ def _check_exact(rules: CoinGameRules, store_values: bool, max_table_entries: in
             "coin_game_welfare_upper_bound(rules) for an upper bound on welfare"
         )
     n_states = math.prod(_state_shape(rules))
-    tables = rules.max_steps + 1 if store_values else 4
+    tables = rules.horizon + 1 if store_values else 4
     if n_states * tables > max_table_entries:
         raise ValueError(
             f"grid_size={rules.grid_size} with coins={rules.coins!r} has {n_states:,} states per round; x {tables} "
@@ -282,7 +282,7 @@ class _Dynamics:
 
 
 def selfish_agent_values(rules: CoinGameRules, agent: int, discount: float = 0.9) -> np.ndarray:
-    """The documented score of :class:`~contract_envs.envs.coin_game.SelfishCoinAgent` without payments.
+    """The documented score of :class:`~contract_envs.games.coin_game.SelfishCoinAgent` without payments.
 
     ``[own cell, coin cell(s)..., (coin colour,) action]``: the largest ``discount ** distance(cell
     after the action, coin) * worth`` over the coins (own colour: ``own_coin_reward`` (+
@@ -358,7 +358,7 @@ class CoinGameSolution:
     def _post_move(self, t: int) -> np.ndarray:
         if self.values is None:
             raise ValueError("this solution was computed with store_values=False; re-solve with store_values=True")
-        h = self.rules.max_steps
+        h = self.rules.horizon
         if not 0 <= t < h:
             raise ValueError(f"round index t must be in [0, {h - 1}], got {t}")
         if t not in self._post_cache:
@@ -439,7 +439,7 @@ def _solve(
     n_states = _check_exact(rules, store_values, max_table_entries)
     clock = time.perf_counter()
     model = _Dynamics(rules)
-    h = rules.max_steps
+    h = rules.horizon
     values = np.empty((h + 1, *model.shape)) if store_values else None
     nxt = None  # V_{t+1}; None at the horizon (value 0)
     if values is not None:
@@ -681,7 +681,7 @@ def coin_game_welfare_upper_bound(
         relaxation = _BallRelaxation(rules)
     else:
         relaxation = _PlacementRelaxation(rules)
-    h, length = rules.max_steps, rules.inner_episode_length
+    h, length = rules.horizon, rules.inner_episode_length
     if length is None or int(length) >= h:
         return _slot_bound(rules, relaxation, h)
     full, rest = divmod(h, int(length))
