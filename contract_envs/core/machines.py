@@ -426,12 +426,12 @@ class _PrincipalAgentsMachine(StageMachine):
         self.finished[:] = False
 
     def _reset_envs(self, idx: np.ndarray) -> None:
-        if len(idx) < self.num_envs:
-            self.ledger.reset(idx)
-            self.finished[idx] = False
-            if self._settled:
-                self.outcomes = self.outcomes.copy()
-                self.outcomes[idx] = -1
+        # also when idx is every environment (auto-reset after a step that ended all episodes)
+        self.ledger.reset(idx)
+        self.finished[idx] = False
+        if self._settled:
+            self.outcomes = self.outcomes.copy()
+            self.outcomes[idx] = -1
         self.state.t[idx] = 0
         self.game.reset(self.state, idx, self.rng)
 
@@ -720,12 +720,12 @@ class HierarchicalContracts(StageMachine):
         self.finished[:] = False
 
     def _reset_envs(self, idx: np.ndarray) -> None:
-        if len(idx) < self.num_envs:
-            self.ledger.reset(idx)
-            self.finished[idx] = False
-            if self._settled:
-                self.outcomes = self.outcomes.copy()
-                self.outcomes[idx] = -1
+        # also when idx is every environment (auto-reset after a step that ended all episodes)
+        self.ledger.reset(idx)
+        self.finished[idx] = False
+        if self._settled:
+            self.outcomes = self.outcomes.copy()
+            self.outcomes[idx] = -1
         self.state.t[idx] = 0
         self.game.reset(self.state, idx, self.rng)
 
