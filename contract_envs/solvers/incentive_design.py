@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.tax_economy import isoelastic_utility
+from contract_envs.games.tax_economy import isoelastic_utility
 
 LEVER, START, DOOR = 0, 1, 2
 LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
@@ -209,7 +209,7 @@ def taxlite_coin(labour: np.ndarray, rate, skills=TAXLITE_SKILLS) -> np.ndarray:
 
 def productivity_and_equality(coin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Productivity ``sum c`` and equality ``1 - G n / (n - 1)`` along the last axis."""
-    from contract_envs.envs._incentive_common import gini_equality
+    from contract_envs.games._incentive_common import gini_equality
 
     return coin.sum(axis=-1), gini_equality(coin)
 
