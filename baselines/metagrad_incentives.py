@@ -52,7 +52,7 @@ Results over 5 seeds, against the same agents without a designer: ``docs/results
 
 Usage::
 
-    PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v0 \
+    PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v1 \
         --env-kwargs '{"n_agents": 5, "min_at_lever": 2}'
 """
 
@@ -73,7 +73,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
 import contract_envs.vector
-from contract_envs.contracts import PRINCIPAL
+from contract_envs.contracts import PRINCIPAL, ContractTerms
 
 
 @dataclass
@@ -100,8 +100,8 @@ class Args:
     """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
 
     # environment
-    env_id: str = "contract_envs/escape_room-v0"
-    """escape_room-v0, prisoners_dilemma-v0, tax_economy-v0 or cleanup-v0 (contract_envs ids)"""
+    env_id: str = "contract_envs/escape_room-v1"
+    """escape_room-v1, prisoners_dilemma-v1, tax_economy-v1 or cleanup-v1 (contract_envs ids)"""
     env_kwargs: str = "{}"
     """JSON object of environment keyword arguments, e.g. '{"n_agents": 3, "min_at_lever": 2}'"""
 
@@ -325,34 +325,37 @@ class IncentiveFunction(nn.Module):
 
 # ----------------------------------------------------------------------------- environments
 class Problem:
-    """What the algorithm needs from an incentive-design environment, on a ``VectorContractEnv``."""
+    """What the algorithm needs from an incentive-design environment, on the batched API (a stage machine).
+
+    An environment whose episode ends before the others' is restarted (``reset(env_idx=...)``); its later steps
+    in the batch are masked out (``alive``)."""
 
     def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict, announce_rates: bool = False,
                  designer_noise: float = 0.0):
         self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
         self.game = g = self.env.game
-        if g.terms is None:
+        terms = g.principal
+        if terms is None:
             raise ValueError(f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
                              "use incentives='per_action' or 'per_agent' (or --designer none)")
         self.name, self.num_envs, self.n_agents, self.n_actions = g.name, num_envs, g.n_agents, g.n_actions
         self.horizon = int(g.horizon)
         self.is_tax = g.name == "tax_economy"
-        self.cap = float(g.terms.payment_cap)
-        self.schedule_shape = g.terms.shape
+        # the designer's largest entry: a payment cap, or the tax planner's highest rate (a PolicyTerms)
+        self.cap = float(terms.payment_cap if isinstance(terms, ContractTerms) else terms.high)
+        self.schedule_shape = terms.shape
         self.alpha = 0.0 if self.is_tax else float(getattr(g, "incentive_cost", 1.0))
         self.agent_scale = self._scale(g.agent_observation_space)
         self.designer_scale = self._scale(g.principal_observation_space)
         self.agent_obs_dim = int(np.prod(g.agent_observation_space.shape))
         self.designer_obs_dim = int(np.prod(g.principal_observation_space.shape))
         if (announce_rates or designer_noise) and not self.is_tax:
-            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v0 only")
+            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v1 only")
         if designer_noise < 0:
             raise ValueError(f"--designer-noise must be >= 0, got {designer_noise}")
         self.announce_rates, self.designer_noise = bool(announce_rates), float(designer_noise)
         if self.announce_rates:
             self.agent_obs_dim += int(np.prod(self.schedule_shape))
-        led = self.env.ledger
-        self._own, self._paid = led.agent_info_keys.index("own_reward"), led.agent_info_keys.index("payment")
 
     @staticmethod
     def _scale(space) -> np.ndarray:
@@ -394,39 +397,42 @@ class Problem:
                 actions = actions.reshape(b, n).numpy()
             step = {a: actions[:, i] for i, a in enumerate(env.agents)}
             step[PRINCIPAL] = schedule
-            obs, rewards, _, _, finished = env.step_arrays(step)
-            own = env.ledger.agent[:, :, self._own].copy()
+            obs, rewards, terms, truncs, infos = env.step(step)
+            finished = terms[PRINCIPAL] | truncs[PRINCIPAL]
+            own = np.stack([infos[a]["own_reward"] for a in env.agents], axis=1)
             out["agent_obs"].append(agent_obs)
             out["designer_obs"].append(designer_obs.astype(np.float32))
             out["actions"].append(actions)
             out["env_reward"].append(own)
             out["agent_reward"].append(np.stack([rewards[a] for a in env.agents], axis=1))
-            out["paid"].append(env.ledger.agent[:, :, self._paid].copy())
-            out["outcome"].append(self.outcomes(actions, own))
+            out["paid"].append(np.stack([infos[a]["payment"] for a in env.agents], axis=1))
+            out["outcome"].append(self.outcomes(actions, infos))
             out["alive"].append(~done)
             out["designer_reward"].append(rewards[PRINCIPAL].copy())
             out["welfare"].append(own.sum(axis=1))
             out["schedule"].append(schedule)
-            out["extra"].append(self.extra())
+            out["extra"].append(self.extra(infos))
             out["noise"].append(noise.numpy())
             done = done | finished
             if done.all():
                 break
+            if finished.any() and not env.autoreset:  # restart ended episodes; their later steps are masked out
+                obs, _ = env.reset(env_idx=np.flatnonzero(finished))
         return {k: np.stack(v) for k, v in out.items()}
 
-    def outcomes(self, actions: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """Index of the schedule entry each agent is paid on (the action; Cleanup: clean / apple / other)."""
-        if self.name == "cleanup":
-            return np.where(actions == 5, 0, np.where(own > 0, 1, 2))
-        return actions
-
-    def extra(self) -> np.ndarray:
-        """Per-env numbers logged per step: Cleanup waste cleaned; tax productivity x equality."""
-        g = self.game
-        if self.name == "cleanup":
-            return g.last_cleaned.sum(axis=1)
+    def outcomes(self, actions: np.ndarray, infos: dict) -> np.ndarray:
+        """Index of the schedule entry each agent was paid on: its realised outcome (the action; Cleanup: clean /
+        apple / other). Taxes have no outcome-contingent payment: the labour choices stand in."""
         if self.is_tax:
-            return g.coin.sum(axis=1) * g.equality
+            return actions
+        return np.stack([infos[a]["outcome"] for a in self.env.agents], axis=1)
+
+    def extra(self, infos: dict) -> np.ndarray:
+        """Per-env numbers logged per step: Cleanup waste cleaned; tax productivity x equality."""
+        if self.name == "cleanup":
+            return sum(infos[a]["cleaned"] for a in self.env.agents)
+        if self.is_tax:
+            return infos[PRINCIPAL]["equality_times_productivity"]
         return np.zeros(self.num_envs)
 
     # ---- differentiable rewards

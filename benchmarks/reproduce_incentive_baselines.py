@@ -30,10 +30,10 @@ import numpy as np  # noqa: E402
 from contract_envs.solvers import escape_room_max_welfare, taxlite_solve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ER = "contract_envs/escape_room-v0"
-PD = "contract_envs/prisoners_dilemma-v0"
-TAX = "contract_envs/tax_economy-v0"
-CLEANUP = "contract_envs/cleanup-v0"
+ER = "contract_envs/escape_room-v1"
+PD = "contract_envs/prisoners_dilemma-v1"
+TAX = "contract_envs/tax_economy-v1"
+CLEANUP = "contract_envs/cleanup-v1"
 
 # name -> (script, flags); every run adds --seed, --metrics-path
 CONFIGS: dict[str, tuple[str, list[str]]] = {

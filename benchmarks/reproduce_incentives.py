@@ -39,22 +39,22 @@ ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2", "--designer-lr-final", "1e-4", 
 # agents saturated and kept cooperating after the schedule had fallen below their best-response threshold.
 PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4", "--agent-hidden"]
 EXPERIMENTS: dict[str, dict] = {
-    "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
+    "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v1",
                    env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
-    "er_3_2": dict(title="Escape Room ER(3,2)", env_id="contract_envs/escape_room-v0",
+    "er_3_2": dict(title="Escape Room ER(3,2)", env_id="contract_envs/escape_room-v1",
                    env_kwargs={"n_agents": 3, "min_at_lever": 2}, args=ER_ARGS),
-    "pd": dict(title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v0", env_kwargs={},
+    "pd": dict(title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v1", env_kwargs={},
                args=PD_ARGS),
-    "taxlite": dict(title="TaxLite (flat tax)", env_id="contract_envs/tax_economy-v0", env_kwargs={},
+    "taxlite": dict(title="TaxLite (flat tax)", env_id="contract_envs/tax_economy-v1", env_kwargs={},
                     args=["--num-iterations", "3000", "--num-envs", "128", "--agent-lr", "0.03", "--entropy-coef",
                           "0.1", "--designer-lr", "1e-4", "--announce-rates", "--designer-noise", "1.5",
                           "--designer-noise-final", "0.2", "--no-pathwise-designer-gradient", "--log-every", "20"]),
     "tax_brackets": dict(title="Tax economy, 7 US-federal brackets, 10 periods of 10 steps",
-                         env_id="contract_envs/tax_economy-v0", env_kwargs={"tax_model": "us_federal"},
+                         env_id="contract_envs/tax_economy-v1", env_kwargs={"tax_model": "us_federal"},
                          args=["--num-iterations", "60", "--num-envs", "32", "--agent-lr", "1e-3",
                                "--designer-lr", "1e-3", "--gamma", "1.0", "--log-every", "5",
                                "--num-eval-episodes", "64"]),
-    "cleanup": dict(title="Cleanup 7x7 (alpha = 0, A's objective)", env_id="contract_envs/cleanup-v0",
+    "cleanup": dict(title="Cleanup 7x7 (alpha = 0, A's objective)", env_id="contract_envs/cleanup-v1",
                     env_kwargs={"incentive_cost": 0.0},
                     args=["--num-iterations", "150", "--num-envs", "32", "--agent-lr", "0.03", "--designer-lr",
                           "1e-2", "--entropy-coef", "0.129", "--log-every", "10", "--num-eval-episodes", "64"]),
@@ -192,7 +192,7 @@ NOTES = """## How to read this, and deviations
 ### Commands of the trials quoted above (seed 1; other seeds change `--seed`)
 
 All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128` and:
-* clipped-linear head with SGD agents: `--env-id contract_envs/escape_room-v0 --env-kwargs '{"n_agents": 3,
+* clipped-linear head with SGD agents: `--env-id contract_envs/escape_room-v1 --env-kwargs '{"n_agents": 3,
   "min_at_lever": 2}' --num-iterations 400 --agent-lr 0.03 --designer-lr 1e-2 --cost-lr 3e-3 --incentive-head
   clipped_linear`
 * Escape Room entropy / designer / cost trials: the Escape Room command below with `--entropy-coef 0.1` or
@@ -205,7 +205,7 @@ All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128`
   --num-iterations 1200` (and `--env-kwargs
   '{"incentive_cost": 0.5}'`, 400 iterations, for the alpha check); `--no-separate-cost-optimizer` with
   entropy 0.05 and 0.4, 1,200 iterations
-* TaxLite, all with `--env-id contract_envs/tax_economy-v0 --log-every 20 --announce-rates
+* TaxLite, all with `--env-id contract_envs/tax_economy-v1 --log-every 20 --announce-rates
   --no-pathwise-designer-gradient`: constant std `--designer-noise 0.5 --agent-lr 0.03` with
   `--num-iterations 1000 --designer-lr 1e-3`, `--num-iterations 1000 --designer-lr 3e-4`, `--num-iterations 2000
   --designer-lr 1e-4`; `--designer-noise 1.5 --agent-lr 0.03 --entropy-coef 0.1 --designer-lr 1e-4

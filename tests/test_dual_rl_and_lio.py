@@ -17,8 +17,8 @@ from baselines import dual_rl_designer as drl
 from baselines import lio_peer_incentives as lio
 
 REPO = Path(__file__).resolve().parents[1]
-ER = "contract_envs/escape_room-v0"
-PD = "contract_envs/prisoners_dilemma-v0"
+ER = "contract_envs/escape_room-v1"
+PD = "contract_envs/prisoners_dilemma-v1"
 
 
 def run_script(script: str, tmp_path: Path, *flags: str) -> dict:
@@ -51,7 +51,7 @@ def test_lio_script_end_to_end(tmp_path):
 
 @pytest.mark.parametrize(
     ("env_id", "flags"),
-    [(PD, {}), ("contract_envs/tax_economy-v0", {}), ("contract_envs/cleanup-v0", {"num_envs": 2}),
+    [(PD, {}), ("contract_envs/tax_economy-v1", {}), ("contract_envs/cleanup-v1", {"num_envs": 2}),
      (ER, {"designer_action": "gaussian", "n_agents": 2, "min_at_lever": 1})],
 )
 def test_dual_rl_runs_on_every_environment(env_id, flags, tmp_path, monkeypatch):
@@ -75,8 +75,8 @@ def test_lio_runs_on_prisoners_dilemma(tmp_path, monkeypatch):
 
 
 def test_lio_rejects_environments_without_peer_variant():
-    with pytest.raises(ValueError, match="escape_room-v0 or prisoners_dilemma-v0"):
-        lio.env_kwargs(lio.Args(env_id="contract_envs/tax_economy-v0"))
+    with pytest.raises(ValueError, match="escape_room-v1 or prisoners_dilemma-v1"):
+        lio.env_kwargs(lio.Args(env_id="contract_envs/tax_economy-v1"))
 
 
 # ------------------------------------------------------------------------------------------------ dual-RL bounds
@@ -146,7 +146,7 @@ def test_discounted_returns_and_mask():
 def tiny_lio_case(n_agents=2, min_at_lever=1, episodes=6, seed=0):
     torch.manual_seed(seed)
     env = contract_envs.vector.make(ER, episodes, seed=seed, n_agents=n_agents, min_at_lever=min_at_lever,
-                                    incentives="peer", max_cycles=3)
+                                    incentives="peer", horizon=3)
     obs_dim = 3 * n_agents + n_agents - 1
     theta = lio.init_mlp(n_agents, [obs_dim, 5, 3], last_scale=1.0)
     eta = lio.init_mlp(n_agents, [obs_dim, 4, (n_agents - 1) * 3], last_scale=1.0)

@@ -30,23 +30,23 @@ mg = _load_script()
 
 # ----------------------------------------------------------------------------- end to end
 TINY_RUNS = {
-    "escape_room_5_2": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+    "escape_room_5_2": ["--env-id", "contract_envs/escape_room-v1", "--env-kwargs",
                         '{"n_agents": 5, "min_at_lever": 2}', "--save-model"],
-    "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+    "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v1", "--env-kwargs",
                                     '{"n_agents": 3, "min_at_lever": 2}', "--designer", "none"],
-    "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
-    "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
+    "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v1"],
+    "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v1", "--agent-optimizer",
                                               "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
-    "escape_room_3_2_annealed_steps": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
+    "escape_room_3_2_annealed_steps": ["--env-id", "contract_envs/escape_room-v1", "--env-kwargs",
                                        '{"n_agents": 3, "min_at_lever": 2}', "--designer-lr-final", "1e-4",
                                        "--cost-lr-final", "1e-5", "--incentive-head", "clipped_linear"],
-    "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
-    "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
+    "taxlite": ["--env-id", "contract_envs/tax_economy-v1"],
+    "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v1", "--announce-rates",
                                         "--designer-noise", "0.5", "--designer-noise-final", "0.1",
                                         "--no-pathwise-designer-gradient"],
-    "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
-                     '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
-    "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
+    "tax_brackets": ["--env-id", "contract_envs/tax_economy-v1", "--env-kwargs",
+                     '{"tax_model": "us_federal", "horizon": 20, "period_length": 10}'],
+    "cleanup": ["--env-id", "contract_envs/cleanup-v1", "--env-kwargs", '{"horizon": 8, "incentive_cost": 0.0}'],
 }
 
 
@@ -84,7 +84,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="--designer"):
         mg.main(mg.Args(designer="oracle", num_iterations=1))
     with pytest.raises(ValueError, match="no designer"):
-        mg.Problem("contract_envs/escape_room-v0", 2, 0, {"incentives": "none"})
+        mg.Problem("contract_envs/escape_room-v1", 2, 0, {"incentives": "none"})
 
 
 # ----------------------------------------------------------------------------- meta-gradient
@@ -176,13 +176,13 @@ def _rollout(env_id, env_kwargs, num_envs=8, seed=0, **problem_kwargs):
 
 
 @pytest.mark.parametrize("env_id, env_kwargs, problem_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}, {}),
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
-    ("contract_envs/prisoners_dilemma-v0", {}, {}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}, {}),
-    ("contract_envs/tax_economy-v0", {}, {}),
-    ("contract_envs/tax_economy-v0", {}, {"announce_rates": True, "designer_noise": 1.0}),
-    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}, {}),
+    ("contract_envs/escape_room-v1", {"n_agents": 3, "min_at_lever": 2}, {}),
+    ("contract_envs/escape_room-v1", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
+    ("contract_envs/prisoners_dilemma-v1", {}, {}),
+    ("contract_envs/cleanup-v1", {"horizon": 30, "incentive_cost": 0.5}, {}),
+    ("contract_envs/tax_economy-v1", {}, {}),
+    ("contract_envs/tax_economy-v1", {}, {"announce_rates": True, "designer_noise": 1.0}),
+    ("contract_envs/tax_economy-v1", {"tax_model": "us_federal", "horizon": 30, "period_length": 10}, {}),
 ])
 def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, problem_kwargs):
     """The in-graph incentivised rewards (and, for taxes, the planner's reward) equal what the environment paid."""
@@ -204,9 +204,9 @@ def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, probl
 
 
 @pytest.mark.parametrize("env_id, env_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 5, "min_at_lever": 2}),
-    ("contract_envs/prisoners_dilemma-v0", {"incentive_cost": 0.25}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 20, "incentive_cost": 0.0}),
+    ("contract_envs/escape_room-v1", {"n_agents": 5, "min_at_lever": 2}),
+    ("contract_envs/prisoners_dilemma-v1", {"incentive_cost": 0.25}),
+    ("contract_envs/cleanup-v1", {"horizon": 20, "incentive_cost": 0.0}),
 ])
 def test_cost_accounting_matches_designer_reward(env_id, env_kwargs):
     """designer_return = welfare - alpha * paid (per episode) equals the environment's designer reward."""
@@ -315,11 +315,11 @@ def test_sampled_rates_score_function_term():
 
 def test_rate_options_are_tax_only():
     with pytest.raises(ValueError, match="tax_economy"):
-        mg.Problem("contract_envs/escape_room-v0", 2, 0, {}, announce_rates=True)
+        mg.Problem("contract_envs/escape_room-v1", 2, 0, {}, announce_rates=True)
     with pytest.raises(ValueError, match="designer-noise"):
-        mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
+        mg.Problem("contract_envs/tax_economy-v1", 2, 0, {}, designer_noise=-1.0)
     with pytest.raises(ValueError, match="designer-noise-final"):
-        mg.main(mg.Args(env_id="contract_envs/tax_economy-v0", designer_noise_final=0.1, num_iterations=1))
+        mg.main(mg.Args(env_id="contract_envs/tax_economy-v1", designer_noise_final=0.1, num_iterations=1))
 
 
 def test_annealed_step_sizes():
