@@ -171,8 +171,12 @@ class Designer(nn.Module):
 def env_kwargs(args: Args) -> dict:
     name = args.env_id.split("/")[-1]
     if name.startswith("escape_room"):
-        return {"n_agents": args.n_agents or 5, "min_at_lever": args.min_at_lever or 2,
-                "incentives": "per_action", "incentive_cost": args.incentive_cost}
+        return {
+            "n_agents": args.n_agents or 5,
+            "min_at_lever": args.min_at_lever or 2,
+            "incentives": "per_action",
+            "incentive_cost": args.incentive_cost,
+        }
     if name.startswith("tax_economy"):
         return {"tax_model": "flat"}
     return {"incentives": "per_action", "incentive_cost": args.incentive_cost}
@@ -226,11 +230,19 @@ def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_a
     b, horizon = env.num_envs, g.horizon
     cap = designer_cap(g)
     alive = np.ones(b, dtype=bool)
-    buf = {k: [] for k in ("obs", "actions", "reward", "own", "received", "dobs", "dsample", "dreward",
-                           "schedule", "mask")}
-    totals = {"welfare": np.zeros(b), "paid": np.zeros(b), "designer_return": np.zeros(b),
-              "lever": np.zeros(b), "door": np.zeros(b), "door_open": np.zeros(b), "steps": np.zeros(b),
-              "eq_x_prod": np.zeros(b)}
+    buf = {
+        k: [] for k in ("obs", "actions", "reward", "own", "received", "dobs", "dsample", "dreward", "schedule", "mask")
+    }
+    totals = {
+        "welfare": np.zeros(b),
+        "paid": np.zeros(b),
+        "designer_return": np.zeros(b),
+        "lever": np.zeros(b),
+        "door": np.zeros(b),
+        "door_open": np.zeros(b),
+        "steps": np.zeros(b),
+        "eq_x_prod": np.zeros(b),
+    }
     for _ in range(horizon):
         agent_obs = np.stack([obs[a].reshape(b, -1) for a in env.agents], axis=1)
         with torch.no_grad():
@@ -348,8 +360,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -397,16 +415,26 @@ def main(args: Args) -> dict:
         args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
     )
     final = evaluate(eval_env, agents, designer, sees_actions, n_actions, tax)
-    tail = history[-max(1, len(history) // 10):]
+    tail = history[-max(1, len(history) // 10) :]
     metrics = {
-        "algorithm": "dual_rl_designer", "env_id": args.env_id, "env_kwargs": kwargs, "designer_action": mode,
-        "designer_sees_actions": sees_actions, "seed": args.seed, "num_iterations": args.num_iterations,
-        "num_envs": args.num_envs, "episodes": args.num_iterations * args.num_envs, "train_seconds": train_seconds,
+        "algorithm": "dual_rl_designer",
+        "env_id": args.env_id,
+        "env_kwargs": kwargs,
+        "designer_action": mode,
+        "designer_sees_actions": sees_actions,
+        "seed": args.seed,
+        "num_iterations": args.num_iterations,
+        "num_envs": args.num_envs,
+        "episodes": args.num_iterations * args.num_envs,
+        "train_seconds": train_seconds,
         "final_eval": final,
-        "train_last10pct": {key: float(np.mean([h[key] for h in tail])) for key in tail[0]
-                            if not isinstance(tail[0][key], list)},
-        "curve": {key: [h[key] for h in history] for key in ("welfare", "designer_return", "paid")
-                  + (("tax_rate", "eq_x_prod") if tax else ())},
+        "train_last10pct": {
+            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
+        },
+        "curve": {
+            key: [h[key] for h in history]
+            for key in ("welfare", "designer_return", "paid") + (("tax_rate", "eq_x_prod") if tax else ())
+        },
     }
     path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

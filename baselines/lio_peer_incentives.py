@@ -179,7 +179,8 @@ def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float)
         sched_np = schedules.double().clamp(0.0, cap).numpy()
         actions = acts.numpy()
         obs, _, terms, truncs, infos = env.step(
-            {a: {"action": actions[:, i], "incentives": sched_np[:, i]} for i, a in enumerate(env.agents)})
+            {a: {"action": actions[:, i], "incentives": sched_np[:, i]} for i, a in enumerate(env.agents)}
+        )
         done = terms["agent_0"] | truncs["agent_0"]
         m = alive.astype(np.float64)
         buf["obs"].append(o.numpy())
@@ -285,8 +286,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -313,8 +320,9 @@ def main(args: Args) -> dict:
     progress = trange(args.num_iterations, desc=run_name[:40])
     for it in progress:
         batch = rollout(env, theta, eta, cap)
-        theta_hat = updated_policies(theta, eta, batch, cap, n_actions, args.gamma, args.ent_coef, args.lr_actor,
-                                     others)
+        theta_hat = updated_policies(
+            theta, eta, batch, cap, n_actions, args.gamma, args.ent_coef, args.lr_actor, others
+        )
         batch_hat = rollout(env, [p.detach() for p in theta_hat], eta, cap)
         grads, objectives = incentive_gradients(theta_hat, eta, batch_hat, args.gamma)
         reward_opt.zero_grad()
@@ -351,13 +359,21 @@ def main(args: Args) -> dict:
         args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
     )
     final = episode_stats(rollout(eval_env, [p.detach() for p in theta], [p.detach() for p in eta], cap))
-    tail = history[-max(1, len(history) // 10):]
+    tail = history[-max(1, len(history) // 10) :]
     metrics = {
-        "algorithm": "lio", "env_id": args.env_id, "env_kwargs": kwargs, "seed": args.seed,
-        "cost_coef": cost_coef, "num_iterations": args.num_iterations, "num_envs": args.num_envs,
-        "episodes": 2 * args.num_iterations * args.num_envs, "train_seconds": train_seconds, "final_eval": final,
-        "train_last10pct": {key: float(np.mean([h[key] for h in tail])) for key in tail[0]
-                            if not isinstance(tail[0][key], list)},
+        "algorithm": "lio",
+        "env_id": args.env_id,
+        "env_kwargs": kwargs,
+        "seed": args.seed,
+        "cost_coef": cost_coef,
+        "num_iterations": args.num_iterations,
+        "num_envs": args.num_envs,
+        "episodes": 2 * args.num_iterations * args.num_envs,
+        "train_seconds": train_seconds,
+        "final_eval": final,
+        "train_last10pct": {
+            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
+        },
         "curve": {key: [h[key] for h in history] for key in ("collective_extrinsic", "gifts_total")},
     }
     path = args.metrics_path or f"runs/{run_name}/metrics.json"

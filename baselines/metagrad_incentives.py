@@ -160,8 +160,9 @@ class Args:
 
 
 # ----------------------------------------------------------------------------- agents
-def init_agent_params(n_agents: int, in_dim: int, hidden: tuple[int, ...], n_actions: int,
-                      generator: torch.Generator) -> list[torch.Tensor]:
+def init_agent_params(
+    n_agents: int, in_dim: int, hidden: tuple[int, ...], n_actions: int, generator: torch.Generator
+) -> list[torch.Tensor]:
     """Weights of ``n_agents`` independent MLP policies stacked on a leading agent axis: [W1, b1, W2, b2, ...]."""
     sizes = [in_dim, *hidden, n_actions]
     params = []
@@ -197,8 +198,16 @@ def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return torch.einsum("tb...,b->t...", x, weights)
 
 
-def agent_pg_loss(params: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                  weights: torch.Tensor, rewards: torch.Tensor, gamma: float, entropy_coef: float) -> torch.Tensor:
+def agent_pg_loss(
+    params: list[torch.Tensor],
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    rewards: torch.Tensor,
+    gamma: float,
+    entropy_coef: float,
+) -> torch.Tensor:
     """Sum over agents of ``-sum_t log pi_i(a_t|o_t) (G_t - b_t) - beta H`` averaged over episodes.
 
     ``rewards`` [T, B, N] are the incentivised rewards (a function of the designer's parameters);
@@ -230,8 +239,9 @@ class DifferentiableAdam:
     the sampled deviations push them to the current best response).
     """
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(
+        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
         self.lr, self.betas, self.eps, self.steps = lr, betas, eps, 0
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -244,15 +254,22 @@ class DifferentiableAdam:
         for k, (p, g) in enumerate(zip(params, grads, strict=True)):
             m = b1 * self.m[k] + (1 - b1) * g
             v = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat, v_hat = m / (1 - b1 ** self.steps), v / (1 - b2 ** self.steps)
+            m_hat, v_hat = m / (1 - b1**self.steps), v / (1 - b2**self.steps)
             # clamp: the square root's derivative is infinite at 0 (parameters with no gradient, e.g. zero inputs)
             out.append(p - self.lr * m_hat / (v_hat.clamp_min(1e-30).sqrt() + self.eps))
             self.m[k], self.v[k] = m.detach(), v.detach()
         return out
 
 
-def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                     weights: torch.Tensor, designer_rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+def designer_pg_loss(
+    params_hat: list[torch.Tensor],
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    designer_rewards: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
     """``-sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) (G^ID_t - b_t)`` on the validation batch (A's m1 ID loss)."""
     logp_all = torch.log_softmax(agent_logits(params_hat, obs), dim=-1)
     logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)  # [T, B]
@@ -279,8 +296,15 @@ class IncentiveFunction(nn.Module):
 
     HEADS = ("sigmoid", "clipped_linear")
 
-    def __init__(self, in_dim: int, out_shape: tuple[int, ...], cap: float, hidden: tuple[int, ...],
-                 init_bias: float | None = None, head: str = "sigmoid"):
+    def __init__(
+        self,
+        in_dim: int,
+        out_shape: tuple[int, ...],
+        cap: float,
+        hidden: tuple[int, ...],
+        init_bias: float | None = None,
+        head: str = "sigmoid",
+    ):
         super().__init__()
         if head not in self.HEADS:
             raise ValueError(f"incentive head must be one of {self.HEADS}, got {head!r}")
@@ -314,8 +338,9 @@ class IncentiveFunction(nn.Module):
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         return self.unit(obs, noise) * self.cap
 
-    def noise_score_loss(self, obs: torch.Tensor, noise: torch.Tensor, sigma: float,
-                         advantage: torch.Tensor) -> torch.Tensor:
+    def noise_score_loss(
+        self, obs: torch.Tensor, noise: torch.Tensor, sigma: float, advantage: torch.Tensor
+    ) -> torch.Tensor:
         """``-advantage * log N(z + noise; z, sigma^2)`` summed over outputs: the score-function (REINFORCE)
         term of a designer that samples its outputs around ``z`` (``advantage`` [T, B], detached)."""
         z = self._z(obs).flatten(2)
@@ -330,14 +355,23 @@ class Problem:
     An environment whose episode ends before the others' is restarted (``reset(env_idx=...)``); its later steps
     in the batch are masked out (``alive``)."""
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict, announce_rates: bool = False,
-                 designer_noise: float = 0.0):
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        seed: int,
+        env_kwargs: dict,
+        announce_rates: bool = False,
+        designer_noise: float = 0.0,
+    ):
         self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
         self.game = g = self.env.game
         terms = g.principal
         if terms is None:
-            raise ValueError(f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
-                             "use incentives='per_action' or 'per_agent' (or --designer none)")
+            raise ValueError(
+                f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
+                "use incentives='per_action' or 'per_agent' (or --designer none)"
+            )
         self.name, self.num_envs, self.n_agents, self.n_actions = g.name, num_envs, g.n_agents, g.n_actions
         self.horizon = int(g.horizon)
         self.is_tax = g.name == "tax_economy"
@@ -366,16 +400,34 @@ class Problem:
         agents = np.stack([obs[a].reshape(self.num_envs, -1) for a in self.env.agents], axis=1) * self.agent_scale
         return agents.astype(np.float32), (obs[PRINCIPAL].reshape(self.num_envs, -1) * self.designer_scale)
 
-    def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
-                generator: torch.Generator, sample_designer: bool = True) -> dict[str, np.ndarray]:
+    def rollout(
+        self,
+        params: list[torch.Tensor],
+        designer: IncentiveFunction | None,
+        generator: torch.Generator,
+        sample_designer: bool = True,
+    ) -> dict[str, np.ndarray]:
         """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies.
 
         With ``designer_noise > 0`` and ``sample_designer`` the tax rates are sampled around the designer's
         output (training); otherwise they are its output (evaluation)."""
         env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
         obs, _ = env.reset()
-        keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
-                "alive", "designer_reward", "welfare", "schedule", "extra", "noise")
+        keys = (
+            "agent_obs",
+            "designer_obs",
+            "actions",
+            "env_reward",
+            "agent_reward",
+            "paid",
+            "outcome",
+            "alive",
+            "designer_reward",
+            "welfare",
+            "schedule",
+            "extra",
+            "noise",
+        )
         out: dict[str, list] = {k: [] for k in keys}
         done = np.zeros(b, dtype=bool)
         for _ in range(horizon):
@@ -390,8 +442,13 @@ class Problem:
                     schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32), noise).double().numpy()
                 schedule = np.clip(schedule, 0.0, self.cap)
                 if self.announce_rates:  # the agents see the rates proposed for this step
-                    agent_obs = np.concatenate([agent_obs, np.broadcast_to(
-                        schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32)], axis=2)
+                    agent_obs = np.concatenate(
+                        [
+                            agent_obs,
+                            np.broadcast_to(schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32),
+                        ],
+                        axis=2,
+                    )
                 logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
                 actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
                 actions = actions.reshape(b, n).numpy()
@@ -436,8 +493,9 @@ class Problem:
         return np.zeros(self.num_envs)
 
     # ---- differentiable rewards
-    def incentivised_rewards(self, batch: dict[str, torch.Tensor], designer: IncentiveFunction | None
-                             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def incentivised_rewards(
+        self, batch: dict[str, torch.Tensor], designer: IncentiveFunction | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(agents' rewards [T, B, N], designer's own reward [T, B] if it depends on eta) as functions of eta."""
         if designer is None:
             return batch["agent_reward"], None
@@ -449,8 +507,9 @@ class Problem:
         incentive = schedule.gather(-1, batch["outcome"].unsqueeze(-1)).squeeze(-1)
         return batch["env_reward"] + incentive, None
 
-    def _tax_rewards(self, batch: dict[str, torch.Tensor], rates_proposed: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _tax_rewards(
+        self, batch: dict[str, torch.Tensor], rates_proposed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The tax economy's coin / utility recursion (``TaxEconomyGame``) in torch, differentiable in the rates."""
         g = self.game
         skills = torch.as_tensor(g.skills, dtype=torch.float64)
@@ -470,8 +529,10 @@ class Problem:
             period_income = period_income + income
             labour_total = labour_total + labour[t]
             if (t + 1) % g.period == 0 or t + 1 >= g.horizon:
-                due = (torch.clamp(period_income.unsqueeze(-1) - cutoffs, min=0.0) .minimum(upper - cutoffs)
-                       * rates.unsqueeze(1)).sum(-1)
+                due = (
+                    torch.clamp(period_income.unsqueeze(-1) - cutoffs, min=0.0).minimum(upper - cutoffs)
+                    * rates.unsqueeze(1)
+                ).sum(-1)
                 tax = torch.minimum(coin + income, due)
                 coin = coin + income - tax + tax.sum(1, keepdim=True) / n
                 period_income = torch.zeros_like(period_income)
@@ -514,9 +575,12 @@ def batch_metrics(problem: Problem, batch: dict[str, np.ndarray]) -> dict[str, f
     if problem.is_tax:
         final = batch["extra"][-1]
         rates = batch["schedule"][:: problem.game.period].reshape(-1, batch["schedule"].shape[-1])
-        m.update(equality_times_productivity=float(final.mean()), designer_return=float(final.mean()),
-                 labour=[float(x) for x in batch["actions"].mean(axis=(0, 1))],
-                 tax_rates=[float(x) for x in rates.mean(0)])
+        m.update(
+            equality_times_productivity=float(final.mean()),
+            designer_return=float(final.mean()),
+            labour=[float(x) for x in batch["actions"].mean(axis=(0, 1))],
+            tax_rates=[float(x) for x in rates.mean(0)],
+        )
         return m
     paid = (batch["paid"].sum(-1) * alive).sum(0)
     m.update(incentives_paid=float(paid.mean()), designer_return=float((welfare - problem.alpha * paid).mean()))
@@ -546,8 +610,9 @@ def main(args: Args) -> dict:
     if not isinstance(env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
     if args.designer_noise_final is not None and not (0 < args.designer_noise_final and args.designer_noise > 0):
-        raise ValueError("--designer-noise-final needs --designer-noise > 0 and must be > 0, got "
-                         f"{args.designer_noise_final}")
+        raise ValueError(
+            f"--designer-noise-final needs --designer-noise > 0 and must be > 0, got {args.designer_noise_final}"
+        )
     for name in ("designer_lr_final", "cost_lr_final"):
         value = getattr(args, name)
         if value is not None and not value > 0:
@@ -560,8 +625,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -577,8 +648,14 @@ def main(args: Args) -> dict:
     params = init_agent_params(problem.n_agents, problem.agent_obs_dim, args.agent_hidden, problem.n_actions, generator)
     designer = None
     if args.designer == "metagrad":
-        designer = IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap,
-                                     args.designer_hidden, args.designer_init_bias, args.incentive_head)
+        designer = IncentiveFunction(
+            problem.designer_obs_dim,
+            problem.schedule_shape,
+            problem.cap,
+            args.designer_hidden,
+            args.designer_init_bias,
+            args.incentive_head,
+        )
         meta_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
         cost_opt = torch.optim.Adam(designer.parameters(), lr=args.cost_lr)
     uses_cost = designer is not None and problem.alpha > 0
@@ -592,8 +669,16 @@ def main(args: Args) -> dict:
         weights = torch.full((problem.num_envs,), 1.0 / problem.num_envs)
         # 1-2: the agents' differentiable policy-gradient step on the incentivised returns of tau_k
         rewards, _ = problem.incentivised_rewards(batch, designer)
-        loss = agent_pg_loss(params, batch["agent_obs"], batch["actions"], batch["alive"], weights, rewards,
-                             args.gamma, args.entropy_coef)
+        loss = agent_pg_loss(
+            params,
+            batch["agent_obs"],
+            batch["actions"],
+            batch["alive"],
+            weights,
+            rewards,
+            args.gamma,
+            args.entropy_coef,
+        )
         if agent_adam is None:
             params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
         else:
@@ -610,8 +695,9 @@ def main(args: Args) -> dict:
             val = to_torch(val_np)
             # 4: meta-gradient of the designer's objective through theta_hat(eta)
             id_rewards = val["designer_reward"] if problem.is_tax else val["welfare"]
-            meta_loss = designer_pg_loss(params_hat, val["agent_obs"], val["actions"], val["alive"], weights,
-                                         id_rewards, args.gamma)
+            meta_loss = designer_pg_loss(
+                params_hat, val["agent_obs"], val["actions"], val["alive"], weights, id_rewards, args.gamma
+            )
             # pathwise term: productivity x equality depends on the rates directly
             if problem.is_tax and args.pathwise_designer_gradient:
                 _, direct = problem.incentivised_rewards(val, designer)
@@ -622,9 +708,12 @@ def main(args: Args) -> dict:
                 advantage = returns - weighted_mean(returns, weights).unsqueeze(1)
                 steps = torch.arange(returns.shape[0])
                 sets_rates = (steps % problem.game.period == 0).float().unsqueeze(1)  # rates are set at these steps
-                meta_loss = meta_loss + designer.noise_score_loss(val["designer_obs"], val["noise"],
-                                                                  problem.designer_noise,
-                                                                  (advantage * val["alive"] * sets_rates).detach())
+                meta_loss = meta_loss + designer.noise_score_loss(
+                    val["designer_obs"],
+                    val["noise"],
+                    problem.designer_noise,
+                    (advantage * val["alive"] * sets_rates).detach(),
+                )
             cost = None
             if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
                 discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
@@ -661,22 +750,37 @@ def main(args: Args) -> dict:
 
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"agent_params": [p.detach() for p in params],
-                    "designer": None if designer is None else designer.state_dict()}, model_path)
+        torch.save(
+            {
+                "agent_params": [p.detach() for p in params],
+                "designer": None if designer is None else designer.state_dict(),
+            },
+            model_path,
+        )
         print(f"model saved to {model_path}")
         saved = torch.load(model_path)
         params = saved["agent_params"]
         if designer is not None:
             designer.load_state_dict(saved["designer"])
     eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs, args.announce_rates)
-    evaluation = batch_metrics(eval_problem, eval_problem.rollout([p.detach() for p in params], designer,
-                                                                  torch.Generator().manual_seed(args.seed + 1)))
+    evaluation = batch_metrics(
+        eval_problem,
+        eval_problem.rollout([p.detach() for p in params], designer, torch.Generator().manual_seed(args.seed + 1)),
+    )
     for k, v in evaluation.items():
         if not isinstance(v, list):
             writer.add_scalar(f"eval/{k}", v, args.num_iterations)
-    metrics = {"args": asdict(args), "env_kwargs": env_kwargs, "run_name": run_name, "alpha": problem.alpha,
-               "train_seconds": train_seconds, "episodes": (args.num_iterations + 1) * args.num_envs,
-               "final": history[-1], "eval": evaluation, "history": history}
+    metrics = {
+        "args": asdict(args),
+        "env_kwargs": env_kwargs,
+        "run_name": run_name,
+        "alpha": problem.alpha,
+        "train_seconds": train_seconds,
+        "episodes": (args.num_iterations + 1) * args.num_envs,
+        "final": history[-1],
+        "eval": evaluation,
+        "history": history,
+    }
     metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(os.path.abspath(metrics_path)), exist_ok=True)
     with open(metrics_path, "w") as f:
