@@ -149,3 +149,23 @@ def test_incentive_cost_weighs_only_the_designers_reward(env_id, alpha):
         check_ledger_identities(vec, infos, rewards)
     with pytest.raises(ValueError, match=r"incentive_cost must be a finite real number in \[0.0, inf\)"):
         contract_envs.vector.make(env_id, 1, incentive_cost=-1.0)
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=IDS)
+def test_episode_totals_restart_with_every_auto_reset(env_id, kwargs):
+    """``episode_*`` infos are the sums over the current episode, also when every environment of the batch ends in
+    the same step (horizon truncation) and the whole batch is auto-reset at once."""
+    vec = contract_envs.vector.make(env_id, 2, seed=5, **kwargs)
+    rng = np.random.default_rng(4)
+    running = {p: np.zeros(2) for p in vec.possible_agents}
+    ends = 0
+    for _ in range(2 * vec.game.horizon + 1):
+        _, _, terms, truncs, infos = vec.step(batched_random_actions(vec, rng))
+        for p in vec.possible_agents:
+            running[p] += infos[p]["own_reward"]
+            np.testing.assert_allclose(infos[p]["episode_own_reward"], running[p], atol=1e-9)
+        done = terms[vec.agents[0]] | truncs[vec.agents[0]]
+        ends += done.all()
+        for p in vec.possible_agents:
+            running[p][done] = 0.0
+    assert ends >= 1  # the batch did end all together at least once
