@@ -40,7 +40,8 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
 import contract_envs.vector
-from contract_envs.envs.escape_room import DOOR, LEVER
+from contract_envs.contracts import ContractTerms
+from contract_envs.games.escape_room import DOOR, LEVER
 
 DISCRETE_SETS = {
     "small": (0.0, 1.1),
@@ -73,8 +74,8 @@ class Args:
     """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
 
     # Environment
-    env_id: str = "contract_envs/escape_room-v0"
-    """escape_room-v0, prisoners_dilemma-v0, tax_economy-v0 (TaxLite) or cleanup-v0"""
+    env_id: str = "contract_envs/escape_room-v1"
+    """escape_room-v1, prisoners_dilemma-v1, tax_economy-v1 (TaxLite) or cleanup-v1"""
     n_agents: int | None = None
     """Escape Room N (default 5)"""
     min_at_lever: int | None = None
@@ -170,8 +171,12 @@ class Designer(nn.Module):
 def env_kwargs(args: Args) -> dict:
     name = args.env_id.split("/")[-1]
     if name.startswith("escape_room"):
-        return {"n_agents": args.n_agents or 5, "min_at_lever": args.min_at_lever or 2,
-                "incentives": "per_action", "incentive_cost": args.incentive_cost}
+        return {
+            "n_agents": args.n_agents or 5,
+            "min_at_lever": args.min_at_lever or 2,
+            "incentives": "per_action",
+            "incentive_cost": args.incentive_cost,
+        }
     if name.startswith("tax_economy"):
         return {"tax_model": "flat"}
     return {"incentives": "per_action", "incentive_cost": args.incentive_cost}
@@ -210,19 +215,34 @@ def batch_baseline(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (returns * m).sum(0, keepdim=True) / m.sum(0, keepdim=True).clamp(min=1.0)
 
 
+def designer_cap(game) -> float:
+    """The designer's largest entry: its payment cap, or the tax planner's highest rate (a policy)."""
+    terms = game.principal
+    return float(terms.payment_cap if isinstance(terms, ContractTerms) else terms.high)
+
+
 def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_actions: int, greedy: bool = False):
-    """One episode in each of the ``B`` envs (fresh reset); tensors ``[B, T, ...]`` and per-episode totals."""
+    """One episode in each of the ``B`` envs (fresh reset); tensors ``[B, T, ...]`` and per-episode totals.
+
+    ``env`` is the batched API (``contract_envs.vector.make``); an env whose episode ended is masked out."""
     obs, _ = env.reset()
     g = env.game
     b, horizon = env.num_envs, g.horizon
+    cap = designer_cap(g)
     alive = np.ones(b, dtype=bool)
-    keys = {k: j for j, k in enumerate(env.ledger.agent_info_keys)}
-    pkeys = {k: j for j, k in enumerate(env.ledger.principal_info_keys)}
-    buf = {k: [] for k in ("obs", "actions", "reward", "own", "received", "dobs", "dsample", "dreward",
-                           "schedule", "mask")}
-    totals = {"welfare": np.zeros(b), "paid": np.zeros(b), "designer_return": np.zeros(b),
-              "lever": np.zeros(b), "door": np.zeros(b), "door_open": np.zeros(b), "steps": np.zeros(b),
-              "eq_x_prod": np.zeros(b)}
+    buf = {
+        k: [] for k in ("obs", "actions", "reward", "own", "received", "dobs", "dsample", "dreward", "schedule", "mask")
+    }
+    totals = {
+        "welfare": np.zeros(b),
+        "paid": np.zeros(b),
+        "designer_return": np.zeros(b),
+        "lever": np.zeros(b),
+        "door": np.zeros(b),
+        "door_open": np.zeros(b),
+        "steps": np.zeros(b),
+        "eq_x_prod": np.zeros(b),
+    }
     for _ in range(horizon):
         agent_obs = np.stack([obs[a].reshape(b, -1) for a in env.agents], axis=1)
         with torch.no_grad():
@@ -236,34 +256,36 @@ def rollout(env, agents: BatchedMLP, designer: Designer, sees_actions: bool, n_a
             schedule = designer.to_incentives(sample).numpy().astype(np.float64)
         actions = acts.numpy()
         step_actions = {a: actions[:, i] for i, a in enumerate(env.agents)}
-        step_actions["principal_0"] = np.clip(schedule, 0.0, g.terms.payment_cap)
-        obs, rewards, terms, truncs, done = env.step_arrays(step_actions)
-        led_a, led_p = env.ledger.agent, env.ledger.principal
+        step_actions["principal_0"] = np.clip(schedule, 0.0, cap)
+        obs, rewards, terms, truncs, infos = env.step(step_actions)
+        done = terms["principal_0"] | truncs["principal_0"]
+        designer_info = infos["principal_0"]
         m = alive.astype(np.float64)
         buf["obs"].append(agent_obs)
         buf["actions"].append(actions)
         buf["reward"].append(np.stack([rewards[a] for a in env.agents], axis=1))
-        buf["own"].append(led_a[..., keys["own_reward"]].copy())
-        buf["received"].append(led_a[..., keys["payment"]].copy())
+        buf["own"].append(np.stack([infos[a]["own_reward"] for a in env.agents], axis=1))
+        buf["received"].append(np.stack([infos[a]["payment"] for a in env.agents], axis=1))
         buf["dobs"].append(dobs.numpy())
         buf["dsample"].append(sample.numpy())
         buf["dreward"].append(rewards["principal_0"].copy())
         buf["schedule"].append(schedule)
         buf["mask"].append(m)
-        totals["welfare"] += m * led_p[:, pkeys["welfare"]]
-        totals["paid"] += m * led_p[:, pkeys["payment"]]
+        totals["welfare"] += m * designer_info["welfare"]
+        totals["paid"] += m * designer_info["payment"]
         totals["designer_return"] += m * rewards["principal_0"]
         totals["steps"] += m
-        if is_tax(g.__class__.__module__):
-            info = g.extra_infos()["principal_0"]
-            totals["eq_x_prod"] = np.where(alive, info["equality_times_productivity"], totals["eq_x_prod"])
-        elif "escape_room" in g.__class__.__module__:
+        if g.name == "tax_economy":
+            totals["eq_x_prod"] = np.where(alive, designer_info["equality_times_productivity"], totals["eq_x_prod"])
+        elif g.name == "escape_room":
             totals["lever"] += m * (actions == LEVER).sum(1)
             totals["door"] += m * (actions == DOOR).sum(1)
-            totals["door_open"] = np.maximum(totals["door_open"], m * g.door_open)
+            totals["door_open"] = np.maximum(totals["door_open"], m * designer_info["door_open"])
         alive &= ~done
         if not alive.any():
             break
+        if done.any() and not env.autoreset:  # restart ended episodes; their later steps are masked out
+            obs, _ = env.reset(env_idx=np.flatnonzero(done))
     batch = {k: torch.as_tensor(np.stack(v, axis=1)) for k, v in buf.items()}
     for k in ("obs", "dobs", "reward", "dreward", "mask", "own", "received"):
         batch[k] = batch[k].float()
@@ -318,13 +340,13 @@ def main(args: Args) -> dict:
     torch.backends.cudnn.deterministic = args.torch_deterministic
 
     kwargs = env_kwargs(args)
-    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, **kwargs)
+    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, autoreset=False, **kwargs)
     g = env.game
     n_agents, n_actions = g.n_agents, g.n_actions
     k = int(np.prod(env.action_space("principal_0").shape))
-    cap = float(g.terms.payment_cap)
-    if g.terms.shape != (k,):
-        raise ValueError(f"the designer must use a shared per-action schedule, got shape {g.terms.shape}")
+    cap = designer_cap(g)
+    if g.principal.shape != (k,):
+        raise ValueError(f"the designer must use a shared per-action schedule, got shape {g.principal.shape}")
     choices = designer_choices(mode, k, cap)
     if args.fixed_schedule is not None:
         fixed = np.asarray(args.fixed_schedule, dtype=np.float64)
@@ -338,8 +360,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -383,18 +411,30 @@ def main(args: Args) -> dict:
         designer.load_state_dict(state["designer"])
         print(f"model saved to {model_path} and reloaded for the evaluation")
 
-    eval_env = contract_envs.vector.make(args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, **kwargs)
+    eval_env = contract_envs.vector.make(
+        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
+    )
     final = evaluate(eval_env, agents, designer, sees_actions, n_actions, tax)
-    tail = history[-max(1, len(history) // 10):]
+    tail = history[-max(1, len(history) // 10) :]
     metrics = {
-        "algorithm": "dual_rl_designer", "env_id": args.env_id, "env_kwargs": kwargs, "designer_action": mode,
-        "designer_sees_actions": sees_actions, "seed": args.seed, "num_iterations": args.num_iterations,
-        "num_envs": args.num_envs, "episodes": args.num_iterations * args.num_envs, "train_seconds": train_seconds,
+        "algorithm": "dual_rl_designer",
+        "env_id": args.env_id,
+        "env_kwargs": kwargs,
+        "designer_action": mode,
+        "designer_sees_actions": sees_actions,
+        "seed": args.seed,
+        "num_iterations": args.num_iterations,
+        "num_envs": args.num_envs,
+        "episodes": args.num_iterations * args.num_envs,
+        "train_seconds": train_seconds,
         "final_eval": final,
-        "train_last10pct": {key: float(np.mean([h[key] for h in tail])) for key in tail[0]
-                            if not isinstance(tail[0][key], list)},
-        "curve": {key: [h[key] for h in history] for key in ("welfare", "designer_return", "paid")
-                  + (("tax_rate", "eq_x_prod") if tax else ())},
+        "train_last10pct": {
+            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
+        },
+        "curve": {
+            key: [h[key] for h in history]
+            for key in ("welfare", "designer_return", "paid") + (("tax_rate", "eq_x_prod") if tax else ())
+        },
     }
     path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

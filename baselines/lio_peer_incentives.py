@@ -38,8 +38,8 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
 import contract_envs.vector
-from contract_envs.envs._incentive_common import others_index
-from contract_envs.envs.escape_room import LEVER
+from contract_envs.games._incentive_common import others_index
+from contract_envs.games.escape_room import LEVER
 
 
 @dataclass
@@ -64,8 +64,8 @@ class Args:
     """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
 
     # Environment
-    env_id: str = "contract_envs/escape_room-v0"
-    """escape_room-v0 or prisoners_dilemma-v0 (always with incentives='peer')"""
+    env_id: str = "contract_envs/escape_room-v1"
+    """escape_room-v1 or prisoners_dilemma-v1 (always with incentives='peer')"""
     n_agents: int = 2
     """Escape Room N (LIO: 2; also 3)"""
     min_at_lever: int = 1
@@ -168,7 +168,6 @@ def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float)
     g = env.game
     b, n, horizon, n_actions = env.num_envs, g.n_agents, g.horizon, g.n_actions
     others = torch.as_tensor(others_index(n))
-    keys = {k: j for j, k in enumerate(env.ledger.agent_info_keys)}
     alive = np.ones(b, dtype=bool)
     buf = {k: [] for k in ("obs", "actions", "own", "transfer_in", "transfer_out", "gifts", "mask")}
     lever = np.zeros(b)
@@ -179,23 +178,25 @@ def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float)
         schedules = gift_schedules(eta, o, cap, n_actions)
         sched_np = schedules.double().clamp(0.0, cap).numpy()
         actions = acts.numpy()
-        obs, _, _, _, done = env.step_arrays(
-            {a: {"action": actions[:, i], "incentives": sched_np[:, i]} for i, a in enumerate(env.agents)})
-        led = env.ledger.agent
+        obs, _, terms, truncs, infos = env.step(
+            {a: {"action": actions[:, i], "incentives": sched_np[:, i]} for i, a in enumerate(env.agents)}
+        )
+        done = terms["agent_0"] | truncs["agent_0"]
         m = alive.astype(np.float64)
         buf["obs"].append(o.numpy())
         buf["actions"].append(actions)
-        buf["own"].append(led[..., keys["own_reward"]].copy())
-        buf["transfer_in"].append(led[..., keys["transfer_in"]].copy())
-        buf["transfer_out"].append(led[..., keys["transfer_out"]].copy())
+        for key in ("own_reward", "transfer_in", "transfer_out"):
+            buf["own" if key == "own_reward" else key].append(np.stack([infos[a][key] for a in env.agents], axis=1))
         buf["gifts"].append(gifts_given(torch.as_tensor(sched_np), acts, others).numpy())
         buf["mask"].append(m)
-        if "escape_room" in g.__class__.__module__:
+        if g.name == "escape_room":
             lever += m * (actions == LEVER).sum(1)
-            door_open = np.maximum(door_open, m * g.door_open)
+            door_open = np.maximum(door_open, m * infos["agent_0"]["door_open"])
         alive &= ~done
         if not alive.any():
             break
+        if done.any() and not env.autoreset:  # restart ended episodes; their later steps are masked out
+            obs, _ = env.reset(env_idx=np.flatnonzero(done))
     batch = {k: torch.as_tensor(np.stack(v, axis=1)) for k, v in buf.items()}
     for k in ("obs", "own", "mask"):
         batch[k] = batch[k].float()
@@ -274,7 +275,7 @@ def env_kwargs(args: Args) -> dict:
     if "escape_room" in args.env_id:
         kwargs.update(n_agents=args.n_agents, min_at_lever=args.min_at_lever)
     elif "prisoners_dilemma" not in args.env_id:
-        raise ValueError(f"LIO runs on escape_room-v0 or prisoners_dilemma-v0 (peer variants), got {args.env_id!r}")
+        raise ValueError(f"LIO runs on escape_room-v1 or prisoners_dilemma-v1 (peer variants), got {args.env_id!r}")
     if args.incentive_cap is not None:
         kwargs["incentive_cap"] = args.incentive_cap
     return kwargs
@@ -285,8 +286,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -296,7 +303,7 @@ def main(args: Args) -> dict:
     torch.backends.cudnn.deterministic = args.torch_deterministic
 
     kwargs = env_kwargs(args)
-    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, **kwargs)
+    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, autoreset=False, **kwargs)
     g = env.game
     n, n_actions, cap = g.n_agents, g.n_actions, float(g.peer_terms.payment_cap)
     cost_coef = args.cost_coef if args.cost_coef is not None else (0.0 if "prisoners" in args.env_id else 1.0)
@@ -313,8 +320,9 @@ def main(args: Args) -> dict:
     progress = trange(args.num_iterations, desc=run_name[:40])
     for it in progress:
         batch = rollout(env, theta, eta, cap)
-        theta_hat = updated_policies(theta, eta, batch, cap, n_actions, args.gamma, args.ent_coef, args.lr_actor,
-                                     others)
+        theta_hat = updated_policies(
+            theta, eta, batch, cap, n_actions, args.gamma, args.ent_coef, args.lr_actor, others
+        )
         batch_hat = rollout(env, [p.detach() for p in theta_hat], eta, cap)
         grads, objectives = incentive_gradients(theta_hat, eta, batch_hat, args.gamma)
         reward_opt.zero_grad()
@@ -347,15 +355,25 @@ def main(args: Args) -> dict:
         theta, eta = state["theta"], state["eta"]
         print(f"model saved to {model_path} and reloaded for the evaluation")
 
-    eval_env = contract_envs.vector.make(args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, **kwargs)
+    eval_env = contract_envs.vector.make(
+        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
+    )
     final = episode_stats(rollout(eval_env, [p.detach() for p in theta], [p.detach() for p in eta], cap))
-    tail = history[-max(1, len(history) // 10):]
+    tail = history[-max(1, len(history) // 10) :]
     metrics = {
-        "algorithm": "lio", "env_id": args.env_id, "env_kwargs": kwargs, "seed": args.seed,
-        "cost_coef": cost_coef, "num_iterations": args.num_iterations, "num_envs": args.num_envs,
-        "episodes": 2 * args.num_iterations * args.num_envs, "train_seconds": train_seconds, "final_eval": final,
-        "train_last10pct": {key: float(np.mean([h[key] for h in tail])) for key in tail[0]
-                            if not isinstance(tail[0][key], list)},
+        "algorithm": "lio",
+        "env_id": args.env_id,
+        "env_kwargs": kwargs,
+        "seed": args.seed,
+        "cost_coef": cost_coef,
+        "num_iterations": args.num_iterations,
+        "num_envs": args.num_envs,
+        "episodes": 2 * args.num_iterations * args.num_envs,
+        "train_seconds": train_seconds,
+        "final_eval": final,
+        "train_last10pct": {
+            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
+        },
         "curve": {key: [h[key] for h in history] for key in ("collective_extrinsic", "gifts_total")},
     }
     path = args.metrics_path or f"runs/{run_name}/metrics.json"

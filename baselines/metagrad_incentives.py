@@ -52,7 +52,7 @@ Results over 5 seeds, against the same agents without a designer: ``docs/results
 
 Usage::
 
-    PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v0 \
+    PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v1 \
         --env-kwargs '{"n_agents": 5, "min_at_lever": 2}'
 """
 
@@ -73,7 +73,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
 import contract_envs.vector
-from contract_envs.contracts import PRINCIPAL
+from contract_envs.contracts import PRINCIPAL, ContractTerms
 
 
 @dataclass
@@ -100,8 +100,8 @@ class Args:
     """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
 
     # environment
-    env_id: str = "contract_envs/escape_room-v0"
-    """escape_room-v0, prisoners_dilemma-v0, tax_economy-v0 or cleanup-v0 (contract_envs ids)"""
+    env_id: str = "contract_envs/escape_room-v1"
+    """escape_room-v1, prisoners_dilemma-v1, tax_economy-v1 or cleanup-v1 (contract_envs ids)"""
     env_kwargs: str = "{}"
     """JSON object of environment keyword arguments, e.g. '{"n_agents": 3, "min_at_lever": 2}'"""
 
@@ -160,8 +160,9 @@ class Args:
 
 
 # ----------------------------------------------------------------------------- agents
-def init_agent_params(n_agents: int, in_dim: int, hidden: tuple[int, ...], n_actions: int,
-                      generator: torch.Generator) -> list[torch.Tensor]:
+def init_agent_params(
+    n_agents: int, in_dim: int, hidden: tuple[int, ...], n_actions: int, generator: torch.Generator
+) -> list[torch.Tensor]:
     """Weights of ``n_agents`` independent MLP policies stacked on a leading agent axis: [W1, b1, W2, b2, ...]."""
     sizes = [in_dim, *hidden, n_actions]
     params = []
@@ -197,8 +198,16 @@ def weighted_mean(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return torch.einsum("tb...,b->t...", x, weights)
 
 
-def agent_pg_loss(params: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                  weights: torch.Tensor, rewards: torch.Tensor, gamma: float, entropy_coef: float) -> torch.Tensor:
+def agent_pg_loss(
+    params: list[torch.Tensor],
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    rewards: torch.Tensor,
+    gamma: float,
+    entropy_coef: float,
+) -> torch.Tensor:
     """Sum over agents of ``-sum_t log pi_i(a_t|o_t) (G_t - b_t) - beta H`` averaged over episodes.
 
     ``rewards`` [T, B, N] are the incentivised rewards (a function of the designer's parameters);
@@ -230,8 +239,9 @@ class DifferentiableAdam:
     the sampled deviations push them to the current best response).
     """
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(
+        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
         self.lr, self.betas, self.eps, self.steps = lr, betas, eps, 0
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -244,15 +254,22 @@ class DifferentiableAdam:
         for k, (p, g) in enumerate(zip(params, grads, strict=True)):
             m = b1 * self.m[k] + (1 - b1) * g
             v = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat, v_hat = m / (1 - b1 ** self.steps), v / (1 - b2 ** self.steps)
+            m_hat, v_hat = m / (1 - b1**self.steps), v / (1 - b2**self.steps)
             # clamp: the square root's derivative is infinite at 0 (parameters with no gradient, e.g. zero inputs)
             out.append(p - self.lr * m_hat / (v_hat.clamp_min(1e-30).sqrt() + self.eps))
             self.m[k], self.v[k] = m.detach(), v.detach()
         return out
 
 
-def designer_pg_loss(params_hat: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                     weights: torch.Tensor, designer_rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+def designer_pg_loss(
+    params_hat: list[torch.Tensor],
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    designer_rewards: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
     """``-sum_i sum_t log pi_{theta_hat_i}(a_t|o_t) (G^ID_t - b_t)`` on the validation batch (A's m1 ID loss)."""
     logp_all = torch.log_softmax(agent_logits(params_hat, obs), dim=-1)
     logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)  # [T, B]
@@ -279,8 +296,15 @@ class IncentiveFunction(nn.Module):
 
     HEADS = ("sigmoid", "clipped_linear")
 
-    def __init__(self, in_dim: int, out_shape: tuple[int, ...], cap: float, hidden: tuple[int, ...],
-                 init_bias: float | None = None, head: str = "sigmoid"):
+    def __init__(
+        self,
+        in_dim: int,
+        out_shape: tuple[int, ...],
+        cap: float,
+        hidden: tuple[int, ...],
+        init_bias: float | None = None,
+        head: str = "sigmoid",
+    ):
         super().__init__()
         if head not in self.HEADS:
             raise ValueError(f"incentive head must be one of {self.HEADS}, got {head!r}")
@@ -314,8 +338,9 @@ class IncentiveFunction(nn.Module):
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         return self.unit(obs, noise) * self.cap
 
-    def noise_score_loss(self, obs: torch.Tensor, noise: torch.Tensor, sigma: float,
-                         advantage: torch.Tensor) -> torch.Tensor:
+    def noise_score_loss(
+        self, obs: torch.Tensor, noise: torch.Tensor, sigma: float, advantage: torch.Tensor
+    ) -> torch.Tensor:
         """``-advantage * log N(z + noise; z, sigma^2)`` summed over outputs: the score-function (REINFORCE)
         term of a designer that samples its outputs around ``z`` (``advantage`` [T, B], detached)."""
         z = self._z(obs).flatten(2)
@@ -325,34 +350,46 @@ class IncentiveFunction(nn.Module):
 
 # ----------------------------------------------------------------------------- environments
 class Problem:
-    """What the algorithm needs from an incentive-design environment, on a ``VectorContractEnv``."""
+    """What the algorithm needs from an incentive-design environment, on the batched API (a stage machine).
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, env_kwargs: dict, announce_rates: bool = False,
-                 designer_noise: float = 0.0):
+    An environment whose episode ends before the others' is restarted (``reset(env_idx=...)``); its later steps
+    in the batch are masked out (``alive``)."""
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        seed: int,
+        env_kwargs: dict,
+        announce_rates: bool = False,
+        designer_noise: float = 0.0,
+    ):
         self.env = contract_envs.vector.make(env_id, num_envs, seed=seed, autoreset=False, **env_kwargs)
         self.game = g = self.env.game
-        if g.terms is None:
-            raise ValueError(f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
-                             "use incentives='per_action' or 'per_agent' (or --designer none)")
+        terms = g.principal
+        if terms is None:
+            raise ValueError(
+                f"{env_id} with {env_kwargs} has no designer (incentives='none'/'peer'); "
+                "use incentives='per_action' or 'per_agent' (or --designer none)"
+            )
         self.name, self.num_envs, self.n_agents, self.n_actions = g.name, num_envs, g.n_agents, g.n_actions
         self.horizon = int(g.horizon)
         self.is_tax = g.name == "tax_economy"
-        self.cap = float(g.terms.payment_cap)
-        self.schedule_shape = g.terms.shape
+        # the designer's largest entry: a payment cap, or the tax planner's highest rate (a PolicyTerms)
+        self.cap = float(terms.payment_cap if isinstance(terms, ContractTerms) else terms.high)
+        self.schedule_shape = terms.shape
         self.alpha = 0.0 if self.is_tax else float(getattr(g, "incentive_cost", 1.0))
         self.agent_scale = self._scale(g.agent_observation_space)
         self.designer_scale = self._scale(g.principal_observation_space)
         self.agent_obs_dim = int(np.prod(g.agent_observation_space.shape))
         self.designer_obs_dim = int(np.prod(g.principal_observation_space.shape))
         if (announce_rates or designer_noise) and not self.is_tax:
-            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v0 only")
+            raise ValueError("--announce-rates and --designer-noise apply to tax_economy-v1 only")
         if designer_noise < 0:
             raise ValueError(f"--designer-noise must be >= 0, got {designer_noise}")
         self.announce_rates, self.designer_noise = bool(announce_rates), float(designer_noise)
         if self.announce_rates:
             self.agent_obs_dim += int(np.prod(self.schedule_shape))
-        led = self.env.ledger
-        self._own, self._paid = led.agent_info_keys.index("own_reward"), led.agent_info_keys.index("payment")
 
     @staticmethod
     def _scale(space) -> np.ndarray:
@@ -363,16 +400,34 @@ class Problem:
         agents = np.stack([obs[a].reshape(self.num_envs, -1) for a in self.env.agents], axis=1) * self.agent_scale
         return agents.astype(np.float32), (obs[PRINCIPAL].reshape(self.num_envs, -1) * self.designer_scale)
 
-    def rollout(self, params: list[torch.Tensor], designer: IncentiveFunction | None,
-                generator: torch.Generator, sample_designer: bool = True) -> dict[str, np.ndarray]:
+    def rollout(
+        self,
+        params: list[torch.Tensor],
+        designer: IncentiveFunction | None,
+        generator: torch.Generator,
+        sample_designer: bool = True,
+    ) -> dict[str, np.ndarray]:
         """One batch of complete episodes (time-major arrays ``[T, B, ...]``) with fixed policies.
 
         With ``designer_noise > 0`` and ``sample_designer`` the tax rates are sampled around the designer's
         output (training); otherwise they are its output (evaluation)."""
         env, b, n, horizon = self.env, self.num_envs, self.n_agents, self.horizon
         obs, _ = env.reset()
-        keys = ("agent_obs", "designer_obs", "actions", "env_reward", "agent_reward", "paid", "outcome",
-                "alive", "designer_reward", "welfare", "schedule", "extra", "noise")
+        keys = (
+            "agent_obs",
+            "designer_obs",
+            "actions",
+            "env_reward",
+            "agent_reward",
+            "paid",
+            "outcome",
+            "alive",
+            "designer_reward",
+            "welfare",
+            "schedule",
+            "extra",
+            "noise",
+        )
         out: dict[str, list] = {k: [] for k in keys}
         done = np.zeros(b, dtype=bool)
         for _ in range(horizon):
@@ -387,51 +442,60 @@ class Problem:
                     schedule = designer(torch.as_tensor(designer_obs, dtype=torch.float32), noise).double().numpy()
                 schedule = np.clip(schedule, 0.0, self.cap)
                 if self.announce_rates:  # the agents see the rates proposed for this step
-                    agent_obs = np.concatenate([agent_obs, np.broadcast_to(
-                        schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32)], axis=2)
+                    agent_obs = np.concatenate(
+                        [
+                            agent_obs,
+                            np.broadcast_to(schedule.reshape(b, 1, -1), (b, n, schedule[0].size)).astype(np.float32),
+                        ],
+                        axis=2,
+                    )
                 logits = agent_logits(params, torch.as_tensor(agent_obs, dtype=torch.float32))
                 actions = torch.multinomial(torch.softmax(logits, -1).reshape(b * n, -1), 1, generator=generator)
                 actions = actions.reshape(b, n).numpy()
             step = {a: actions[:, i] for i, a in enumerate(env.agents)}
             step[PRINCIPAL] = schedule
-            obs, rewards, _, _, finished = env.step_arrays(step)
-            own = env.ledger.agent[:, :, self._own].copy()
+            obs, rewards, terms, truncs, infos = env.step(step)
+            finished = terms[PRINCIPAL] | truncs[PRINCIPAL]
+            own = np.stack([infos[a]["own_reward"] for a in env.agents], axis=1)
             out["agent_obs"].append(agent_obs)
             out["designer_obs"].append(designer_obs.astype(np.float32))
             out["actions"].append(actions)
             out["env_reward"].append(own)
             out["agent_reward"].append(np.stack([rewards[a] for a in env.agents], axis=1))
-            out["paid"].append(env.ledger.agent[:, :, self._paid].copy())
-            out["outcome"].append(self.outcomes(actions, own))
+            out["paid"].append(np.stack([infos[a]["payment"] for a in env.agents], axis=1))
+            out["outcome"].append(self.outcomes(actions, infos))
             out["alive"].append(~done)
             out["designer_reward"].append(rewards[PRINCIPAL].copy())
             out["welfare"].append(own.sum(axis=1))
             out["schedule"].append(schedule)
-            out["extra"].append(self.extra())
+            out["extra"].append(self.extra(infos))
             out["noise"].append(noise.numpy())
             done = done | finished
             if done.all():
                 break
+            if finished.any() and not env.autoreset:  # restart ended episodes; their later steps are masked out
+                obs, _ = env.reset(env_idx=np.flatnonzero(finished))
         return {k: np.stack(v) for k, v in out.items()}
 
-    def outcomes(self, actions: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """Index of the schedule entry each agent is paid on (the action; Cleanup: clean / apple / other)."""
-        if self.name == "cleanup":
-            return np.where(actions == 5, 0, np.where(own > 0, 1, 2))
-        return actions
-
-    def extra(self) -> np.ndarray:
-        """Per-env numbers logged per step: Cleanup waste cleaned; tax productivity x equality."""
-        g = self.game
-        if self.name == "cleanup":
-            return g.last_cleaned.sum(axis=1)
+    def outcomes(self, actions: np.ndarray, infos: dict) -> np.ndarray:
+        """Index of the schedule entry each agent was paid on: its realised outcome (the action; Cleanup: clean /
+        apple / other). Taxes have no outcome-contingent payment: the labour choices stand in."""
         if self.is_tax:
-            return g.coin.sum(axis=1) * g.equality
+            return actions
+        return np.stack([infos[a]["outcome"] for a in self.env.agents], axis=1)
+
+    def extra(self, infos: dict) -> np.ndarray:
+        """Per-env numbers logged per step: Cleanup waste cleaned; tax productivity x equality."""
+        if self.name == "cleanup":
+            return sum(infos[a]["cleaned"] for a in self.env.agents)
+        if self.is_tax:
+            return infos[PRINCIPAL]["equality_times_productivity"]
         return np.zeros(self.num_envs)
 
     # ---- differentiable rewards
-    def incentivised_rewards(self, batch: dict[str, torch.Tensor], designer: IncentiveFunction | None
-                             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def incentivised_rewards(
+        self, batch: dict[str, torch.Tensor], designer: IncentiveFunction | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(agents' rewards [T, B, N], designer's own reward [T, B] if it depends on eta) as functions of eta."""
         if designer is None:
             return batch["agent_reward"], None
@@ -443,8 +507,9 @@ class Problem:
         incentive = schedule.gather(-1, batch["outcome"].unsqueeze(-1)).squeeze(-1)
         return batch["env_reward"] + incentive, None
 
-    def _tax_rewards(self, batch: dict[str, torch.Tensor], rates_proposed: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _tax_rewards(
+        self, batch: dict[str, torch.Tensor], rates_proposed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The tax economy's coin / utility recursion (``TaxEconomyGame``) in torch, differentiable in the rates."""
         g = self.game
         skills = torch.as_tensor(g.skills, dtype=torch.float64)
@@ -464,8 +529,10 @@ class Problem:
             period_income = period_income + income
             labour_total = labour_total + labour[t]
             if (t + 1) % g.period == 0 or t + 1 >= g.horizon:
-                due = (torch.clamp(period_income.unsqueeze(-1) - cutoffs, min=0.0) .minimum(upper - cutoffs)
-                       * rates.unsqueeze(1)).sum(-1)
+                due = (
+                    torch.clamp(period_income.unsqueeze(-1) - cutoffs, min=0.0).minimum(upper - cutoffs)
+                    * rates.unsqueeze(1)
+                ).sum(-1)
                 tax = torch.minimum(coin + income, due)
                 coin = coin + income - tax + tax.sum(1, keepdim=True) / n
                 period_income = torch.zeros_like(period_income)
@@ -508,9 +575,12 @@ def batch_metrics(problem: Problem, batch: dict[str, np.ndarray]) -> dict[str, f
     if problem.is_tax:
         final = batch["extra"][-1]
         rates = batch["schedule"][:: problem.game.period].reshape(-1, batch["schedule"].shape[-1])
-        m.update(equality_times_productivity=float(final.mean()), designer_return=float(final.mean()),
-                 labour=[float(x) for x in batch["actions"].mean(axis=(0, 1))],
-                 tax_rates=[float(x) for x in rates.mean(0)])
+        m.update(
+            equality_times_productivity=float(final.mean()),
+            designer_return=float(final.mean()),
+            labour=[float(x) for x in batch["actions"].mean(axis=(0, 1))],
+            tax_rates=[float(x) for x in rates.mean(0)],
+        )
         return m
     paid = (batch["paid"].sum(-1) * alive).sum(0)
     m.update(incentives_paid=float(paid.mean()), designer_return=float((welfare - problem.alpha * paid).mean()))
@@ -540,8 +610,9 @@ def main(args: Args) -> dict:
     if not isinstance(env_kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
     if args.designer_noise_final is not None and not (0 < args.designer_noise_final and args.designer_noise > 0):
-        raise ValueError("--designer-noise-final needs --designer-noise > 0 and must be > 0, got "
-                         f"{args.designer_noise_final}")
+        raise ValueError(
+            f"--designer-noise-final needs --designer-noise > 0 and must be > 0, got {args.designer_noise_final}"
+        )
     for name in ("designer_lr_final", "cost_lr_final"):
         value = getattr(args, name)
         if value is not None and not value > 0:
@@ -554,8 +625,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -571,8 +648,14 @@ def main(args: Args) -> dict:
     params = init_agent_params(problem.n_agents, problem.agent_obs_dim, args.agent_hidden, problem.n_actions, generator)
     designer = None
     if args.designer == "metagrad":
-        designer = IncentiveFunction(problem.designer_obs_dim, problem.schedule_shape, problem.cap,
-                                     args.designer_hidden, args.designer_init_bias, args.incentive_head)
+        designer = IncentiveFunction(
+            problem.designer_obs_dim,
+            problem.schedule_shape,
+            problem.cap,
+            args.designer_hidden,
+            args.designer_init_bias,
+            args.incentive_head,
+        )
         meta_opt = torch.optim.Adam(designer.parameters(), lr=args.designer_lr)
         cost_opt = torch.optim.Adam(designer.parameters(), lr=args.cost_lr)
     uses_cost = designer is not None and problem.alpha > 0
@@ -586,8 +669,16 @@ def main(args: Args) -> dict:
         weights = torch.full((problem.num_envs,), 1.0 / problem.num_envs)
         # 1-2: the agents' differentiable policy-gradient step on the incentivised returns of tau_k
         rewards, _ = problem.incentivised_rewards(batch, designer)
-        loss = agent_pg_loss(params, batch["agent_obs"], batch["actions"], batch["alive"], weights, rewards,
-                             args.gamma, args.entropy_coef)
+        loss = agent_pg_loss(
+            params,
+            batch["agent_obs"],
+            batch["actions"],
+            batch["alive"],
+            weights,
+            rewards,
+            args.gamma,
+            args.entropy_coef,
+        )
         if agent_adam is None:
             params_hat = inner_update(params, loss, args.agent_lr, create_graph=designer is not None)
         else:
@@ -604,8 +695,9 @@ def main(args: Args) -> dict:
             val = to_torch(val_np)
             # 4: meta-gradient of the designer's objective through theta_hat(eta)
             id_rewards = val["designer_reward"] if problem.is_tax else val["welfare"]
-            meta_loss = designer_pg_loss(params_hat, val["agent_obs"], val["actions"], val["alive"], weights,
-                                         id_rewards, args.gamma)
+            meta_loss = designer_pg_loss(
+                params_hat, val["agent_obs"], val["actions"], val["alive"], weights, id_rewards, args.gamma
+            )
             # pathwise term: productivity x equality depends on the rates directly
             if problem.is_tax and args.pathwise_designer_gradient:
                 _, direct = problem.incentivised_rewards(val, designer)
@@ -616,9 +708,12 @@ def main(args: Args) -> dict:
                 advantage = returns - weighted_mean(returns, weights).unsqueeze(1)
                 steps = torch.arange(returns.shape[0])
                 sets_rates = (steps % problem.game.period == 0).float().unsqueeze(1)  # rates are set at these steps
-                meta_loss = meta_loss + designer.noise_score_loss(val["designer_obs"], val["noise"],
-                                                                  problem.designer_noise,
-                                                                  (advantage * val["alive"] * sets_rates).detach())
+                meta_loss = meta_loss + designer.noise_score_loss(
+                    val["designer_obs"],
+                    val["noise"],
+                    problem.designer_noise,
+                    (advantage * val["alive"] * sets_rates).detach(),
+                )
             cost = None
             if uses_cost:  # A's L1 on every sigmoid output along tau_k, discounted, times alpha
                 discount = args.gamma ** torch.arange(batch["alive"].shape[0], dtype=torch.float32)
@@ -655,22 +750,37 @@ def main(args: Args) -> dict:
 
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"agent_params": [p.detach() for p in params],
-                    "designer": None if designer is None else designer.state_dict()}, model_path)
+        torch.save(
+            {
+                "agent_params": [p.detach() for p in params],
+                "designer": None if designer is None else designer.state_dict(),
+            },
+            model_path,
+        )
         print(f"model saved to {model_path}")
         saved = torch.load(model_path)
         params = saved["agent_params"]
         if designer is not None:
             designer.load_state_dict(saved["designer"])
     eval_problem = Problem(args.env_id, args.num_eval_episodes, args.seed + 1_000_000, env_kwargs, args.announce_rates)
-    evaluation = batch_metrics(eval_problem, eval_problem.rollout([p.detach() for p in params], designer,
-                                                                  torch.Generator().manual_seed(args.seed + 1)))
+    evaluation = batch_metrics(
+        eval_problem,
+        eval_problem.rollout([p.detach() for p in params], designer, torch.Generator().manual_seed(args.seed + 1)),
+    )
     for k, v in evaluation.items():
         if not isinstance(v, list):
             writer.add_scalar(f"eval/{k}", v, args.num_iterations)
-    metrics = {"args": asdict(args), "env_kwargs": env_kwargs, "run_name": run_name, "alpha": problem.alpha,
-               "train_seconds": train_seconds, "episodes": (args.num_iterations + 1) * args.num_envs,
-               "final": history[-1], "eval": evaluation, "history": history}
+    metrics = {
+        "args": asdict(args),
+        "env_kwargs": env_kwargs,
+        "run_name": run_name,
+        "alpha": problem.alpha,
+        "train_seconds": train_seconds,
+        "episodes": (args.num_iterations + 1) * args.num_envs,
+        "final": history[-1],
+        "eval": evaluation,
+        "history": history,
+    }
     metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(os.path.abspath(metrics_path)), exist_ok=True)
     with open(metrics_path, "w") as f:

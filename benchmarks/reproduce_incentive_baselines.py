@@ -30,37 +30,173 @@ import numpy as np  # noqa: E402
 from contract_envs.solvers import escape_room_max_welfare, taxlite_solve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ER = "contract_envs/escape_room-v0"
-PD = "contract_envs/prisoners_dilemma-v0"
-TAX = "contract_envs/tax_economy-v0"
-CLEANUP = "contract_envs/cleanup-v0"
+ER = "contract_envs/escape_room-v1"
+PD = "contract_envs/prisoners_dilemma-v1"
+TAX = "contract_envs/tax_economy-v1"
+CLEANUP = "contract_envs/cleanup-v1"
 
 # name -> (script, flags); every run adds --seed, --metrics-path
 CONFIGS: dict[str, tuple[str, list[str]]] = {
-    "dualrl_er52_small": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "5", "--min-at-lever", "2",
-                                                  "--designer-action", "small", "--num-iterations", "300"]),
-    "dualrl_er52_gaussian": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "5", "--min-at-lever", "2",
-                                                     "--designer-action", "gaussian", "--num-iterations", "300"]),
-    "fixed_er52_lever1.1": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "5", "--min-at-lever", "2",
-                                                    "--fixed-schedule", "1.1", "0", "0", "--num-iterations", "300"]),
-    "none_er52": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "5", "--min-at-lever", "2",
-                                          "--designer-action", "none", "--num-iterations", "300"]),
-    "dualrl_er32_small": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
-                                                  "--designer-action", "small", "--num-iterations", "300"]),
-    "dualrl_er32_medium": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
-                                                   "--designer-action", "medium", "--num-iterations", "300"]),
-    "dualrl_er32_large": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
-                                                  "--designer-action", "large", "--num-iterations", "300"]),
-    "dualrl_er32_gaussian": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
-                                                     "--designer-action", "gaussian", "--num-iterations", "300"]),
-    "fixed_er32_lever1.1": ("dual_rl_designer.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2",
-                                                    "--fixed-schedule", "1.1", "0", "0", "--num-iterations", "300"]),
+    "dualrl_er52_small": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "5",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "small",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "dualrl_er52_gaussian": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "5",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "gaussian",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "fixed_er52_lever1.1": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "5",
+            "--min-at-lever",
+            "2",
+            "--fixed-schedule",
+            "1.1",
+            "0",
+            "0",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "none_er52": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "5",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "none",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "dualrl_er32_small": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "3",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "small",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "dualrl_er32_medium": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "3",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "medium",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "dualrl_er32_large": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "3",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "large",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "dualrl_er32_gaussian": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "3",
+            "--min-at-lever",
+            "2",
+            "--designer-action",
+            "gaussian",
+            "--num-iterations",
+            "300",
+        ],
+    ),
+    "fixed_er32_lever1.1": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            ER,
+            "--n-agents",
+            "3",
+            "--min-at-lever",
+            "2",
+            "--fixed-schedule",
+            "1.1",
+            "0",
+            "0",
+            "--num-iterations",
+            "300",
+        ],
+    ),
     "dualrl_taxlite": ("dual_rl_designer.py", ["--env-id", TAX, "--num-iterations", "1000"]),
     "dualrl_pd_small": ("dual_rl_designer.py", ["--env-id", PD, "--num-iterations", "300"]),
-    "dualrl_cleanup_small": ("dual_rl_designer.py", ["--env-id", CLEANUP, "--num-envs", "16",
-                                                     "--num-iterations", "100", "--eval-episodes", "128"]),
-    "none_cleanup": ("dual_rl_designer.py", ["--env-id", CLEANUP, "--designer-action", "none", "--num-envs", "16",
-                                             "--num-iterations", "100", "--eval-episodes", "128"]),
+    "dualrl_cleanup_small": (
+        "dual_rl_designer.py",
+        ["--env-id", CLEANUP, "--num-envs", "16", "--num-iterations", "100", "--eval-episodes", "128"],
+    ),
+    "none_cleanup": (
+        "dual_rl_designer.py",
+        [
+            "--env-id",
+            CLEANUP,
+            "--designer-action",
+            "none",
+            "--num-envs",
+            "16",
+            "--num-iterations",
+            "100",
+            "--eval-episodes",
+            "128",
+        ],
+    ),
     "lio_er21": ("lio_peer_incentives.py", ["--env-id", ER, "--n-agents", "2", "--min-at-lever", "1"]),
     "lio_er32": ("lio_peer_incentives.py", ["--env-id", ER, "--n-agents", "3", "--min-at-lever", "2"]),
     "lio_pd": ("lio_peer_incentives.py", ["--env-id", PD]),
@@ -147,14 +283,26 @@ NOTES = [
 
 def command(name: str, seed: int, runs_dir: Path) -> list[str]:
     script, flags = CONFIGS[name]
-    return [sys.executable, str(REPO / "baselines" / script), *flags, "--seed", str(seed),
-            "--metrics-path", str(runs_dir / f"{name}__s{seed}.json")]
+    return [
+        sys.executable,
+        str(REPO / "baselines" / script),
+        *flags,
+        "--seed",
+        str(seed),
+        "--metrics-path",
+        str(runs_dir / f"{name}__s{seed}.json"),
+    ]
 
 
 def run_one(name: str, seed: int, runs_dir: Path) -> tuple[str, int, float]:
     start = time.time()
-    out = subprocess.run(command(name, seed, runs_dir), cwd=runs_dir, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    out = subprocess.run(
+        command(name, seed, runs_dir),
+        cwd=runs_dir,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{name} seed {seed} failed:\n{out.stderr[-3000:]}")
     wall = time.time() - start
@@ -182,12 +330,13 @@ def load(runs_dir: Path) -> dict[str, list[dict]]:
 
 
 def er_rows(results) -> list[str]:
-    rows = ["| configuration | N, M | episodes | welfare | designer net return | paid / episode | door opened "
-            "| lever moves | welfare ≥ 90% of optimum | optimum welfare | optimal net ({0,1.1}) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| configuration | N, M | episodes | welfare | designer net return | paid / episode | door opened "
+        "| lever moves | welfare ≥ 90% of optimum | optimum welfare | optimal net ({0,1.1}) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, runs in results.items():
-        if not (name.startswith("dualrl_er")
-                or name.startswith(("fixed_er", "none_er"))):
+        if not (name.startswith("dualrl_er") or name.startswith(("fixed_er", "none_er"))):
             continue
         kw = runs[0]["env_kwargs"]
         n, m = kw["n_agents"], kw["min_at_lever"]
@@ -198,7 +347,8 @@ def er_rows(results) -> list[str]:
             f"| {name} | ({n}, {m}) | {runs[0]['episodes']:,} | {fmt([e['welfare'] for e in ev])} "
             f"| {fmt([e['designer_return'] for e in ev])} | {fmt([e['paid'] for e in ev])} "
             f"| {fmt([e['door_open'] for e in ev])} | {fmt([e['lever'] for e in ev])} | {hits}/{len(ev)} "
-            f"| {opt:g} | {10 * (n - m) - 2.1 * m:g} |")
+            f"| {opt:g} | {10 * (n - m) - 2.1 * m:g} |"
+        )
     return rows
 
 
@@ -236,26 +386,40 @@ def simple_rows(results, names, label, reference) -> list[str]:
         runs = results[name]
         ev = [r["final_eval"] for r in runs]
         if runs[0]["algorithm"] == "lio":
-            rows.append(f"| {name} | {runs[0]['episodes']:,} | {fmt([e['collective_extrinsic'] for e in ev])} "
-                        f"| {fmt([e['gifts_total'] for e in ev])} | {reference.get(name, '—')} |")
+            rows.append(
+                f"| {name} | {runs[0]['episodes']:,} | {fmt([e['collective_extrinsic'] for e in ev])} "
+                f"| {fmt([e['gifts_total'] for e in ev])} | {reference.get(name, '—')} |"
+            )
         else:
-            rows.append(f"| {name} | {runs[0]['episodes']:,} | {fmt([e['welfare'] for e in ev])} "
-                        f"(net {fmt([e['designer_return'] for e in ev])}) | {fmt([e['paid'] for e in ev])} "
-                        f"| {reference.get(name, '—')} |")
+            rows.append(
+                f"| {name} | {runs[0]['episodes']:,} | {fmt([e['welfare'] for e in ev])} "
+                f"(net {fmt([e['designer_return'] for e in ev])}) | {fmt([e['paid'] for e in ev])} "
+                f"| {reference.get(name, '—')} |"
+            )
     if rows:
-        rows = [f"| configuration | episodes | {label} | paid or gifted / episode | exact reference |",
-                "|---|---|---|---|---|", *rows]
+        rows = [
+            f"| configuration | episodes | {label} | paid or gifted / episode | exact reference |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
     return rows
 
 
 def plot(results, path: Path) -> None:
-    panels = [("Escape Room: dual-RL / references (welfare)", [n for n in results if "_er" in n and "lio" not in n],
-               "welfare"),
-              ("TaxLite: dual-RL planner's tax rate", ["dualrl_taxlite"], "tax_rate"),
-              ("LIO: collective extrinsic return", [n for n in results if n.startswith("lio")],
-               "collective_extrinsic"),
-              ("PD and Cleanup: welfare", [n for n in ("dualrl_pd_small", "dualrl_cleanup_small", "none_cleanup")
-                                           if n in results], "welfare")]
+    panels = [
+        (
+            "Escape Room: dual-RL / references (welfare)",
+            [n for n in results if "_er" in n and "lio" not in n],
+            "welfare",
+        ),
+        ("TaxLite: dual-RL planner's tax rate", ["dualrl_taxlite"], "tax_rate"),
+        ("LIO: collective extrinsic return", [n for n in results if n.startswith("lio")], "collective_extrinsic"),
+        (
+            "PD and Cleanup: welfare",
+            [n for n in ("dualrl_pd_small", "dualrl_cleanup_small", "none_cleanup") if n in results],
+            "welfare",
+        ),
+    ]
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     for ax, (title, names, key) in zip(axes.flat, panels, strict=True):
         for name in names:
@@ -279,13 +443,18 @@ def plot(results, path: Path) -> None:
 
 def write_report(results, walls, total_wall, seeds, workers, out_md: Path, out_png: Path) -> None:
     plot(results, out_png)
-    cmd_lines = [" ".join(["PYTHONPATH=.", "python", f"baselines/{CONFIGS[n][0]}", *CONFIGS[n][1], "--seed", "S"])
-                 for n in results]
+    cmd_lines = [
+        " ".join(["PYTHONPATH=.", "python", f"baselines/{CONFIGS[n][0]}", *CONFIGS[n][1], "--seed", "S"])
+        for n in results
+    ]
     wall_rows = ["| configuration | mean wall-clock per seed (s) | mean training time per seed (s) |", "|---|---|---|"]
     for name, runs in results.items():
         w = [walls[(name, r["seed"])] for r in runs if (name, r["seed"]) in walls]
-        wall_rows.append(f"| {name} | {np.mean(w):.1f} | {np.mean([r['train_seconds'] for r in runs]):.1f} |"
-                         if w else f"| {name} | — | {np.mean([r['train_seconds'] for r in runs]):.1f} |")
+        wall_rows.append(
+            f"| {name} | {np.mean(w):.1f} | {np.mean([r['train_seconds'] for r in runs]):.1f} |"
+            if w
+            else f"| {name} | — | {np.mean([r['train_seconds'] for r in runs]):.1f} |"
+        )
     n, m = 5, 2
     lines = [
         "# Incentive-designer baselines: dual-RL designer and LIO",
@@ -320,16 +489,28 @@ def write_report(results, walls, total_wall, seeds, workers, out_md: Path, out_p
         "",
         "## Prisoner's Dilemma and Cleanup, dual-RL designer",
         "",
-        *simple_rows(results, ["dualrl_pd_small", "dualrl_cleanup_small", "none_cleanup"],
-                     "welfare per episode (designer net)",
-                     {"dualrl_pd_small": "welfare −10 (all C), −20 (all D); net −2−2α per step → −20 at α = 1",
-                      "dualrl_cleanup_small": "none (compare with none_cleanup)"}),
+        *simple_rows(
+            results,
+            ["dualrl_pd_small", "dualrl_cleanup_small", "none_cleanup"],
+            "welfare per episode (designer net)",
+            {
+                "dualrl_pd_small": "welfare −10 (all C), −20 (all D); net −2−2α per step → −20 at α = 1",
+                "dualrl_cleanup_small": "none (compare with none_cleanup)",
+            },
+        ),
         "",
         "## LIO (agents pay each other), peer variants",
         "",
-        *simple_rows(results, ["lio_er21", "lio_er32", "lio_pd"], "collective extrinsic return",
-                     {"lio_er21": "9 (ER(2,1) optimum)", "lio_er32": "8 (ER(3,2) optimum)",
-                      "lio_pd": "−10 (all C for 5 steps); −20 all D"}),
+        *simple_rows(
+            results,
+            ["lio_er21", "lio_er32", "lio_pd"],
+            "collective extrinsic return",
+            {
+                "lio_er21": "9 (ER(2,1) optimum)",
+                "lio_er32": "8 (ER(3,2) optimum)",
+                "lio_pd": "−10 (all C for 5 steps); −20 all D",
+            },
+        ),
         "",
         *FINDINGS,
         "![curves](incentives_baselines.png)",

@@ -30,8 +30,23 @@ OUT_MD = ROOT / "docs" / "results" / "incentives_metagrad.md"
 
 # Escape Room and the PD: responsive agents (Adam steps, entropy bonus 0.2 / 0.4) and a linear designer with
 # the clipped-linear head, so that the L1 cost keeps lowering what the agents' response does not hold up.
-RESPONSIVE = ["--num-iterations", "1000", "--num-envs", "128", "--agent-optimizer", "adam", "--agent-lr", "3e-3",
-              "--designer-hidden", "--incentive-head", "clipped_linear", "--designer-lr", "1e-2", "--cost-lr", "1e-3"]
+RESPONSIVE = [
+    "--num-iterations",
+    "1000",
+    "--num-envs",
+    "128",
+    "--agent-optimizer",
+    "adam",
+    "--agent-lr",
+    "3e-3",
+    "--designer-hidden",
+    "--incentive-head",
+    "clipped_linear",
+    "--designer-lr",
+    "1e-2",
+    "--cost-lr",
+    "1e-3",
+]
 # Escape Room: the designer's and the cost's step sizes decay linearly (by 100x) so that the schedule settles
 # instead of cycling around the lever agents' threshold (a decaying-step choice; A's steps are constant).
 ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2", "--designer-lr-final", "1e-4", "--cost-lr-final", "1e-5"]
@@ -39,25 +54,88 @@ ER_ARGS = [*RESPONSIVE, "--entropy-coef", "0.2", "--designer-lr-final", "1e-4", 
 # agents saturated and kept cooperating after the schedule had fallen below their best-response threshold.
 PD_ARGS = [*RESPONSIVE, "--entropy-coef", "0.4", "--agent-hidden"]
 EXPERIMENTS: dict[str, dict] = {
-    "er_5_2": dict(title="Escape Room ER(5,2)", env_id="contract_envs/escape_room-v0",
-                   env_kwargs={"n_agents": 5, "min_at_lever": 2}, args=ER_ARGS),
-    "er_3_2": dict(title="Escape Room ER(3,2)", env_id="contract_envs/escape_room-v0",
-                   env_kwargs={"n_agents": 3, "min_at_lever": 2}, args=ER_ARGS),
-    "pd": dict(title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v0", env_kwargs={},
-               args=PD_ARGS),
-    "taxlite": dict(title="TaxLite (flat tax)", env_id="contract_envs/tax_economy-v0", env_kwargs={},
-                    args=["--num-iterations", "3000", "--num-envs", "128", "--agent-lr", "0.03", "--entropy-coef",
-                          "0.1", "--designer-lr", "1e-4", "--announce-rates", "--designer-noise", "1.5",
-                          "--designer-noise-final", "0.2", "--no-pathwise-designer-gradient", "--log-every", "20"]),
-    "tax_brackets": dict(title="Tax economy, 7 US-federal brackets, 10 periods of 10 steps",
-                         env_id="contract_envs/tax_economy-v0", env_kwargs={"tax_model": "us_federal"},
-                         args=["--num-iterations", "60", "--num-envs", "32", "--agent-lr", "1e-3",
-                               "--designer-lr", "1e-3", "--gamma", "1.0", "--log-every", "5",
-                               "--num-eval-episodes", "64"]),
-    "cleanup": dict(title="Cleanup 7x7 (alpha = 0, A's objective)", env_id="contract_envs/cleanup-v0",
-                    env_kwargs={"incentive_cost": 0.0},
-                    args=["--num-iterations", "150", "--num-envs", "32", "--agent-lr", "0.03", "--designer-lr",
-                          "1e-2", "--entropy-coef", "0.129", "--log-every", "10", "--num-eval-episodes", "64"]),
+    "er_5_2": dict(
+        title="Escape Room ER(5,2)",
+        env_id="contract_envs/escape_room-v1",
+        env_kwargs={"n_agents": 5, "min_at_lever": 2},
+        args=ER_ARGS,
+    ),
+    "er_3_2": dict(
+        title="Escape Room ER(3,2)",
+        env_id="contract_envs/escape_room-v1",
+        env_kwargs={"n_agents": 3, "min_at_lever": 2},
+        args=ER_ARGS,
+    ),
+    "pd": dict(
+        title="Prisoner's Dilemma (alpha = 1)", env_id="contract_envs/prisoners_dilemma-v1", env_kwargs={}, args=PD_ARGS
+    ),
+    "taxlite": dict(
+        title="TaxLite (flat tax)",
+        env_id="contract_envs/tax_economy-v1",
+        env_kwargs={},
+        args=[
+            "--num-iterations",
+            "3000",
+            "--num-envs",
+            "128",
+            "--agent-lr",
+            "0.03",
+            "--entropy-coef",
+            "0.1",
+            "--designer-lr",
+            "1e-4",
+            "--announce-rates",
+            "--designer-noise",
+            "1.5",
+            "--designer-noise-final",
+            "0.2",
+            "--no-pathwise-designer-gradient",
+            "--log-every",
+            "20",
+        ],
+    ),
+    "tax_brackets": dict(
+        title="Tax economy, 7 US-federal brackets, 10 periods of 10 steps",
+        env_id="contract_envs/tax_economy-v1",
+        env_kwargs={"tax_model": "us_federal"},
+        args=[
+            "--num-iterations",
+            "60",
+            "--num-envs",
+            "32",
+            "--agent-lr",
+            "1e-3",
+            "--designer-lr",
+            "1e-3",
+            "--gamma",
+            "1.0",
+            "--log-every",
+            "5",
+            "--num-eval-episodes",
+            "64",
+        ],
+    ),
+    "cleanup": dict(
+        title="Cleanup 7x7 (alpha = 0, A's objective)",
+        env_id="contract_envs/cleanup-v1",
+        env_kwargs={"incentive_cost": 0.0},
+        args=[
+            "--num-iterations",
+            "150",
+            "--num-envs",
+            "32",
+            "--agent-lr",
+            "0.03",
+            "--designer-lr",
+            "1e-2",
+            "--entropy-coef",
+            "0.129",
+            "--log-every",
+            "10",
+            "--num-eval-episodes",
+            "64",
+        ],
+    ),
 }
 DESIGNERS = ("metagrad", "none")
 NOTES = """## How to read this, and deviations
@@ -192,7 +270,7 @@ NOTES = """## How to read this, and deviations
 ### Commands of the trials quoted above (seed 1; other seeds change `--seed`)
 
 All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128` and:
-* clipped-linear head with SGD agents: `--env-id contract_envs/escape_room-v0 --env-kwargs '{"n_agents": 3,
+* clipped-linear head with SGD agents: `--env-id contract_envs/escape_room-v1 --env-kwargs '{"n_agents": 3,
   "min_at_lever": 2}' --num-iterations 400 --agent-lr 0.03 --designer-lr 1e-2 --cost-lr 3e-3 --incentive-head
   clipped_linear`
 * Escape Room entropy / designer / cost trials: the Escape Room command below with `--entropy-coef 0.1` or
@@ -205,7 +283,7 @@ All `PYTHONPATH=. python baselines/metagrad_incentives.py` with `--num-envs 128`
   --num-iterations 1200` (and `--env-kwargs
   '{"incentive_cost": 0.5}'`, 400 iterations, for the alpha check); `--no-separate-cost-optimizer` with
   entropy 0.05 and 0.4, 1,200 iterations
-* TaxLite, all with `--env-id contract_envs/tax_economy-v0 --log-every 20 --announce-rates
+* TaxLite, all with `--env-id contract_envs/tax_economy-v1 --log-every 20 --announce-rates
   --no-pathwise-designer-gradient`: constant std `--designer-noise 0.5 --agent-lr 0.03` with
   `--num-iterations 1000 --designer-lr 1e-3`, `--num-iterations 1000 --designer-lr 3e-4`, `--num-iterations 2000
   --designer-lr 1e-4`; `--designer-noise 1.5 --agent-lr 0.03 --entropy-coef 0.1 --designer-lr 1e-4
@@ -226,14 +304,27 @@ def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
     """Run (or, with ``reuse``, load) one training run; the metrics JSON gains ``command`` and ``ran``."""
     spec = EXPERIMENTS[exp]
     path = RUN_DIR / f"{exp}__{designer}__{seed}.json"
-    cmd = [sys.executable, str(SCRIPT.relative_to(ROOT)), "--env-id", spec["env_id"], "--env-kwargs",
-           json.dumps(spec["env_kwargs"]), "--designer", designer, "--seed", str(seed), *spec["args"],
-           "--metrics-path", str(path.relative_to(ROOT))]
+    cmd = [
+        sys.executable,
+        str(SCRIPT.relative_to(ROOT)),
+        "--env-id",
+        spec["env_id"],
+        "--env-kwargs",
+        json.dumps(spec["env_kwargs"]),
+        "--designer",
+        designer,
+        "--seed",
+        str(seed),
+        *spec["args"],
+        "--metrics-path",
+        str(path.relative_to(ROOT)),
+    ]
     ran = not (reuse and path.exists())
     if ran:
         start = time.time()
-        result = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
-                                text=True)
+        result = subprocess.run(
+            cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
         elapsed = time.time() - start
@@ -243,8 +334,7 @@ def run_one(exp: str, designer: str, seed: int, reuse: bool) -> dict:
         path.write_text(json.dumps(stored, indent=1))
     metrics = json.loads(path.read_text())
     metrics["ran"] = ran
-    metrics["command"] = "PYTHONPATH=. python " + " ".join(
-        f"'{c}'" if c.startswith("{") else c for c in cmd[1:])
+    metrics["command"] = "PYTHONPATH=. python " + " ".join(f"'{c}'" if c.startswith("{") else c for c in cmd[1:])
     return metrics
 
 
@@ -261,8 +351,18 @@ def fmt(values) -> str:
 def summarise(exp: str, runs: dict[str, list[dict]]) -> tuple[list[str], dict]:
     """Table rows (markdown) and a JSON summary for one experiment."""
     rows, summary = [], {}
-    keys = ["welfare", "designer_return", "incentives_paid", "lever_per_episode", "door_opened", "cooperation",
-            "tau_C_minus_tau_D", "equality_times_productivity", "waste_cleaned", "clean_actions"]
+    keys = [
+        "welfare",
+        "designer_return",
+        "incentives_paid",
+        "lever_per_episode",
+        "door_opened",
+        "cooperation",
+        "tau_C_minus_tau_D",
+        "equality_times_productivity",
+        "waste_cleaned",
+        "clean_actions",
+    ]
     for designer, seeds in runs.items():
         if not seeds:
             continue
@@ -276,16 +376,20 @@ def summarise(exp: str, runs: dict[str, list[dict]]) -> tuple[list[str], dict]:
         entry["episodes"] = seeds[0]["episodes"]
         entry["n_seeds"] = len(seeds)
         summary[designer] = entry
-        cells = [fmt([e[k] for e in evals]) if k in evals[0] else "" for k in ("welfare", "designer_return",
-                                                                              "incentives_paid")]
+        cells = [
+            fmt([e[k] for e in evals]) if k in evals[0] else ""
+            for k in ("welfare", "designer_return", "incentives_paid")
+        ]
         extra = []
         for k in keys[3:]:
             if k in evals[0]:
                 extra.append(f"{k} {fmt([e[k] for e in evals])}")
         if "tax_rates" in evals[0]:
             extra.append("rates " + ", ".join(f"{m:.2f}±{s:.2f}" for m, s in entry["tax_rates"]))
-        rows.append(f"| {EXPERIMENTS[exp]['title']} | {designer} | {len(seeds)} | {cells[0]} | {cells[1]} | "
-                    f"{cells[2]} | {'; '.join(extra)} | {entry['seconds_per_run'][0]:.0f} |")
+        rows.append(
+            f"| {EXPERIMENTS[exp]['title']} | {designer} | {len(seeds)} | {cells[0]} | {cells[1]} | "
+            f"{cells[2]} | {'; '.join(extra)} | {entry['seconds_per_run'][0]:.0f} |"
+        )
     return rows, summary
 
 
@@ -315,69 +419,84 @@ def targets(exp: str, runs: dict[str, list[dict]]) -> str:
         best, net = 10 * (n - m_) - m_, 10 * (n - m_) - 2 * m_
         hit = sum(e["welfare"] >= 0.9 * best for e in mg)
         shut = sum(e["door_opened"] == 0.0 for e in none)
-        per_seed = ", ".join(f"{e['welfare']:.1f}/{e['designer_return']:.1f}/{e['schedule_at_start'][0]:.2f}"
-                             for e in mg)
+        per_seed = ", ".join(
+            f"{e['welfare']:.1f}/{e['designer_return']:.1f}/{e['schedule_at_start'][0]:.2f}" for e in mg
+        )
         opened = sum(e["door_opened"] >= 0.9 for e in mg)
         supported = sum(e["schedule_at_start"][0] > 1.0 for e in mg)
-        late = [m["history"][len(m["history"]) // 2:] for m in runs["metagrad"]]
+        late = [m["history"][len(m["history"]) // 2 :] for m in runs["metagrad"]]
         late_net = [np.mean([h["designer_return"] for h in hs]) for hs in late]
         late_welfare = [np.mean([h["welfare"] for h in hs]) for hs in late]
         late_lever = [np.mean([h["schedule_at_start"][0] for h in hs]) for hs in late]
-        return (f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds (door opened in >= "
-                f"90% of evaluation episodes in {opened}/{len(mg)}); net return "
-                f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
-                f"{per_seed} welfare/net/final lever incentive at the start); the final lever incentive exceeds 1, "
-                f"so the optimum is an equilibrium of the final schedule, in {supported}/{len(mg)} seeds; "
-                f"averaged over the second half of training (validation batches): net return {fmt(late_net)} (per seed "
-                f"{', '.join(f'{x:.1f}' for x in late_net)}), welfare {fmt(late_welfare)} (>= {0.9 * best:.1f} in "
-                f"**{sum(w >= 0.9 * best for w in late_welfare)}/{len(late_welfare)}** seeds), "
-                f"lever incentive at the start {fmt(late_lever)} (per seed "
-                f"{', '.join(f'{x:.2f}' for x in late_lever)}); "
-                f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
-                f"{fmt([e['welfare'] for e in none]) if none else '-'})")
+        return (
+            f"target: welfare >= 0.9 x {best} = {0.9 * best:.1f} in **{hit}/{len(mg)}** seeds (door opened in >= "
+            f"90% of evaluation episodes in {opened}/{len(mg)}); net return "
+            f"{fmt([e['designer_return'] for e in mg])} vs the limit {net} (per seed: "
+            f"{per_seed} welfare/net/final lever incentive at the start); the final lever incentive exceeds 1, "
+            f"so the optimum is an equilibrium of the final schedule, in {supported}/{len(mg)} seeds; "
+            f"averaged over the second half of training (validation batches): net return {fmt(late_net)} (per seed "
+            f"{', '.join(f'{x:.1f}' for x in late_net)}), welfare {fmt(late_welfare)} (>= {0.9 * best:.1f} in "
+            f"**{sum(w >= 0.9 * best for w in late_welfare)}/{len(late_welfare)}** seeds), "
+            f"lever incentive at the start {fmt(late_lever)} (per seed "
+            f"{', '.join(f'{x:.2f}' for x in late_lever)}); "
+            f"no designer: the door never opened in any evaluation episode in {shut}/{len(none)} seeds (welfare "
+            f"{fmt([e['welfare'] for e in none]) if none else '-'})"
+        )
     if exp == "pd":
         runs_mg = runs["metagrad"]
-        late = [np.mean([h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]]) for m in runs_mg]
-        lows = [min(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
-        highs = [max(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2:]) for m in runs_mg]
-        text = (f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
-                f"{fmt([e['cooperation'] for e in mg])}, final gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}, "
-                f"gap averaged over the second half of training {fmt(late)} (range per seed "
-                f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
-                f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}")
+        late = [np.mean([h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2 :]]) for m in runs_mg]
+        lows = [min(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2 :]) for m in runs_mg]
+        highs = [max(h["tau_C_minus_tau_D"] for h in m["history"][len(m["history"]) // 2 :]) for m in runs_mg]
+        text = (
+            f"target: cooperation with tau_C - tau_D near the dominance threshold 1: cooperation "
+            f"{fmt([e['cooperation'] for e in mg])}, final gap {fmt([e['tau_C_minus_tau_D'] for e in mg])}, "
+            f"gap averaged over the second half of training {fmt(late)} (range per seed "
+            f"{', '.join(f'{lo:.2f}-{hi:.2f}' for lo, hi in zip(lows, highs, strict=True))}); "
+            f"no designer: cooperation {fmt([e['cooperation'] for e in none]) if none else '-'}"
+        )
         if mg and "tau_gap_by_state" in mg[0]:
             by_state = np.array([[np.nan if g is None else g for g in e["tau_gap_by_state"]] for e in mg])
             defected = by_state[:, 1:3][~np.isnan(by_state[:, 1:3])]  # after CD or DC, where visited
-            text += (f"; final gap by state (the schedule sees the previous joint action): after CC "
-                     f"{fmt(by_state[:, 0])}, at the start {fmt(by_state[:, 4])}, after a unilateral defection "
-                     f"{fmt(defected) if defected.size else '-'} (pooled over the seeds and both states)")
+            text += (
+                f"; final gap by state (the schedule sees the previous joint action): after CC "
+                f"{fmt(by_state[:, 0])}, at the start {fmt(by_state[:, 4])}, after a unilateral defection "
+                f"{fmt(defected) if defected.size else '-'} (pooled over the seeds and both states)"
+            )
         betas = {m.get("args", {}).get("entropy_coef") for m in runs_mg}
         if len(betas) == 1 and None not in betas:
             beta = betas.pop()
             implied = [regularised_cooperation(e["tau_C_minus_tau_D"], beta) for e in mg]
-            text += (f". Learner-specific threshold (entropy bonus beta = {beta:g}): the agents' regularised best "
-                     f"response to a gap g cooperates with probability sigmoid((g - 1) / beta), so cooperation 0.9 / "
-                     f"0.99 needs g = {regularised_gap(0.9, beta):.2f} / {regularised_gap(0.99, beta):.2f}; the "
-                     f"final gaps imply cooperation {fmt(implied)} at that best response (measured "
-                     f"{fmt([e['cooperation'] for e in mg])})")
+            text += (
+                f". Learner-specific threshold (entropy bonus beta = {beta:g}): the agents' regularised best "
+                f"response to a gap g cooperates with probability sigmoid((g - 1) / beta), so cooperation 0.9 / "
+                f"0.99 needs g = {regularised_gap(0.9, beta):.2f} / {regularised_gap(0.99, beta):.2f}; the "
+                f"final gaps imply cooperation {fmt(implied)} at that best response (measured "
+                f"{fmt([e['cooperation'] for e in mg])})"
+            )
         return text
     if exp == "taxlite":
         rates = [e["tax_rates"][0] for e in mg]
         hit = sum(abs(r - 0.75) <= 0.05 for r in rates)
-        return (f"target: final rate within 0.05 of t* = 0.75 in **{hit}/{len(mg)}** seeds (rates "
-                f"{', '.join(f'{r:.3f}' for r in rates)}); "
-                f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])}"
-                f" vs 93.0 at t*, 72.5 at the local optimum t = 0.25, 59.33 untaxed")
+        return (
+            f"target: final rate within 0.05 of t* = 0.75 in **{hit}/{len(mg)}** seeds (rates "
+            f"{', '.join(f'{r:.3f}' for r in rates)}); "
+            f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])}"
+            f" vs 93.0 at t*, 72.5 at the local optimum t = 0.25, 59.33 untaxed"
+        )
     if exp == "tax_brackets":
-        return (f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])} vs free market "
-                f"{fmt([e['equality_times_productivity'] for e in none]) if none else '-'} (no exact optimum)")
+        return (
+            f"eq x prod {fmt([e['equality_times_productivity'] for e in mg])} vs free market "
+            f"{fmt([e['equality_times_productivity'] for e in none]) if none else '-'} (no exact optimum)"
+        )
     if exp == "cleanup":
         best_none = max((e["welfare"] for e in none), default=float("nan"))
         per_mg = ", ".join(f"{e['welfare']:.1f}" for e in mg)
         per_none = ", ".join(f"{e['welfare']:.1f}" for e in none)
-        return (f"target: collective return above the no-incentive agents: {fmt([e['welfare'] for e in mg])} vs "
-                f"{fmt([e['welfare'] for e in none]) if none else '-'} (per seed {per_mg} vs {per_none}); above the "
-                f"best no-incentive seed in **{sum(e['welfare'] > best_none for e in mg)}/{len(mg)}** seeds")
+        return (
+            f"target: collective return above the no-incentive agents: {fmt([e['welfare'] for e in mg])} vs "
+            f"{fmt([e['welfare'] for e in none]) if none else '-'} (per seed {per_mg} vs {per_none}); above the "
+            f"best no-incentive seed in **{sum(e['welfare'] > best_none for e in mg)}/{len(mg)}** seeds"
+        )
     return ""
 
 
@@ -391,7 +510,7 @@ def plot(results: dict[str, dict[str, list[dict]]], path: Path) -> None:
     cols = min(3, len(exps))
     rows = -(-len(exps) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-    for ax in axes.flat[len(exps):]:
+    for ax in axes.flat[len(exps) :]:
         ax.set_visible(False)
     for ax, exp in zip(axes.flat, exps, strict=False):
         key = "equality_times_productivity" if exp.startswith("tax") else "welfare"
@@ -438,8 +557,9 @@ def main() -> None:
     wall = time.time() - start
     ran = sum(m["ran"] for _, m in done)
     # per experiment: the summed process time of its runs (runs reused from an earlier invocation keep theirs)
-    process = {e: sum(m.get("process_seconds", m["train_seconds"]) for (e2, _, _), m in done if e2 == e)
-               for e in opts.only}
+    process = {
+        e: sum(m.get("process_seconds", m["train_seconds"]) for (e2, _, _), m in done if e2 == e) for e in opts.only
+    }
     timed = {e: all("process_seconds" in m for (e2, _, _), m in done if e2 == e) for e in opts.only}
     results: dict[str, dict[str, list[dict]]] = {e: {d: [] for d in DESIGNERS} for e in opts.only}
     for (e, d, _), m in done:
@@ -465,10 +585,15 @@ def main() -> None:
         f"Wall-clock on a 2-core machine ({platform.processor() or platform.machine()}) **shared with other jobs** "
         "(load varied; timings are indicative only), summed process time of each experiment's runs (all seeds, "
         "both designers; runs may come from different invocations, `--reuse`): "
-        + ", ".join(f"{EXPERIMENTS[e]['title']} {process[e] / 60:.1f} min"
-                    + ("" if timed[e] else " (training time only, 2 runs at a time: runs from before process times "
-                       "were recorded)")
-                    for e in opts.only)
+        + ", ".join(
+            f"{EXPERIMENTS[e]['title']} {process[e] / 60:.1f} min"
+            + (
+                ""
+                if timed[e]
+                else " (training time only, 2 runs at a time: runs from before process times were recorded)"
+            )
+            for e in opts.only
+        )
         + f". This invocation trained {ran} of the {len(jobs)} runs ({wall / 60:.1f} min, {opts.jobs} at a time).",
         "",
         "| experiment | designer | seeds | welfare | designer return | incentives paid | other | train s/run |",
@@ -481,16 +606,26 @@ def main() -> None:
     lines += ["", "## Targets", ""]
     for exp in opts.only:
         lines.append(f"* **{EXPERIMENTS[exp]['title']}**: {targets(exp, results[exp])}")
-    lines += ["", NOTES, "", f"![learning curves]({png.name})", "",
-              "## Commands (seed 1; other seeds change `--seed`)", ""]
+    lines += [
+        "",
+        NOTES,
+        "",
+        f"![learning curves]({png.name})",
+        "",
+        "## Commands (seed 1; other seeds change `--seed`)",
+        "",
+    ]
     for exp in opts.only:
         for d in DESIGNERS:
             if results[exp][d]:
                 lines.append(f"* `{results[exp][d][0]['command'].replace(' --seed 1 ', ' --seed 1 ')}`")
     out.write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"wall_seconds": wall, "ran": ran, "process_seconds": process,
-                                                     "seeds": opts.seeds,
-                                                     "summary": summary}, indent=1))
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {"wall_seconds": wall, "ran": ran, "process_seconds": process, "seeds": opts.seeds, "summary": summary},
+            indent=1,
+        )
+    )
     print("\n".join(lines))
 
 

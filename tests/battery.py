@@ -93,16 +93,20 @@ def check_pettingzoo(env_id: str, kwargs: dict) -> None:
 
 def check_max_cycles(env_id: str, kwargs: dict, max_cycles: int = 4) -> None:
     """PettingZoo's meaning of ``max_cycles``: Parallel ``step`` calls; AEC rounds (every player moves once
-    a round). Episodes end at ``max_cycles`` unless they terminate first."""
+    a round). Episodes end at ``max_cycles`` (or at the game's own horizon, if shorter) unless they
+    terminate first."""
     rng = np.random.default_rng(0)
     par = contract_envs.make("parallel", env_id, max_cycles=max_cycles, **kwargs)
+    horizon = par.machine.game.horizon  # rounds
+    round_limit = max_cycles if horizon is None else min(max_cycles, horizon)
+    step_limit = max_cycles if horizon is None else min(max_cycles, horizon * par.machine.stages_per_round)
     par.reset(seed=0)
     steps, terminated = 0, False
     while par.agents:
         _, _, terms, truncs, _ = par.step(random_actions(par, rng))
         steps += 1
         terminated = any(terms.values())
-    assert steps == max_cycles or (terminated and steps < max_cycles)
+    assert steps == step_limit or (terminated and steps < step_limit)
     aec = contract_envs.make("aec", env_id, max_cycles=max_cycles, **kwargs)
     aec.reset(seed=0)
     counts = dict.fromkeys(aec.possible_agents, 0)
@@ -114,7 +118,7 @@ def check_max_cycles(env_id: str, kwargs: dict, max_cycles: int = 4) -> None:
         aec.step(None if term or trunc else random_action(aec.action_space(agent), rng))
     turns = set(counts.values())
     assert len(turns) == 1, f"every player has one turn a round, got {counts}"
-    assert turns.pop() - 1 == max_cycles or terminated
+    assert turns.pop() - 1 == round_limit or terminated
 
 
 # --------------------------------------------------------------------------- determinism, copies

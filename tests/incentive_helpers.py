@@ -7,7 +7,19 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from contract_envs.core import VectorContractEnv
+from contract_envs.core.game import Game, GameState
+from contract_envs.core.machines import StageMachine
+from contract_envs.registry import spec
+from contract_envs.rng import BatchedStreams
+
+
+def new_game(env_id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any) -> tuple[Game, GameState, BatchedStreams]:
+    """A game of ``env_id`` with a freshly reset state and its random streams (for rule tests on the state)."""
+    game = spec(env_id).make_game(num_envs=num_envs, **kwargs)
+    state = game.init_state()
+    rng = BatchedStreams.from_seed(seed, num_envs)
+    game.reset(state, np.arange(num_envs), rng)
+    return game, state, rng
 
 
 def batched_random_action(space: spaces.Space, num_envs: int, rng: np.random.Generator) -> Any:
@@ -19,7 +31,7 @@ def batched_random_action(space: spaces.Space, num_envs: int, rng: np.random.Gen
     return rng.uniform(space.low, space.high, size=(num_envs, *space.shape)).astype(space.dtype)
 
 
-def batched_random_actions(env: VectorContractEnv, rng: np.random.Generator) -> dict[str, Any]:
+def batched_random_actions(env: StageMachine, rng: np.random.Generator) -> dict[str, Any]:
     return {p: batched_random_action(env.action_space(p), env.num_envs, rng) for p in env.possible_agents}
 
 
@@ -47,8 +59,12 @@ def take_env(tree: Any, b: int) -> Any:
     return tree
 
 
-def check_ledger_identities(env: VectorContractEnv, infos: dict[str, dict[str, np.ndarray]],
-                            rewards: dict[str, np.ndarray] | None = None, quasi_linear: bool = True) -> None:
+def check_ledger_identities(
+    env: StageMachine,
+    infos: dict[str, dict[str, np.ndarray]],
+    rewards: dict[str, np.ndarray] | None = None,
+    quasi_linear: bool = True,
+) -> None:
     """Money is conserved: what the designer pays is what agents receive; transfers cancel."""
     agents = env.agents
     paid_to_agents = sum(infos[a]["payment"] for a in agents)

@@ -17,16 +17,29 @@ from baselines import dual_rl_designer as drl
 from baselines import lio_peer_incentives as lio
 
 REPO = Path(__file__).resolve().parents[1]
-ER = "contract_envs/escape_room-v0"
-PD = "contract_envs/prisoners_dilemma-v0"
+ER = "contract_envs/escape_room-v1"
+PD = "contract_envs/prisoners_dilemma-v1"
 
 
 def run_script(script: str, tmp_path: Path, *flags: str) -> dict:
     metrics = tmp_path / "metrics.json"
-    cmd = [sys.executable, str(REPO / "baselines" / script), "--num-iterations", "2", "--num-envs", "4",
-           "--eval-episodes", "4", "--save-model", "--metrics-path", str(metrics), *flags]
-    out = subprocess.run(cmd, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
-                         text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        str(REPO / "baselines" / script),
+        "--num-iterations",
+        "2",
+        "--num-envs",
+        "4",
+        "--eval-episodes",
+        "4",
+        "--save-model",
+        "--metrics-path",
+        str(metrics),
+        *flags,
+    ]
+    out = subprocess.run(
+        cmd, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "reloaded for the evaluation" in out.stdout
     assert list(tmp_path.glob("runs/*/*.cleanrl_model"))
@@ -51,8 +64,12 @@ def test_lio_script_end_to_end(tmp_path):
 
 @pytest.mark.parametrize(
     ("env_id", "flags"),
-    [(PD, {}), ("contract_envs/tax_economy-v0", {}), ("contract_envs/cleanup-v0", {"num_envs": 2}),
-     (ER, {"designer_action": "gaussian", "n_agents": 2, "min_at_lever": 1})],
+    [
+        (PD, {}),
+        ("contract_envs/tax_economy-v1", {}),
+        ("contract_envs/cleanup-v1", {"num_envs": 2}),
+        (ER, {"designer_action": "gaussian", "n_agents": 2, "min_at_lever": 1}),
+    ],
 )
 def test_dual_rl_runs_on_every_environment(env_id, flags, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -68,15 +85,16 @@ def test_dual_rl_runs_on_every_environment(env_id, flags, tmp_path, monkeypatch)
 
 def test_lio_runs_on_prisoners_dilemma(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    m = lio.main(lio.Args(env_id=PD, num_iterations=2, num_envs=4, eval_episodes=4,
-                          metrics_path=str(tmp_path / "m.json")))
+    m = lio.main(
+        lio.Args(env_id=PD, num_iterations=2, num_envs=4, eval_episodes=4, metrics_path=str(tmp_path / "m.json"))
+    )
     assert m["cost_coef"] == 0.0  # LIO's IPD config has no gift cost
     assert m["final_eval"]["steps"] == 5.0
 
 
 def test_lio_rejects_environments_without_peer_variant():
-    with pytest.raises(ValueError, match="escape_room-v0 or prisoners_dilemma-v0"):
-        lio.env_kwargs(lio.Args(env_id="contract_envs/tax_economy-v0"))
+    with pytest.raises(ValueError, match="escape_room-v1 or prisoners_dilemma-v1"):
+        lio.env_kwargs(lio.Args(env_id="contract_envs/tax_economy-v1"))
 
 
 # ------------------------------------------------------------------------------------------------ dual-RL bounds
@@ -145,14 +163,16 @@ def test_discounted_returns_and_mask():
 # ------------------------------------------------------------------------------------------------ LIO
 def tiny_lio_case(n_agents=2, min_at_lever=1, episodes=6, seed=0):
     torch.manual_seed(seed)
-    env = contract_envs.vector.make(ER, episodes, seed=seed, n_agents=n_agents, min_at_lever=min_at_lever,
-                                    incentives="peer", max_cycles=3)
+    env = contract_envs.vector.make(
+        ER, episodes, seed=seed, n_agents=n_agents, min_at_lever=min_at_lever, incentives="peer", horizon=3
+    )
     obs_dim = 3 * n_agents + n_agents - 1
     theta = lio.init_mlp(n_agents, [obs_dim, 5, 3], last_scale=1.0)
     eta = lio.init_mlp(n_agents, [obs_dim, 4, (n_agents - 1) * 3], last_scale=1.0)
     batch = lio.rollout(env, theta, eta, 2.0)
-    theta_hat = lio.updated_policies(theta, eta, batch, 2.0, 3, 0.9, 0.01, 0.5, torch.as_tensor(
-        lio.others_index(n_agents)))
+    theta_hat = lio.updated_policies(
+        theta, eta, batch, 2.0, 3, 0.9, 0.01, 0.5, torch.as_tensor(lio.others_index(n_agents))
+    )
     batch_hat = lio.rollout(env, [p.detach() for p in theta_hat], eta, 2.0)
     return env, theta, eta, batch, batch_hat
 

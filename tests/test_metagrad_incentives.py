@@ -30,32 +30,86 @@ mg = _load_script()
 
 # ----------------------------------------------------------------------------- end to end
 TINY_RUNS = {
-    "escape_room_5_2": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
-                        '{"n_agents": 5, "min_at_lever": 2}', "--save-model"],
-    "escape_room_3_2_no_designer": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
-                                    '{"n_agents": 3, "min_at_lever": 2}', "--designer", "none"],
-    "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v0"],
-    "prisoners_dilemma_adam_clipped_linear": ["--env-id", "contract_envs/prisoners_dilemma-v0", "--agent-optimizer",
-                                              "adam", "--incentive-head", "clipped_linear", "--designer-hidden"],
-    "escape_room_3_2_annealed_steps": ["--env-id", "contract_envs/escape_room-v0", "--env-kwargs",
-                                       '{"n_agents": 3, "min_at_lever": 2}', "--designer-lr-final", "1e-4",
-                                       "--cost-lr-final", "1e-5", "--incentive-head", "clipped_linear"],
-    "taxlite": ["--env-id", "contract_envs/tax_economy-v0"],
-    "taxlite_announced_sampled_rates": ["--env-id", "contract_envs/tax_economy-v0", "--announce-rates",
-                                        "--designer-noise", "0.5", "--designer-noise-final", "0.1",
-                                        "--no-pathwise-designer-gradient"],
-    "tax_brackets": ["--env-id", "contract_envs/tax_economy-v0", "--env-kwargs",
-                     '{"tax_model": "us_federal", "max_cycles": 20, "period_length": 10}'],
-    "cleanup": ["--env-id", "contract_envs/cleanup-v0", "--env-kwargs", '{"max_cycles": 8, "incentive_cost": 0.0}'],
+    "escape_room_5_2": [
+        "--env-id",
+        "contract_envs/escape_room-v1",
+        "--env-kwargs",
+        '{"n_agents": 5, "min_at_lever": 2}',
+        "--save-model",
+    ],
+    "escape_room_3_2_no_designer": [
+        "--env-id",
+        "contract_envs/escape_room-v1",
+        "--env-kwargs",
+        '{"n_agents": 3, "min_at_lever": 2}',
+        "--designer",
+        "none",
+    ],
+    "prisoners_dilemma": ["--env-id", "contract_envs/prisoners_dilemma-v1"],
+    "prisoners_dilemma_adam_clipped_linear": [
+        "--env-id",
+        "contract_envs/prisoners_dilemma-v1",
+        "--agent-optimizer",
+        "adam",
+        "--incentive-head",
+        "clipped_linear",
+        "--designer-hidden",
+    ],
+    "escape_room_3_2_annealed_steps": [
+        "--env-id",
+        "contract_envs/escape_room-v1",
+        "--env-kwargs",
+        '{"n_agents": 3, "min_at_lever": 2}',
+        "--designer-lr-final",
+        "1e-4",
+        "--cost-lr-final",
+        "1e-5",
+        "--incentive-head",
+        "clipped_linear",
+    ],
+    "taxlite": ["--env-id", "contract_envs/tax_economy-v1"],
+    "taxlite_announced_sampled_rates": [
+        "--env-id",
+        "contract_envs/tax_economy-v1",
+        "--announce-rates",
+        "--designer-noise",
+        "0.5",
+        "--designer-noise-final",
+        "0.1",
+        "--no-pathwise-designer-gradient",
+    ],
+    "tax_brackets": [
+        "--env-id",
+        "contract_envs/tax_economy-v1",
+        "--env-kwargs",
+        '{"tax_model": "us_federal", "horizon": 20, "period_length": 10}',
+    ],
+    "cleanup": ["--env-id", "contract_envs/cleanup-v1", "--env-kwargs", '{"horizon": 8, "incentive_cost": 0.0}'],
 }
 
 
 @pytest.mark.parametrize("name", sorted(TINY_RUNS))
 def test_script_end_to_end(name, tmp_path):
     metrics_path = tmp_path / "metrics.json"
-    cmd = [sys.executable, str(SCRIPT), "--num-iterations", "3", "--num-envs", "4", "--num-eval-episodes", "4",
-           "--log-every", "1", "--agent-hidden", "8", "--designer-hidden", "8", "--metrics-path", str(metrics_path),
-           *TINY_RUNS[name]]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--num-iterations",
+        "3",
+        "--num-envs",
+        "4",
+        "--num-eval-episodes",
+        "4",
+        "--log-every",
+        "1",
+        "--agent-hidden",
+        "8",
+        "--designer-hidden",
+        "8",
+        "--metrics-path",
+        str(metrics_path),
+        *TINY_RUNS[name],
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,7 +138,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="--designer"):
         mg.main(mg.Args(designer="oracle", num_iterations=1))
     with pytest.raises(ValueError, match="no designer"):
-        mg.Problem("contract_envs/escape_room-v0", 2, 0, {"incentives": "none"})
+        mg.Problem("contract_envs/escape_room-v1", 2, 0, {"incentives": "none"})
 
 
 # ----------------------------------------------------------------------------- meta-gradient
@@ -175,27 +229,32 @@ def _rollout(env_id, env_kwargs, num_envs=8, seed=0, **problem_kwargs):
     return problem, designer, batch
 
 
-@pytest.mark.parametrize("env_id, env_kwargs, problem_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 2}, {}),
-    ("contract_envs/escape_room-v0", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
-    ("contract_envs/prisoners_dilemma-v0", {}, {}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 30, "incentive_cost": 0.5}, {}),
-    ("contract_envs/tax_economy-v0", {}, {}),
-    ("contract_envs/tax_economy-v0", {}, {"announce_rates": True, "designer_noise": 1.0}),
-    ("contract_envs/tax_economy-v0", {"tax_model": "us_federal", "max_cycles": 30, "period_length": 10}, {}),
-])
+@pytest.mark.parametrize(
+    "env_id, env_kwargs, problem_kwargs",
+    [
+        ("contract_envs/escape_room-v1", {"n_agents": 3, "min_at_lever": 2}, {}),
+        ("contract_envs/escape_room-v1", {"n_agents": 3, "min_at_lever": 1, "incentives": "per_agent"}, {}),
+        ("contract_envs/prisoners_dilemma-v1", {}, {}),
+        ("contract_envs/cleanup-v1", {"horizon": 30, "incentive_cost": 0.5}, {}),
+        ("contract_envs/tax_economy-v1", {}, {}),
+        ("contract_envs/tax_economy-v1", {}, {"announce_rates": True, "designer_noise": 1.0}),
+        ("contract_envs/tax_economy-v1", {"tax_model": "us_federal", "horizon": 30, "period_length": 10}, {}),
+    ],
+)
 def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, problem_kwargs):
     """The in-graph incentivised rewards (and, for taxes, the planner's reward) equal what the environment paid."""
     problem, designer, batch = _rollout(env_id, env_kwargs, **problem_kwargs)
     if problem_kwargs.get("designer_noise"):  # sampled rates: they differ across episodes, and the agents see them
         assert np.std(batch["schedule"][0, :, 0]) > 0.05
-        np.testing.assert_allclose(batch["agent_obs"][0, :, :, -1],
-                                   np.repeat(batch["schedule"][0, :, :1], problem.n_agents, axis=1), rtol=1e-6)
+        np.testing.assert_allclose(
+            batch["agent_obs"][0, :, :, -1], np.repeat(batch["schedule"][0, :, :1], problem.n_agents, axis=1), rtol=1e-6
+        )
     tensors = mg.to_torch(batch)
     agent_rewards, designer_direct = problem.incentivised_rewards(tensors, designer)
     alive = batch["alive"][..., None]
-    np.testing.assert_allclose(agent_rewards.detach().numpy() * alive, batch["agent_reward"] * alive,
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        agent_rewards.detach().numpy() * alive, batch["agent_reward"] * alive, rtol=1e-4, atol=1e-4
+    )
     if problem.is_tax:
         np.testing.assert_allclose(designer_direct.detach().numpy(), batch["designer_reward"], rtol=1e-4, atol=1e-3)
     else:
@@ -203,11 +262,14 @@ def test_differentiable_rewards_equal_the_environments(env_id, env_kwargs, probl
         assert np.abs(batch["paid"]).sum() > 0
 
 
-@pytest.mark.parametrize("env_id, env_kwargs", [
-    ("contract_envs/escape_room-v0", {"n_agents": 5, "min_at_lever": 2}),
-    ("contract_envs/prisoners_dilemma-v0", {"incentive_cost": 0.25}),
-    ("contract_envs/cleanup-v0", {"max_cycles": 20, "incentive_cost": 0.0}),
-])
+@pytest.mark.parametrize(
+    "env_id, env_kwargs",
+    [
+        ("contract_envs/escape_room-v1", {"n_agents": 5, "min_at_lever": 2}),
+        ("contract_envs/prisoners_dilemma-v1", {"incentive_cost": 0.25}),
+        ("contract_envs/cleanup-v1", {"horizon": 20, "incentive_cost": 0.0}),
+    ],
+)
 def test_cost_accounting_matches_designer_reward(env_id, env_kwargs):
     """designer_return = welfare - alpha * paid (per episode) equals the environment's designer reward."""
     problem, _, batch = _rollout(env_id, env_kwargs)
@@ -269,8 +331,10 @@ def test_differentiable_adam_matches_torch_adam_and_is_differentiable():
     ref = start.clone().requires_grad_()
     opt = torch.optim.Adam([ref], lr=0.1)
     for _ in range(4):
-        ours = [p.detach().requires_grad_() for p in adam.step(ours, ((ours[0] - target) ** 2 * target.abs()).sum(),
-                                                                create_graph=False)]
+        ours = [
+            p.detach().requires_grad_()
+            for p in adam.step(ours, ((ours[0] - target) ** 2 * target.abs()).sum(), create_graph=False)
+        ]
         opt.zero_grad()
         ((ref - target) ** 2 * target.abs()).sum().backward()
         opt.step()
@@ -287,8 +351,10 @@ def test_differentiable_adam_matches_torch_adam_and_is_differentiable():
     c = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(step_after_history(c), c)
     eps = 1e-6
-    fd = (step_after_history(torch.tensor(1.3 + eps, dtype=torch.float64))
-          - step_after_history(torch.tensor(1.3 - eps, dtype=torch.float64))) / (2 * eps)
+    fd = (
+        step_after_history(torch.tensor(1.3 + eps, dtype=torch.float64))
+        - step_after_history(torch.tensor(1.3 - eps, dtype=torch.float64))
+    ) / (2 * eps)
     assert abs(float(grad)) > 1e-3
     assert float(grad) == pytest.approx(float(fd.detach()), rel=1e-5)
 
@@ -305,7 +371,7 @@ def test_sampled_rates_score_function_term():
     obs = torch.zeros(1, 20000, 3)
     sigma, z0 = 0.5, float(designer.net[-1].bias.detach())
     noise = torch.randn(1, 20000, 1, generator=torch.Generator().manual_seed(0)) * sigma
-    objective = -((z0 + noise[..., 0]) - 1.0) ** 2
+    objective = -(((z0 + noise[..., 0]) - 1.0) ** 2)
     advantage = objective - objective.mean()
     designer.noise_score_loss(obs, noise, sigma, advantage).backward()
     expected = float(-(noise[..., 0] / sigma**2 * advantage).mean())
@@ -315,11 +381,11 @@ def test_sampled_rates_score_function_term():
 
 def test_rate_options_are_tax_only():
     with pytest.raises(ValueError, match="tax_economy"):
-        mg.Problem("contract_envs/escape_room-v0", 2, 0, {}, announce_rates=True)
+        mg.Problem("contract_envs/escape_room-v1", 2, 0, {}, announce_rates=True)
     with pytest.raises(ValueError, match="designer-noise"):
-        mg.Problem("contract_envs/tax_economy-v0", 2, 0, {}, designer_noise=-1.0)
+        mg.Problem("contract_envs/tax_economy-v1", 2, 0, {}, designer_noise=-1.0)
     with pytest.raises(ValueError, match="designer-noise-final"):
-        mg.main(mg.Args(env_id="contract_envs/tax_economy-v0", designer_noise_final=0.1, num_iterations=1))
+        mg.main(mg.Args(env_id="contract_envs/tax_economy-v1", designer_noise_final=0.1, num_iterations=1))
 
 
 def test_annealed_step_sizes():

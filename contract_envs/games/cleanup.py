@@ -2,13 +2,14 @@
 # Cleanup (with an incentive designer)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/cleanup-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/cleanup-v1")` |
 | Actions | Mixed: designer Continuous (Box), agents Discrete |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes |
+| AEC API | native: designer first, then each agent; schedule held until the last agent moves (agents never see it) |
 | Manual Control | No |
 | Agents | `['principal_0', 'agent_0', 'agent_1']` (10x10 map: 3 agents) |
 | Agents | 3 (4 on the 10x10 map) |
@@ -64,14 +65,18 @@ agent 1 at (1, 4) on the apple side.
    `apple_respawn * (1 - (d - restoration) / (depletion - restoration))` (the full
    `apple_respawn` when `d <= restoration`).
 The same spawning runs once at reset (as in SSD; on both maps the start is depleted, so nothing
-spawns). Episodes last `max_cycles` = 50 steps (truncation).
+spawns). Episodes last `horizon` = 50 rounds (truncation).
 
 ### Incentive-design timing
-One Parallel step per round (`simultaneous = True`): the designer's schedule is chosen with the
-agents' actions and settled right after over three action types (A's `obs_cleaned_1hot`
+One Parallel step per round (`timing = SIMULTANEOUS`): the designer's schedule is chosen with
+the agents' actions and settled right after over three action types (A's `obs_cleaned_1hot`
 designer): 0 = cleaned (chose `clean`), 1 = collected an apple (environment reward > 0), 2 =
 other. `incentives="per_action"` (default): one amount per type for every agent; `"per_agent"`:
-`(N, 3)`; `"none"`: no designer.
+`(N, 3)`; `"none"`: no designer. These types are each agent's realised outcome, in
+`infos[agent]["outcome"]` and `infos["principal_0"]["outcomes"]` (-1 before the first round of an
+episode). The designer observes them only in part: its observation ends with the "cleaned" bit of
+each agent for the previous round (A's "used cleaning beam" bits); whether an agent collected an
+apple shows only through the map image.
 
 ### Observation Space
 Agent: an egocentric `(2v+1) x (2v+1)` RGB window centred on the agent (no rotation), divided by
@@ -90,8 +95,9 @@ paid; A's Cleanup designer has no cost term: `incentive_cost=0` gives its object
 records the money paid. `principal_in_welfare = False`.
 
 ### Infos
-Agents: `apples`, `cleaned` (waste cells cleaned this step; A logs "waste cleared"). Every
-player: `waste_density`, `apple_count` (after this step's spawning).
+Agents: `apples`, `cleaned` (waste cells cleaned this step; A logs "waste cleared"), `outcome`.
+Every player: `waste_density`, `apple_count` (after this step's spawning), `acting`; the designer:
+`outcomes`.
 
 ### Deviations from the sources
 * Move conflicts: SSD resolves them by a random shuffle and lets an agent follow another into a
@@ -106,34 +112,45 @@ player: `waste_density`, `apple_count` (after this step's spawning).
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/cleanup-v0", map_name="7x7", n_agents=None,
-                   max_cycles=50, incentives="per_action", incentive_cap=2.0, view_size=None,
+contract_envs.make("parallel", "contract_envs/cleanup-v1", map_name="7x7", n_agents=None,
+                   horizon=50, incentives="per_action", incentive_cap=2.0, view_size=None,
                    apple_respawn_prob=None, waste_spawn_prob=None, depletion_threshold=None,
                    restoration_threshold=None, cleaning_penalty=0.0, incentive_cost=1.0,
                    render_mode=None)
 ```
-`None` picks the map's values above; `n_agents` at most the number of spawn points (2 / 3).
+`None` picks the map's values above. `map_name` one of `"7x7"`, `"10x10"`; `n_agents` an integer
+in `[1, spawn points]` (2 / 3); `horizon` rounds per episode, an integer >= 1; `incentives` one
+of `"per_action"`, `"per_agent"`, `"none"`; `incentive_cap` finite and > 0; `view_size` an
+integer >= 1; `apple_respawn_prob`, `waste_spawn_prob` in `[0, 1]`; `0 <= restoration_threshold <
+depletion_threshold <= 1`; `cleaning_penalty` finite and >= 0; `incentive_cost` finite and >= 0.
+A bad value raises `ValueError` naming the argument and its allowed range. The PettingZoo
+adapters' own `max_cycles` (Parallel: `step` calls; AEC: rounds) can end an episode earlier.
 
 ### Version History
+* v1: `horizon` (rounds) replaces `max_cycles` as the episode-length keyword (`max_cycles` is now
+  only the PettingZoo adapters' limit); native AEC turn order (designer, then each agent, the
+  schedule held until the last agent has moved; a bad move raises at the turn that made it)
+  instead of PettingZoo's `parallel_to_aec`; realised outcomes in infos (`outcome`, `outcomes`);
+  stricter argument validation (integral `n_agents`, `horizon`, `view_size`; finite
+  probabilities and thresholds; finite `cleaning_penalty` >= 0). Spaces and dynamics (and random
+  draws) unchanged.
 * v0: Initial release.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from numpy.lib.stride_tricks import sliding_window_view
 
-from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import (
-    EpisodeLengthParallelEnv,
-    IncentiveCostMixin,
-    check_incentive_cost,
-    incentive_terms,
-)
-from contract_envs.pettingzoo_api import aec_from_parallel
+from contract_envs.checks import check_choice, check_int, check_real
+from contract_envs.contracts import Settlement
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import designer_rewards, incentive_terms
+from contract_envs.rng import BatchedStreams
 
 MAPS = {
     "7x7": (
@@ -161,7 +178,7 @@ MAPS = {
         dict(n_agents=3, view_size=7, apple_respawn_prob=0.3, depletion_threshold=0.4, restoration_threshold=0.0,
              waste_spawn_prob=0.5),
     ),
-}
+}  # fmt: skip
 
 EMPTY, WALL, WASTE, RIVER, APPLE = 0, 1, 2, 3, 4
 LEFT, RIGHT, UP, DOWN, NOOP, CLEAN = range(6)
@@ -179,54 +196,87 @@ _PALETTE_OBS = _PALETTE / np.float32(256.0)
 BEAM_LENGTH = 5
 # (row, col) offsets of the three beams, facing up: the centre starts in front, the sides beside the agent
 BEAMS = np.array(
-    [[[-1 - s, 0] for s in range(BEAM_LENGTH)],
-     [[-s, -1] for s in range(BEAM_LENGTH)],
-     [[-s, 1] for s in range(BEAM_LENGTH)]], dtype=np.int64)
+    [
+        [[-1 - s, 0] for s in range(BEAM_LENGTH)],
+        [[-s, -1] for s in range(BEAM_LENGTH)],
+        [[-s, 1] for s in range(BEAM_LENGTH)],
+    ],
+    dtype=np.int64,
+)
 
 
-class CleanupGame(IncentiveCostMixin, ContractGame):
+@dataclass
+class CleanupState(GameState):
+    """``world [B, H, W]`` cell types; ``pos [B, N, 2]`` agents' (row, col); ``beam [B, H, W]`` cells
+    covered by this round's cleaning beams; ``last_clean [B, N]`` who chose ``clean`` last round;
+    ``last_apples``, ``last_cleaned [B, N]`` apples eaten and waste cells cleaned last round."""
+
+    world: np.ndarray
+    pos: np.ndarray
+    beam: np.ndarray
+    last_clean: np.ndarray
+    last_apples: np.ndarray
+    last_cleaned: np.ndarray
+
+
+class CleanupGame(Game):
     """Batched Cleanup on a fixed map with an incentive designer."""
 
     name = "cleanup"
-    simultaneous = True
+    timing = SIMULTANEOUS
     principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
+    render_fps = 5
 
     def __init__(
-        self, num_envs: int = 1, map_name: str = "7x7", n_agents: int | None = None, max_cycles: int = 50,
-        incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
-        apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
-        depletion_threshold: float | None = None, restoration_threshold: float | None = None,
-        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
+        self,
+        num_envs: int = 1,
+        map_name: str = "7x7",
+        n_agents: int | None = None,
+        horizon: int = 50,
+        incentives: str = "per_action",
+        incentive_cap: float = 2.0,
+        view_size: int | None = None,
+        apple_respawn_prob: float | None = None,
+        waste_spawn_prob: float | None = None,
+        depletion_threshold: float | None = None,
+        restoration_threshold: float | None = None,
+        cleaning_penalty: float = 0.0,
+        incentive_cost: float = 1.0,
     ) -> None:
-        if map_name not in MAPS:
-            raise ValueError(f"map_name={map_name!r} is not supported; allowed: {list(MAPS)}")
+        owner = self.name
+        check_choice("map_name", map_name, list(MAPS), owner=owner)
         rows, defaults = MAPS[map_name]
         ascii_map = np.array([list(r) for r in rows])
         spawns = [tuple(p) for p in np.argwhere(ascii_map == "P")][::-1]  # SSD takes the last free one first
-        n = int(defaults["n_agents"] if n_agents is None else n_agents)
-        if not (1 <= n <= len(spawns)):
-            raise ValueError(f"n_agents must lie in [1, {len(spawns)}] on map {map_name!r}, got {n_agents}")
-        params = {k: (defaults[k] if v is None else v) for k, v in dict(
-            view_size=view_size, apple_respawn_prob=apple_respawn_prob, waste_spawn_prob=waste_spawn_prob,
-            depletion_threshold=depletion_threshold, restoration_threshold=restoration_threshold).items()}
-        for key in ("apple_respawn_prob", "waste_spawn_prob"):
-            if not (0.0 <= params[key] <= 1.0):
-                raise ValueError(f"{key} must lie in [0, 1], got {params[key]}")
-        if not (0.0 <= params["restoration_threshold"] < params["depletion_threshold"] <= 1.0):
-            raise ValueError("need 0 <= restoration_threshold < depletion_threshold <= 1, got "
-                             f"{params['restoration_threshold']}, {params['depletion_threshold']}")
-        if int(params["view_size"]) < 1:
-            raise ValueError(f"view_size must be >= 1, got {params['view_size']}")
-        if max_cycles is None or int(max_cycles) < 1:
-            raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
-        terms, _ = incentive_terms(incentives, n, 3, incentive_cap, allowed=("per_action", "per_agent", "none"))
-        super().__init__(num_envs, n, 6, terms, int(max_cycles), seed)
+
+        def pick(key: str, value: Any) -> Any:
+            return defaults[key] if value is None else value
+
+        n = check_int(f"n_agents (spawn points on map {map_name!r})", pick("n_agents", n_agents), 1, len(spawns), owner)
+        horizon = check_int("horizon (rounds per episode)", horizon, 1, owner=owner)
+        self.view = check_int("view_size", pick("view_size", view_size), 1, owner=owner)
+        self.apple_prob = check_real(
+            "apple_respawn_prob", pick("apple_respawn_prob", apple_respawn_prob), 0.0, 1.0, owner=owner
+        )
+        self.waste_prob = check_real(
+            "waste_spawn_prob", pick("waste_spawn_prob", waste_spawn_prob), 0.0, 1.0, owner=owner
+        )
+        depletion = pick("depletion_threshold", depletion_threshold)
+        self.depletion = check_real("depletion_threshold", depletion, 0.0, 1.0, low_open=True, owner=owner)
+        self.restoration = check_real(
+            "restoration_threshold (0 <= restoration_threshold < depletion_threshold)",
+            pick("restoration_threshold", restoration_threshold),
+            0.0,
+            self.depletion,
+            high_open=True,
+            owner=owner,
+        )
+        self.cleaning_penalty = check_real("cleaning_penalty", cleaning_penalty, 0.0, owner=owner)
+        self.incentive_cost = check_real("incentive_cost", incentive_cost, 0.0, owner=owner)
+        terms, _ = incentive_terms(owner, incentives, n, 3, incentive_cap, allowed=("per_action", "per_agent", "none"))
+        super().__init__(num_envs, n, 6, terms, horizon)
         self.map_name, self.mode = map_name, incentives
-        self.view = int(params["view_size"])
-        self.apple_prob, self.waste_prob = float(params["apple_respawn_prob"]), float(params["waste_spawn_prob"])
-        self.depletion, self.restoration = float(params["depletion_threshold"]), float(params["restoration_threshold"])
-        self.cleaning_penalty = float(cleaning_penalty)
-        self.incentive_cost = check_incentive_cost(incentive_cost)
         self.height, self.width = ascii_map.shape
         base = np.full(ascii_map.shape, EMPTY, dtype=np.int8)
         base[ascii_map == "@"] = WALL
@@ -243,27 +293,32 @@ class CleanupGame(IncentiveCostMixin, ContractGame):
         high = np.concatenate([np.full(self.height * self.width * 3, 255.0 / 256.0), np.ones(n)]).astype(np.float32)
         self.principal_observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
         self.state_space = image
-        b = self.num_envs
-        self.world = np.repeat(base[None], b, axis=0)
-        self.pos = np.repeat(self.spawn_points[None], b, axis=0)
-        self.beam = np.zeros((b, self.height, self.width), dtype=bool)
-        self.last_clean = np.zeros((b, n), dtype=bool)
-        self.last_apples = np.zeros((b, n))
-        self.last_cleaned = np.zeros((b, n))
-        self._rows = np.arange(b)
 
     # ----------------------------------------------------------------- dynamics
-    def _reset(self, env_idx: np.ndarray) -> None:
-        self.world[env_idx] = self.base_map
-        self.pos[env_idx] = self.spawn_points
-        self.beam[env_idx] = False
-        self.last_clean[env_idx] = False
-        self.last_apples[env_idx] = 0.0
-        self.last_cleaned[env_idx] = 0.0
-        self._spawn(np.asarray(env_idx))
+    def init_state(self) -> CleanupState:
+        b, n = self.num_envs, self.n_agents
+        return CleanupState(
+            t=np.zeros(b, dtype=np.int64),
+            world=np.repeat(self.base_map[None], b, axis=0),
+            pos=np.repeat(self.spawn_points[None], b, axis=0),
+            beam=np.zeros((b, self.height, self.width), dtype=bool),
+            last_clean=np.zeros((b, n), dtype=bool),
+            last_apples=np.zeros((b, n)),
+            last_cleaned=np.zeros((b, n)),
+        )
 
-    def waste_density(self, env_idx: np.ndarray | None = None) -> np.ndarray:
-        world = self.world if env_idx is None else self.world[env_idx]
+    def reset(self, state: CleanupState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.world[env_idx] = self.base_map
+        state.pos[env_idx] = self.spawn_points
+        state.beam[env_idx] = False
+        state.last_clean[env_idx] = False
+        state.last_apples[env_idx] = 0.0
+        state.last_cleaned[env_idx] = 0.0
+        self.spawn(state, np.asarray(env_idx), rng)
+
+    def waste_density(self, state: CleanupState, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """Share of the river cells (``H`` and ``R``) holding waste ``[B]`` (or of ``env_idx``)."""
+        world = state.world if env_idx is None else state.world[env_idx]
         wp = self.waste_points
         return (world[:, wp[:, 0], wp[:, 1]] == WASTE).sum(axis=1) / len(wp)
 
@@ -276,16 +331,16 @@ class CleanupGame(IncentiveCostMixin, ContractGame):
         waste = np.where(depleted, 0.0, self.waste_prob)
         return apple, waste
 
-    def _spawn(self, env_idx: np.ndarray) -> None:
+    def spawn(self, state: CleanupState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
         """SSD's spawning for ``env_idx``: draws ``len(apple_points) + 2`` numbers per env."""
         if len(env_idx) == 0:
             return
-        u = self.rng.uniform(len(self.apple_points) + 2, env_idx)
-        world = self.world[env_idx]  # copy (fancy index)
-        apple_p, waste_p = self.spawn_probabilities(self.waste_density(env_idx))
+        u = rng.uniform(len(self.apple_points) + 2, env_idx)
+        world = state.world[env_idx]  # copy (fancy index)
+        apple_p, waste_p = self.spawn_probabilities(self.waste_density(state, env_idx))
         ap, wp = self.apple_points, self.waste_points
         occupied = np.zeros((len(env_idx), self.height, self.width), dtype=bool)
-        occupied[np.arange(len(env_idx))[:, None], self.pos[env_idx, :, 0], self.pos[env_idx, :, 1]] = True
+        occupied[np.arange(len(env_idx))[:, None], state.pos[env_idx, :, 0], state.pos[env_idx, :, 1]] = True
         cells = world[:, ap[:, 0], ap[:, 1]]
         grow = (u[:, : len(ap)] < apple_p[:, None]) & (cells == EMPTY) & ~occupied[:, ap[:, 0], ap[:, 1]]
         world[:, ap[:, 0], ap[:, 1]] = np.where(grow, APPLE, cells)
@@ -297,52 +352,52 @@ class CleanupGame(IncentiveCostMixin, ContractGame):
         pick = free & (rank == choice[:, None]) & spawn[:, None]
         cells = world[:, wp[:, 0], wp[:, 1]]
         world[:, wp[:, 0], wp[:, 1]] = np.where(pick, WASTE, cells)
-        self.world[env_idx] = world
+        state.world[env_idx] = world
 
-    def _move(self, actions: np.ndarray) -> None:
-        b, n = self.num_envs, self.n_agents
-        target = self.pos + MOVES[actions]
-        target = np.where(self.wall[target[..., 0], target[..., 1]][..., None], self.pos, target)
-        priority = self.rng.uniform(n)  # random winner of contested cells
+    def _move(self, state: CleanupState, actions: np.ndarray, rng: BatchedStreams) -> None:
+        b, n, pos = len(actions), self.n_agents, state.pos
+        target = pos + MOVES[actions]
+        target = np.where(self.wall[target[..., 0], target[..., 1]][..., None], pos, target)
+        priority = rng.uniform(n)  # random winner of contested cells
         final = target.copy()
         for _ in range(n + 1):
             changed = np.zeros(b, dtype=bool)
-            moving = np.any(final != self.pos, axis=2)  # [B, N]
+            moving = np.any(final != pos, axis=2)  # [B, N]
             for i in range(n):
                 for j in range(n):
                     if i == j:
                         continue
                     same = np.all(final[:, i] == final[:, j], axis=1)
-                    swap = np.all(final[:, i] == self.pos[:, j], axis=1) & np.all(final[:, j] == self.pos[:, i], axis=1)
+                    swap = np.all(final[:, i] == pos[:, j], axis=1) & np.all(final[:, j] == pos[:, i], axis=1)
                     # i gives way if j stays there, or j ranks higher, or they would swap
                     loses = moving[:, i] & (
                         (same & (~moving[:, j] | (priority[:, j] > priority[:, i]))) | (swap & moving[:, j])
                     )
                     if loses.any():
-                        final[loses, i] = self.pos[loses, i]
+                        final[loses, i] = pos[loses, i]
                         moving[:, i] &= ~loses
                         changed |= loses
             if not changed.any():
                 break
-        self.pos = final
+        state.pos = final
 
-    def _clean(self, actions: np.ndarray) -> np.ndarray:
+    def _clean(self, state: CleanupState, actions: np.ndarray) -> np.ndarray:
         """Fire the cleaning beams of agents choosing clean, in id order; returns cells cleaned ``[B, N]``."""
-        b, n = self.num_envs, self.n_agents
+        b, n = len(actions), self.n_agents
         cleaned = np.zeros((b, n))
-        self.beam[:] = False
+        state.beam[:] = False
         steps = np.arange(BEAM_LENGTH)
         for i in range(n):
             envs = np.flatnonzero(actions[:, i] == CLEAN)
             if envs.size == 0:
                 continue
-            pos = self.pos[envs]  # [E, N, 2]
+            pos = state.pos[envs]  # [E, N, 2]
             cells = pos[:, i, None, None, :] + BEAMS  # [E, 3 beams, 5 cells, 2]
             r = np.clip(cells[..., 0], 0, self.height - 1)
             c = np.clip(cells[..., 1], 0, self.width - 1)
             wall = (r != cells[..., 0]) | (c != cells[..., 1]) | self.wall[r, c]
             rows = envs[:, None, None]
-            waste = self.world[rows, r, c] == WASTE
+            waste = state.world[rows, r, c] == WASTE
             agent = ((pos[:, None, None, :, 0] == r[..., None]) & (pos[:, None, None, :, 1] == c[..., None])).any(-1)
             # a beam covers the cells before the first wall, up to and including the first agent or waste
             first_wall = np.where(wall.any(-1), wall.argmax(-1), BEAM_LENGTH)
@@ -350,102 +405,119 @@ class CleanupGame(IncentiveCostMixin, ContractGame):
             first_stop = np.where(stop.any(-1), stop.argmax(-1) + 1, BEAM_LENGTH)
             covered = steps < np.minimum(first_wall, first_stop)[..., None]  # [E, 3, 5]
             hit = covered & waste
-            self.world[np.broadcast_to(rows, hit.shape)[hit], r[hit], c[hit]] = RIVER
+            state.world[np.broadcast_to(rows, hit.shape)[hit], r[hit], c[hit]] = RIVER
             cleaned[envs, i] = hit.sum(axis=(1, 2))
-            self.beam[np.broadcast_to(rows, covered.shape)[covered], r[covered], c[covered]] = True
+            state.beam[np.broadcast_to(rows, covered.shape)[covered], r[covered], c[covered]] = True
         return cleaned
 
-    def _step(self, actions: np.ndarray) -> Transition:
-        self._move(actions)
-        r, c = self.pos[..., 0], self.pos[..., 1]
-        apples = self.world[self._rows[:, None], r, c] == APPLE  # [B, N]
-        self.world[self._rows[:, None], r, c] = np.where(apples, EMPTY, self.world[self._rows[:, None], r, c])
-        cleaned = self._clean(actions)
-        self._spawn(self.all_envs)
+    def step(
+        self, state: CleanupState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
+        b = len(actions)
+        rows = np.arange(b)[:, None]
+        self._move(state, actions, rng)
+        r, c = state.pos[..., 0], state.pos[..., 1]
+        apples = state.world[rows, r, c] == APPLE  # [B, N]
+        state.world[rows, r, c] = np.where(apples, EMPTY, state.world[rows, r, c])
+        cleaned = self._clean(state, actions)
+        self.spawn(state, np.arange(b), rng)
         used_clean = actions == CLEAN
         reward = apples.astype(np.float64) - self.cleaning_penalty * used_clean
         outcomes = np.where(used_clean, CLEANED, np.where(reward > 0, COLLECTED, OTHER))
-        self.last_clean, self.last_apples, self.last_cleaned = used_clean, apples.astype(np.float64), cleaned
-        done = np.zeros(self.num_envs, dtype=bool)
-        return Transition(reward, reward.sum(axis=1), outcomes, done)
+        state.last_clean, state.last_apples, state.last_cleaned = used_clean, apples.astype(np.float64), cleaned
+        return Transition(reward, reward.sum(axis=1), outcomes, np.zeros(b, dtype=bool))
+
+    def on_settlement(self, state: CleanupState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        return designer_rewards(settlement, self.incentive_cost)
 
     # ----------------------------------------------------------------- observations
-    def cell_codes(self) -> np.ndarray:
+    def cell_codes(self, state: CleanupState) -> np.ndarray:
         """What each cell shows ``[B, H, W]``: cell type, this step's beam, or agent ``i`` (code ``6 + i``)."""
-        codes = self.world.copy()
-        codes[self.beam] = _BEAM_CODE
+        codes = state.world.copy()
+        codes[state.beam] = _BEAM_CODE
+        rows = np.arange(len(codes))
         for i in range(self.n_agents):
-            codes[self._rows, self.pos[:, i, 0], self.pos[:, i, 1]] = _AGENT_CODE + i
+            codes[rows, state.pos[:, i, 0], state.pos[:, i, 1]] = _AGENT_CODE + i
         return codes
 
-    def rgb(self) -> np.ndarray:
+    def rgb(self, state: CleanupState) -> np.ndarray:
         """The maps as RGB ``[B, H, W, 3]`` float32 (0..255): cells, this step's beam, agents."""
-        return np.take(_PALETTE, self.cell_codes(), axis=0)
+        return np.take(_PALETTE, self.cell_codes(state), axis=0)
 
-    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        v = self.view
-        padded = np.full((self.num_envs, self.height + 2 * v, self.width + 2 * v), _OUTSIDE_CODE, dtype=np.int8)
-        padded[:, v:v + self.height, v:v + self.width] = self.cell_codes()
+    def observe_agents(self, state: CleanupState, offers: np.ndarray | None) -> np.ndarray:
+        v, b = self.view, len(state.t)
+        padded = np.full((b, self.height + 2 * v, self.width + 2 * v), _OUTSIDE_CODE, dtype=np.int8)
+        padded[:, v : v + self.height, v : v + self.width] = self.cell_codes(state)
         side = 2 * v + 1
         # window of agent i starts at its own (row, col) in padded coordinates: [B, N, side, side]
         windows = sliding_window_view(padded, (side, side), axis=(1, 2))
-        window = windows[self._rows[:, None], self.pos[..., 0], self.pos[..., 1]]
+        window = windows[np.arange(b)[:, None], state.pos[..., 0], state.pos[..., 1]]
         return np.take(_PALETTE_OBS, window, axis=0)
 
-    def principal_observation(self) -> np.ndarray:
-        image = np.take(_PALETTE_OBS, self.cell_codes(), axis=0).reshape(self.num_envs, -1)
-        return np.concatenate([image, self.last_clean.astype(np.float32)], axis=1)
+    def observe_principal(self, state: CleanupState) -> np.ndarray:
+        image = np.take(_PALETTE_OBS, self.cell_codes(state), axis=0).reshape(len(state.t), -1)
+        return np.concatenate([image, state.last_clean.astype(np.float32)], axis=1)
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return np.take(_PALETTE_OBS, self.cell_codes(), axis=0)
+    def global_state(self, state: CleanupState, offers: np.ndarray | None) -> np.ndarray:
+        return np.take(_PALETTE_OBS, self.cell_codes(state), axis=0)
 
-    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
-        density = self.waste_density()
+    def infos(self, state: CleanupState) -> dict[str, dict[str, np.ndarray]]:
+        density = self.waste_density(state)
         ap = self.apple_points
-        apple_count = (self.world[:, ap[:, 0], ap[:, 1]] == APPLE).sum(axis=1).astype(np.float64)
+        apple_count = (state.world[:, ap[:, 0], ap[:, 1]] == APPLE).sum(axis=1).astype(np.float64)
         common = {"waste_density": density, "apple_count": apple_count}
         infos: dict[str, dict[str, Any]] = {
-            f"agent_{i}": {**common, "apples": self.last_apples[:, i], "cleaned": self.last_cleaned[:, i]}
+            f"agent_{i}": {**common, "apples": state.last_apples[:, i], "cleaned": state.last_cleaned[:, i]}
             for i in range(self.n_agents)
         }
         if self.has_principal:
             infos["principal_0"] = dict(common)
         return infos
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: CleanupState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        chars = CELL_CHARS[self.world[b]].astype("<U1")
-        chars[self.beam[b] & (chars == " ")] = "."
+        chars = CELL_CHARS[state.world[b]].astype("<U1")
+        chars[state.beam[b] & (chars == " ")] = "."
         for i in range(self.n_agents):
-            chars[self.pos[b, i, 0], self.pos[b, i, 1]] = str(i)
+            chars[state.pos[b, i, 0], state.pos[b, i, 1]] = str(i)
         grid = "\n".join("".join(row) for row in chars)
-        return f"cleanup {self.map_name}: step {int(self.t[b])}, waste density {self.waste_density()[b]:.2f}\n{grid}"
+        density = self.waste_density(state, np.array([b]))[0]
+        return f"cleanup {self.map_name}: step {int(state.t[b])}, waste density {density:.2f}\n{grid}"
 
-    def render_rgb(self, env_index: int) -> np.ndarray:
+    def render_rgb(self, state: CleanupState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
         scale = 16
-        img = self.rgb()[env_index].astype(np.uint8)
+        img = np.take(_PALETTE, self.cell_codes(state)[env_index], axis=0).astype(np.uint8)
         return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
 
 
-class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of Cleanup (see the module docstring)."""
-
-    metadata = {"name": "cleanup_v0", "render_modes": ["ansi", "human", "rgb_array"], "is_parallelizable": True,
-                "render_fps": 5}
-    default_max_cycles = 50
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, map_name: str = "7x7", n_agents: int | None = None, max_cycles: int = 50,
-        incentives: str = "per_action", incentive_cap: float = 2.0, view_size: int | None = None,
-        apple_respawn_prob: float | None = None, waste_spawn_prob: float | None = None,
-        depletion_threshold: float | None = None, restoration_threshold: float | None = None,
-        cleaning_penalty: float = 0.0, incentive_cost: float = 1.0, seed: int | None = None,
-    ) -> CleanupGame:
-        return CleanupGame(num_envs, map_name, n_agents, max_cycles, incentives, incentive_cap, view_size,
-                           apple_respawn_prob, waste_spawn_prob, depletion_threshold, restoration_threshold,
-                           cleaning_penalty, incentive_cost=incentive_cost, seed=seed)
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    map_name: str = "7x7",
+    n_agents: int | None = None,
+    horizon: int = 50,
+    incentives: str = "per_action",
+    incentive_cap: float = 2.0,
+    view_size: int | None = None,
+    apple_respawn_prob: float | None = None,
+    waste_spawn_prob: float | None = None,
+    depletion_threshold: float | None = None,
+    restoration_threshold: float | None = None,
+    cleaning_penalty: float = 0.0,
+    incentive_cost: float = 1.0,
+) -> CleanupGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return CleanupGame(
+        num_envs,
+        map_name,
+        n_agents,
+        horizon,
+        incentives,
+        incentive_cap,
+        view_size,
+        apple_respawn_prob,
+        waste_spawn_prob,
+        depletion_threshold,
+        restoration_threshold,
+        cleaning_penalty,
+        incentive_cost,
+    )

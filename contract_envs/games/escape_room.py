@@ -8,16 +8,17 @@ the ledger and the money accounting.
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/escape_room-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/escape_room-v1")` |
 | Actions | Mixed: designer Continuous (Box), agents Discrete (peer variant: Dict) |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes |
+| AEC API | native: designer first, then each agent; schedule held until the last agent moves (agents never see it) |
 | Manual Control | No |
 | Agents | `['principal_0', 'agent_0', ..., 'agent_{N-1}']` (`incentives="peer"`/`"none"`: agents only) |
 | Agents | `N + 1` (default 6) |
 | Action Shape | designer `(3,)` (`per_agent`: `(N, 3)`), agent `()` |
 | Action Values | designer `[0, incentive_cap]`, agent `{0, 1, 2}` |
 | Observation Shape | designer `(6N,)`, agent `(3N,)` (`peer`: `(3N + N - 1,)`) |
-| Observation Values | one-hot positions and actions in `{0, 1}`; gifts in `[0, incentive_cap * max_cycles]` |
+| Observation Values | one-hot positions and actions in `{0, 1}`; gifts in `[0, incentive_cap * horizon]` |
 | State Shape | `(6N,)` (`peer`: `(6N + N*N,)`) |
 
 ER(N, M), the didactic benchmark of adaptive incentive design (Yang et al., AAMAS 2022, "paper A",
@@ -31,10 +32,10 @@ Positions 0 = lever, 1 = start, 2 = door; action `a` = the position to go to, re
 The door is open in a step iff at least `M = min_at_lever` agents choose action 0 in that step.
 Agent reward: `+door_reward` (10) if the door is open and `a_i = 2`; otherwise 0 if `a_i` equals
 its current position (staying); otherwise `-move_cost` (-1). The episode *terminates* when the door
-is open and some agent is now at the door, and is *truncated* after `max_cycles` steps (5).
+is open and some agent is now at the door, and is *truncated* after `horizon` rounds (5).
 
 ### Incentive-design timing
-One Parallel step per round (`ContractGame.simultaneous = True`). The designer's action is a
+One Parallel step per round (`timing = SIMULTANEOUS`). The designer's action is a
 payment schedule over the agents' actions, chosen at the same time as the agents act and settled
 right after they act: each agent is paid the entry of the action it took. Agents never observe
 the schedule (as in A). `incentives` selects the designer:
@@ -63,10 +64,16 @@ suite's `designer_return(alpha)`). The ledger always records the money actually 
 `utility` = welfare - payment); `welfare` does not count the designer's reward a second time
 (`principal_in_welfare = False`).
 
-### Infos
-Ledger keys of the contract layer plus, for every player, `door_open` (this step) and, for each
-agent, `went_to_lever` / `went_to_door` (this step, 0 or 1; A's per-episode lever and door counts
-are their sums over an episode).
+### Outcomes and infos
+An agent's outcome, on which the designer's schedule and peer gifts are settled, is the action it
+took (0 lever, 1 start, 2 door). Realised outcomes are in `infos[agent]["outcome"]` and
+`infos["principal_0"]["outcomes"]` (one per agent; -1 before the first round of an episode). The
+designer observes outcomes through its observation: the previous joint action (as in A); agents
+observe only positions (which equal their previous actions after the first round).
+
+Infos hold the ledger keys of the contract layer plus, for every player, `door_open` (this step)
+and, for each agent, `went_to_lever` / `went_to_door` (this step, 0 or 1; A's per-episode lever
+and door counts are their sums over an episode), and `acting`.
 
 ### Exact answers (`contract_envs.solvers.escape_room_*`)
 Maximum welfare `10(N-M) - M` (9 / 8 / 28 for (2,1) / (3,2) / (5,2)); without incentives the only
@@ -88,128 +95,161 @@ pure equilibrium from the start is everyone staying; a lever incentive `tau` (st
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/escape_room-v0", n_agents=5, min_at_lever=2,
-                   max_cycles=5, incentives="per_action", incentive_cap=2.0,
+contract_envs.make("parallel", "contract_envs/escape_room-v1", n_agents=5, min_at_lever=2,
+                   horizon=5, incentives="per_action", incentive_cap=2.0,
                    door_reward=10.0, move_cost=1.0, incentive_cost=1.0, render_mode=None)
 ```
-`n_agents` N >= 1; `min_at_lever` M in `[1, N]`; `max_cycles` steps per episode; `incentives` one
-of `"per_action"`, `"per_agent"`, `"peer"`, `"none"`; `incentive_cap` largest amount per entry
-(A's `r_multiplier` 2.0); `door_reward`, `move_cost` (10, 1); `incentive_cost` alpha >= 0 in the
-designer's reward.
+`n_agents` N, an integer >= 1; `min_at_lever` M, an integer in `[1, N]`; `horizon` rounds per
+episode, an integer >= 1; `incentives` one of `"per_action"`, `"per_agent"`, `"peer"`, `"none"`;
+`incentive_cap` largest amount per entry, finite and > 0 (A's `r_multiplier` 2.0); `door_reward`
+(10) a finite real; `move_cost` (1) finite and >= 0; `incentive_cost` alpha, finite and >= 0, in
+the designer's reward. A bad value raises `ValueError` naming the argument and its allowed range.
+The PettingZoo adapters' own `max_cycles` (Parallel: `step` calls; AEC: rounds) can end an
+episode earlier; the batched API (`contract_envs.vector.make`) takes the same keywords.
 
 ### Version History
+* v1: `horizon` (rounds) replaces `max_cycles` as the episode-length keyword (`max_cycles` is now
+  only the PettingZoo adapters' limit); native AEC turn order (designer, then each agent, the
+  schedule held until the last agent has moved; a bad move raises at the turn that made it)
+  instead of PettingZoo's `parallel_to_aec`; realised outcomes in infos (`outcome`, `outcomes`);
+  stricter argument validation (integral `n_agents`, `min_at_lever`, `horizon`; finite
+  `door_reward`; finite `move_cost` >= 0). Spaces and dynamics unchanged.
 * v0: Initial release.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from gymnasium import spaces
 
+from contract_envs.checks import check_int, check_real
 from contract_envs.contracts import Settlement
-from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import (
-    EpisodeLengthParallelEnv,
-    IncentiveCostMixin,
-    check_incentive_cost,
-    incentive_terms,
-    others_index,
-)
-from contract_envs.pettingzoo_api import aec_from_parallel
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import designer_rewards, incentive_terms, others_index
+from contract_envs.rng import BatchedStreams
 
 LEVER, START, DOOR = 0, 1, 2
 POSITION_NAMES = ("lever", "start", "door")
 _ONE_HOT = np.vstack([np.eye(3), np.zeros(3)]).astype(np.float32)
 
 
-class EscapeRoomGame(IncentiveCostMixin, ContractGame):
+@dataclass
+class EscapeRoomState(GameState):
+    """``pos [B, N]``: each agent's position; ``last_action [B, N]``: the previous joint action (-1 at
+    the start); ``door_open [B]``: whether the door opened this round; ``given [B, N, N]``: cumulative
+    peer gifts payer -> payee this episode."""
+
+    pos: np.ndarray
+    last_action: np.ndarray
+    door_open: np.ndarray
+    given: np.ndarray
+
+
+class EscapeRoomGame(Game):
     """Batched Escape Room ER(N, M) with a designer, peer incentives, or no incentives."""
 
     name = "escape_room"
-    simultaneous = True
+    timing = SIMULTANEOUS
     principal_in_welfare = False
 
     def __init__(
-        self, num_envs: int = 1, n_agents: int = 5, min_at_lever: int = 2, max_cycles: int = 5,
-        incentives: str = "per_action", incentive_cap: float = 2.0, door_reward: float = 10.0,
-        move_cost: float = 1.0, incentive_cost: float = 1.0, seed: int | None = None,
+        self,
+        num_envs: int = 1,
+        n_agents: int = 5,
+        min_at_lever: int = 2,
+        horizon: int = 5,
+        incentives: str = "per_action",
+        incentive_cap: float = 2.0,
+        door_reward: float = 10.0,
+        move_cost: float = 1.0,
+        incentive_cost: float = 1.0,
     ) -> None:
-        if int(n_agents) < 1:
-            raise ValueError(f"n_agents must be >= 1, got {n_agents}")
-        if not (1 <= int(min_at_lever) <= int(n_agents)):
-            raise ValueError(f"min_at_lever must lie in [1, n_agents={n_agents}], got {min_at_lever}")
-        if max_cycles is None or int(max_cycles) < 1:
-            raise ValueError(f"max_cycles (steps per episode) must be >= 1, got {max_cycles}")
-        n = int(n_agents)
-        terms, self.peer_terms = incentive_terms(incentives, n, 3, incentive_cap)
-        super().__init__(num_envs, n, 3, terms, int(max_cycles), seed)
-        self.mode, self.min_at_lever = incentives, int(min_at_lever)
-        self.door_reward, self.move_cost = float(door_reward), float(move_cost)
-        self.incentive_cost = check_incentive_cost(incentive_cost)
-        peer = self.peer_terms is not None
+        owner = self.name
+        n = check_int("n_agents", n_agents, 1, owner=owner)
+        self.min_at_lever = check_int("min_at_lever", min_at_lever, 1, n, owner=owner)
+        horizon = check_int("horizon (rounds per episode)", horizon, 1, owner=owner)
+        self.door_reward = check_real("door_reward", door_reward, owner=owner)
+        self.move_cost = check_real("move_cost", move_cost, 0.0, owner=owner)
+        self.incentive_cost = check_real("incentive_cost", incentive_cost, 0.0, owner=owner)
+        terms, peer = incentive_terms(owner, incentives, n, 3, incentive_cap)
+        super().__init__(num_envs, n, 3, terms, horizon, peer_terms=peer)
+        self.mode = incentives
         self._order = np.concatenate([np.arange(n)[:, None], others_index(n)], axis=1)  # [N, N]: self, then others
         self._others = others_index(n)
-        gift_high = float(incentive_cap) * int(max_cycles)
+        gift_high = peer.payment_cap * horizon if peer is not None else 0.0
         high = np.concatenate([np.ones(3 * n), np.full(n - 1 if peer else 0, gift_high)]).astype(np.float32)
         self.agent_observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
         self.principal_observation_space = spaces.Box(0.0, 1.0, (6 * n,), dtype=np.float32)
         state_high = np.concatenate([np.ones(6 * n), np.full(n * n if peer else 0, gift_high)]).astype(np.float32)
         self.state_space = spaces.Box(np.zeros_like(state_high), state_high, dtype=np.float32)
-        self.pos = np.full((self.num_envs, n), START, dtype=np.int64)
-        self.last_action = np.full((self.num_envs, n), -1, dtype=np.int64)
-        self.door_open = np.zeros(self.num_envs, dtype=bool)
-        self.given = np.zeros((self.num_envs, n, n))  # cumulative gifts payer -> payee this episode
 
-    def _reset(self, env_idx: np.ndarray) -> None:
-        self.pos[env_idx] = START
-        self.last_action[env_idx] = -1
-        self.door_open[env_idx] = False
-        self.given[env_idx] = 0.0
+    # ----------------------------------------------------------------- dynamics
+    def init_state(self) -> EscapeRoomState:
+        b, n = self.num_envs, self.n_agents
+        return EscapeRoomState(
+            t=np.zeros(b, dtype=np.int64),
+            pos=np.full((b, n), START, dtype=np.int64),
+            last_action=np.full((b, n), -1, dtype=np.int64),
+            door_open=np.zeros(b, dtype=bool),
+            given=np.zeros((b, n, n)),
+        )
 
-    def _step(self, actions: np.ndarray) -> Transition:
+    def reset(self, state: EscapeRoomState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.pos[env_idx] = START
+        state.last_action[env_idx] = -1
+        state.door_open[env_idx] = False
+        state.given[env_idx] = 0.0
+
+    def step(
+        self, state: EscapeRoomState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
         door_open = (actions == LEVER).sum(axis=1) >= self.min_at_lever
-        stayed = actions == self.pos
+        stayed = actions == state.pos
         reward = np.where(stayed, 0.0, -self.move_cost)
         reward = np.where(door_open[:, None] & (actions == DOOR), self.door_reward, reward)
-        self.pos = actions.copy()
-        self.last_action = actions.copy()
-        self.door_open = door_open
-        terminated = door_open & (self.pos == DOOR).any(axis=1)
+        state.pos = actions.copy()
+        state.last_action = actions.copy()
+        state.door_open = door_open
+        terminated = door_open & (state.pos == DOOR).any(axis=1)
         return Transition(reward, reward.sum(axis=1), actions.copy(), terminated)
 
-    def on_settled(self, settlement: Settlement) -> None:
+    def on_settlement(self, state: EscapeRoomState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
         if self.peer_terms is not None:
             n = self.n_agents
-            self.given += settlement.transfers[:, :n, :n]
+            state.given = state.given + settlement.transfers[:, :n, :n]
+        return designer_rewards(settlement, self.incentive_cost)
 
     # ----------------------------------------------------------------- observations
-    def _one_hot(self, idx: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _one_hot(idx: np.ndarray) -> np.ndarray:
         return np.take(_ONE_HOT, idx, axis=0)  # index -1 (no action yet) -> the all-zero last row
 
-    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        n = self.n_agents
-        positions = self._one_hot(self.pos[:, self._order]).reshape(self.num_envs, n, 3 * n)
+    def observe_agents(self, state: EscapeRoomState, offers: np.ndarray | None) -> np.ndarray:
+        n, b = self.n_agents, len(state.t)
+        positions = self._one_hot(state.pos[:, self._order]).reshape(b, n, 3 * n)
         if self.peer_terms is None:
             return positions
-        gifts = np.take_along_axis(self.given, self._others[None], axis=2).astype(np.float32)
+        gifts = np.take_along_axis(state.given, self._others[None], axis=2).astype(np.float32)
         return np.concatenate([positions, gifts], axis=2)
 
-    def principal_observation(self) -> np.ndarray:
-        return self._one_hot(np.concatenate([self.pos, self.last_action], axis=1)).reshape(self.num_envs, -1)
+    def observe_principal(self, state: EscapeRoomState) -> np.ndarray:
+        return self._one_hot(np.concatenate([state.pos, state.last_action], axis=1)).reshape(len(state.t), -1)
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        obs = self.principal_observation()
+    def global_state(self, state: EscapeRoomState, offers: np.ndarray | None) -> np.ndarray:
+        obs = self._one_hot(np.concatenate([state.pos, state.last_action], axis=1)).reshape(len(state.t), -1)
         if self.peer_terms is None:
             return obs
-        return np.concatenate([obs, self.given.reshape(self.num_envs, -1).astype(np.float32)], axis=1)
+        return np.concatenate([obs, state.given.reshape(len(state.t), -1).astype(np.float32)], axis=1)
 
-    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
-        door = self.door_open.astype(np.float64)
+    def infos(self, state: EscapeRoomState) -> dict[str, dict[str, np.ndarray]]:
+        door = state.door_open.astype(np.float64)
         infos = {
             f"agent_{i}": {
                 "door_open": door,
-                "went_to_lever": (self.last_action[:, i] == LEVER).astype(np.float64),
-                "went_to_door": (self.last_action[:, i] == DOOR).astype(np.float64),
+                "went_to_lever": (state.last_action[:, i] == LEVER).astype(np.float64),
+                "went_to_door": (state.last_action[:, i] == DOOR).astype(np.float64),
             }
             for i in range(self.n_agents)
         }
@@ -217,29 +257,25 @@ class EscapeRoomGame(IncentiveCostMixin, ContractGame):
             infos["principal_0"] = {"door_open": door}
         return infos
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: EscapeRoomState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        where = ", ".join(f"agent_{i}@{POSITION_NAMES[p]}" for i, p in enumerate(self.pos[b]))
-        door = "open" if self.door_open[b] else "shut"
-        return f"escape_room ER({self.n_agents},{self.min_at_lever}): step {int(self.t[b])}, door {door} | {where}"
+        where = ", ".join(f"agent_{i}@{POSITION_NAMES[p]}" for i, p in enumerate(state.pos[b]))
+        door = "open" if state.door_open[b] else "shut"
+        return f"escape_room ER({self.n_agents},{self.min_at_lever}): step {int(state.t[b])}, door {door} | {where}"
 
 
-class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of Escape Room (see the module docstring)."""
-
-    metadata = {"name": "escape_room_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True,
-                "render_fps": 2}
-    default_max_cycles = 5
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, n_agents: int = 5, min_at_lever: int = 2, max_cycles: int = 5,
-        incentives: str = "per_action", incentive_cap: float = 2.0, door_reward: float = 10.0,
-        move_cost: float = 1.0, incentive_cost: float = 1.0, seed: int | None = None,
-    ) -> EscapeRoomGame:
-        return EscapeRoomGame(num_envs, n_agents, min_at_lever, max_cycles, incentives, incentive_cap,
-                              door_reward, move_cost, incentive_cost=incentive_cost, seed=seed)
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    n_agents: int = 5,
+    min_at_lever: int = 2,
+    horizon: int = 5,
+    incentives: str = "per_action",
+    incentive_cap: float = 2.0,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
+    incentive_cost: float = 1.0,
+) -> EscapeRoomGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return EscapeRoomGame(
+        num_envs, n_agents, min_at_lever, horizon, incentives, incentive_cap, door_reward, move_cost, incentive_cost
+    )

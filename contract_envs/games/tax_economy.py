@@ -2,13 +2,14 @@
 # Tax Economy (TaxLite and a multi-period bracket-tax economy)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/tax_economy-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/tax_economy-v1")` |
 | Actions | Mixed: planner Continuous (Box), agents Discrete |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes |
+| AEC API | native: planner first, then each agent; rates held until the last agent moves (agents never see them) |
 | Manual Control | No |
 | Agents | `['principal_0', 'agent_0', ..., 'agent_3']` |
 | Agents | 5 (planner + 4 workers with skills 1, 2, 4, 8) |
@@ -31,11 +32,13 @@ bracket unbounded); the tax paid is `min(coin_i, tax_due_i)` and the revenue is 
 the `N` workers (lump sum) at the period's last step (or at the episode's last step if the episode
 ends inside a period). Rates: the planner's action at the first step of a period sets the rates for
 that period; its actions at the other steps are ignored (the `infos` say which rates are in force).
+The planner's move is a policy (`PolicyTerms((K,), 0, 1, label="tax rates")`), not a payment: the
+validated rates `[B, K]` are handed to the rules, which keep the rates in force in the state.
 * `tax_model="flat"` (TaxLite, default): one rate `t` (`K = 1`, cutoffs `[0]`); defaults
-  `max_cycles = 1`, `period_length = 1`: the one-shot game `c_i = (1 - t) z_i + t sum_j z_j / N`.
+  `horizon = 1`, `period_length = 1`: the one-shot game `c_i = (1 - t) z_i + t sum_j z_j / N`.
 * `tax_model="us_federal"`: the 7 US-federal 2018 brackets scaled by 1/1000 as in the AI-Economist
   (`usd_scaling` 1e3): cutoffs `[0, 9.7, 39.475, 84.2, 160.725, 204.1, 510.3]` coin (`K = 7`);
-  defaults `max_cycles = 100`, `period_length = 10` (10 tax periods, A's GTB setting). The 2018
+  defaults `horizon = 100`, `period_length = 10` (10 tax periods, A's GTB setting). The 2018
   rates `[0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37]` are `US_FEDERAL_2018_RATES`.
 
 ### Utilities and rewards
@@ -52,7 +55,7 @@ change of that product (first step: the product), so its return is the final pro
 ### Money accounting
 Taxes and the lump-sum redistribution are transfers of the contract layer (worker -> planner and
 planner -> worker, ledger keys `transfer_out` / `transfer_in`); the planner's action is a policy
-(tax rates), not a payment (`principal_pays_contracts = False`), so `payment` is 0. A worker's
+(tax rates), not a payment (`PolicyTerms`), so `payment` is 0. A worker's
 `own_reward` is the coin it earned this step (pre-tax income) and its ledger `utility` is its
 coin change after taxes (not its reward, which is a utility of coin); `welfare` is the pre-tax
 income of the step. The planner's net money is zero each step (budget balance).
@@ -62,10 +65,14 @@ Worker: `[skill, coin, income this period, step in period / period_length, rates
 Planner: `[coins (N), incomes this period (N), step in period / period_length, rates in force
 (K)]`. float32. The rates in force are those of the current period (zeros before the first step).
 
-### Infos
-Every player: `productivity`, `equality`, `equality_times_productivity` (after this step's taxes).
-Workers: `coin`, `labour`, `income` (this step). Planner: `tax_revenue` (this step), `rate_k` for
-each bracket in force.
+### Outcomes and infos
+No payment is outcome-contingent here (taxes are rules on income, not contracts on outcomes), so
+there are no realised outcomes: `infos[agent]["outcome"]` is -1 and `infos["principal_0"]["outcomes"]`
+all -1 (the keys every incentive game has). The planner observes coins and incomes, not labour.
+
+Every player: `productivity`, `equality`, `equality_times_productivity` (after this step's taxes),
+`acting`. Workers: `coin`, `labour`, `income` (this step). Planner: `tax_revenue` (this step),
+`rate_k` for each bracket in force.
 
 ### Exact answers (`contract_envs.solvers.taxlite_*`)
 TaxLite has a unique pure Nash equilibrium in labour for every rate on the 0.05 grid; the global
@@ -83,27 +90,42 @@ productivity x equality 93.0; a local optimum at `t = 0.25` (72.5); 59.33 with n
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/tax_economy-v0", tax_model="flat",
-                   max_cycles=None, period_length=None, skills=(1, 2, 4, 8), max_labour=10,
+contract_envs.make("parallel", "contract_envs/tax_economy-v1", tax_model="flat",
+                   horizon=None, period_length=None, skills=(1, 2, 4, 8), max_labour=10,
                    labour_cost=0.8, isoelastic_eta=0.23, starting_coin=0.0, render_mode=None)
 ```
-`max_cycles` / `period_length`: `None` picks the model's defaults above.
+`horizon` (rounds per episode) / `period_length` (rounds per tax period): `None` picks the model's
+defaults above, else integers >= 1. `tax_model` one of `"flat"`, `"us_federal"`; `skills` at least
+2 finite numbers > 0; `max_labour` an integer >= 1; `labour_cost` finite and >= 0;
+`isoelastic_eta` in `[0, 1)`; `starting_coin` finite and >= 0. A bad value raises `ValueError`
+naming the argument and its allowed range. The PettingZoo adapters' own `max_cycles` (Parallel:
+`step` calls; AEC: rounds) can end an episode earlier.
 
 ### Version History
+* v1: `horizon` (rounds) replaces `max_cycles` as the episode-length keyword (`max_cycles` is now
+  only the PettingZoo adapters' limit); native AEC turn order (planner, then each agent, the rates
+  held until the last agent has moved; a bad move raises at the turn that made it) instead of
+  PettingZoo's `parallel_to_aec`; the planner's move is a `PolicyTerms` (tax rates, errors say
+  "tax rates" rather than "schedule"); `outcome` / `outcomes` infos (-1: no outcome-contingent
+  payment); stricter argument validation (integral `horizon`, `period_length`, `max_labour`;
+  finite `skills`, `labour_cost`, `isoelastic_eta`, `starting_coin`). Spaces and dynamics
+  unchanged.
 * v0: Initial release.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from contract_envs.contracts import ContractTerms, Settlement
-from contract_envs.core import ContractGame, Transition
-from contract_envs.envs._incentive_common import EpisodeLengthParallelEnv, gini_equality
-from contract_envs.pettingzoo_api import aec_from_parallel
+from contract_envs.checks import check_choice, check_int, check_optional_int, check_real, real_array
+from contract_envs.contracts import PolicyTerms, Settlement
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import gini_equality
+from contract_envs.rng import BatchedStreams
 
 US_FEDERAL_CUTOFFS = (0.0, 9.7, 39.475, 84.2, 160.725, 204.1, 510.3)
 US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
@@ -122,180 +144,211 @@ def bracket_tax(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> n
     return (in_bracket * rates[:, None, :]).sum(axis=-1)
 
 
-def resolve_tax_model(tax_model: str, max_cycles: int | None, period_length: int | None) -> tuple[tuple, int, int]:
-    if tax_model not in TAX_MODELS:
-        raise ValueError(f"tax_model={tax_model!r} is not supported; allowed: {list(TAX_MODELS)}")
-    cutoffs, horizon, period = TAX_MODELS[tax_model]
-    horizon = int(horizon if max_cycles is None else max_cycles)
-    return cutoffs, horizon, int(period if period_length is None else period_length)
+def resolve_tax_model(
+    tax_model: str, horizon: int | None, period_length: int | None, owner: str = "tax_economy"
+) -> tuple[tuple, int, int]:
+    """(cutoffs, horizon, period length) of a tax model; ``None`` picks the model's defaults."""
+    check_choice("tax_model", tax_model, list(TAX_MODELS), owner=owner)
+    cutoffs, default_horizon, default_period = TAX_MODELS[tax_model]
+    horizon = check_optional_int("horizon (rounds per episode)", horizon, 1, owner=owner)
+    period = check_optional_int("period_length (rounds per tax period)", period_length, 1, owner=owner)
+    return cutoffs, default_horizon if horizon is None else horizon, default_period if period is None else period
 
 
-class TaxEconomyGame(ContractGame):
+@dataclass
+class TaxEconomyState(GameState):
+    """Per environment: ``coin``, ``period_income`` (this tax period), ``labour_total``, ``utility``,
+    ``last_labour``, ``last_income`` ``[B, N]``; ``rates [B, K]`` in force; ``revenue`` (last round),
+    ``welfare_objective`` (productivity x equality) and ``equality`` ``[B]``."""
+
+    coin: np.ndarray
+    period_income: np.ndarray
+    labour_total: np.ndarray
+    rates: np.ndarray
+    last_labour: np.ndarray
+    last_income: np.ndarray
+    revenue: np.ndarray
+    utility: np.ndarray
+    welfare_objective: np.ndarray
+    equality: np.ndarray
+
+
+class TaxEconomyGame(Game):
     """Batched labour economy with a tax planner (flat TaxLite or US-federal brackets)."""
 
     name = "tax_economy"
-    simultaneous = True
+    timing = SIMULTANEOUS
     principal_in_welfare = False
-    principal_pays_contracts = False
-    rule_transfers = True
 
     def __init__(
-        self, num_envs: int = 1, tax_model: str = "flat", max_cycles: int | None = None,
-        period_length: int | None = None, skills=(1, 2, 4, 8), max_labour: int = 10, labour_cost: float = 0.8,
-        isoelastic_eta: float = 0.23, starting_coin: float = 0.0, seed: int | None = None,
+        self,
+        num_envs: int = 1,
+        tax_model: str = "flat",
+        horizon: int | None = None,
+        period_length: int | None = None,
+        skills=(1, 2, 4, 8),
+        max_labour: int = 10,
+        labour_cost: float = 0.8,
+        isoelastic_eta: float = 0.23,
+        starting_coin: float = 0.0,
     ) -> None:
-        cutoffs, horizon, period = resolve_tax_model(tax_model, max_cycles, period_length)
-        if horizon < 1 or period < 1:
-            raise ValueError(f"max_cycles and period_length must be >= 1, got {horizon}, {period}")
-        skills = np.asarray(skills, dtype=np.float64)
-        if skills.ndim != 1 or skills.size < 2 or not np.all(np.isfinite(skills)) or np.any(skills <= 0):
-            raise ValueError(f"skills must be >= 2 finite positive numbers, got {skills.tolist()}")
-        if int(max_labour) < 1:
-            raise ValueError(f"max_labour must be >= 1, got {max_labour}")
-        if not (0.0 <= float(isoelastic_eta) < 1.0):
-            raise ValueError(f"isoelastic_eta must lie in [0, 1), got {isoelastic_eta}")
-        if not (np.isfinite(labour_cost) and labour_cost >= 0):
-            raise ValueError(f"labour_cost must be finite and >= 0, got {labour_cost}")
-        if not (np.isfinite(starting_coin) and starting_coin >= 0):
-            raise ValueError(f"starting_coin must be finite and >= 0, got {starting_coin}")
+        owner = self.name
+        cutoffs, horizon, period = resolve_tax_model(tax_model, horizon, period_length, owner)
+        skills = real_array("skills", skills, ndim=1, owner=owner)
+        if skills.size < 2 or np.any(skills <= 0):
+            raise ValueError(f"{owner}: skills must be >= 2 finite numbers, each > 0, got {skills.tolist()}")
+        max_labour = check_int("max_labour", max_labour, 1, owner=owner)
+        self.labour_cost = check_real("labour_cost", labour_cost, 0.0, owner=owner)
+        self.eta = check_real("isoelastic_eta", isoelastic_eta, 0.0, 1.0, high_open=True, owner=owner)
+        self.starting_coin = check_real("starting_coin", starting_coin, 0.0, owner=owner)
         n, k = skills.size, len(cutoffs)
-        terms = ContractTerms(n, k, 1.0, shared=True)  # the planner's action: K marginal rates in [0, 1]
-        super().__init__(num_envs, n, int(max_labour) + 1, terms, horizon, seed)
+        terms = PolicyTerms((k,), 0.0, 1.0, label="tax rates")  # K marginal rates in [0, 1]
+        super().__init__(num_envs, n, max_labour + 1, terms, horizon, transfers=True)
         self.tax_model, self.period = tax_model, period
         self.cutoffs = np.asarray(cutoffs, dtype=np.float64)
-        self.skills, self.max_labour = skills, int(max_labour)
-        self.labour_cost, self.eta, self.starting_coin = float(labour_cost), float(isoelastic_eta), float(starting_coin)
-        coin_high = np.float32(starting_coin + skills.sum() * max_labour * horizon)
+        self.skills, self.max_labour = skills, max_labour
+        coin_high = np.float32(self.starting_coin + skills.sum() * max_labour * horizon)
         agent_high = np.concatenate([[skills.max(), coin_high, coin_high, 1.0], np.ones(k)]).astype(np.float32)
         self.agent_observation_space = spaces.Box(np.zeros_like(agent_high), agent_high, dtype=np.float32)
         principal_high = np.concatenate([np.full(2 * n, coin_high), [1.0], np.ones(k)]).astype(np.float32)
         self.principal_observation_space = spaces.Box(np.zeros_like(principal_high), principal_high, dtype=np.float32)
         self.state_space = self.principal_observation_space
-        b = self.num_envs
-        self.coin = np.full((b, n), self.starting_coin)
-        self.period_income = np.zeros((b, n))
-        self.labour_total = np.zeros((b, n))
-        self.rates = np.zeros((b, k))
-        self.last_labour = np.zeros((b, n))
-        self.last_income = np.zeros((b, n))
-        self.revenue = np.zeros(b)
-        self.utility = np.zeros((b, n))
-        self.welfare_objective = np.zeros(b)
-        self.equality = np.ones(b)
-        self._agent_reward = np.zeros((b, n))
-        self._principal_reward = np.zeros(b)
 
-    def _reset(self, env_idx: np.ndarray) -> None:
-        for arr in (self.period_income, self.labour_total, self.rates, self.last_labour, self.last_income,
-                    self.revenue, self.utility, self.welfare_objective):
+    def init_state(self) -> TaxEconomyState:
+        b, n, k = self.num_envs, self.n_agents, len(self.cutoffs)
+        return TaxEconomyState(
+            t=np.zeros(b, dtype=np.int64),
+            coin=np.full((b, n), self.starting_coin),
+            period_income=np.zeros((b, n)),
+            labour_total=np.zeros((b, n)),
+            rates=np.zeros((b, k)),
+            last_labour=np.zeros((b, n)),
+            last_income=np.zeros((b, n)),
+            revenue=np.zeros(b),
+            utility=np.zeros((b, n)),
+            welfare_objective=np.zeros(b),
+            equality=np.ones(b),
+        )
+
+    def reset(self, state: TaxEconomyState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        for arr in (
+            state.period_income,
+            state.labour_total,
+            state.rates,
+            state.last_labour,
+            state.last_income,
+            state.revenue,
+            state.utility,
+            state.welfare_objective,
+        ):
             arr[env_idx] = 0.0
-        self.coin[env_idx] = self.starting_coin
-        self.equality[env_idx] = 1.0  # equal starting coin
+        state.coin[env_idx] = self.starting_coin
+        state.equality[env_idx] = 1.0  # equal starting coin
 
-    def _step(self, actions: np.ndarray) -> Transition:
-        n, b = self.n_agents, self.num_envs
-        period_start = (self.t % self.period) == 0
-        if self.incentives is not None:
-            self.rates = np.where(period_start[:, None], self.incentives[:, 0, :], self.rates)
+    def step(
+        self, state: TaxEconomyState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
+        b, n = actions.shape
+        period_start = (state.t % self.period) == 0
+        if principal_action is not None:  # the validated rates [B, K]; they count at a period's first round
+            state.rates = np.where(period_start[:, None], principal_action, state.rates)
         labour = actions.astype(np.float64)
         income = self.skills * labour
-        self.period_income += income
-        self.labour_total += labour
-        self.last_labour, self.last_income = labour, income
-        collect = ((self.t + 1) % self.period == 0) | (self.t + 1 >= self.horizon)
-        due = bracket_tax(self.period_income, self.rates, self.cutoffs)
-        tax = np.where(collect[:, None], np.minimum(self.coin + income, due), 0.0)
-        self.revenue = tax.sum(axis=1)
+        state.period_income = state.period_income + income
+        state.labour_total = state.labour_total + labour
+        state.last_labour, state.last_income = labour, income
+        collect = ((state.t + 1) % self.period == 0) | (state.t + 1 >= self.horizon)
+        due = bracket_tax(state.period_income, state.rates, self.cutoffs)
+        tax = np.where(collect[:, None], np.minimum(state.coin + income, due), 0.0)
+        state.revenue = tax.sum(axis=1)
         transfers = np.zeros((b, n + 1, n + 1))
         transfers[:, :n, n] = tax
-        transfers[:, n, :n] = (self.revenue / n)[:, None]
-        self.period_income = np.where(collect[:, None], 0.0, self.period_income)
-        done = np.zeros(b, dtype=bool)
-        return Transition(income, np.zeros(b), np.zeros((b, n), dtype=np.int64), done, transfers)
+        transfers[:, n, :n] = (state.revenue / n)[:, None]
+        state.period_income = np.where(collect[:, None], 0.0, state.period_income)
+        return Transition(income, np.zeros(b), None, np.zeros(b, dtype=bool), transfers)
 
-    def on_settled(self, settlement: Settlement) -> None:
-        self.coin = self.coin + settlement.agent_utility  # own income + redistribution - tax (money)
-        utility = isoelastic_utility(self.coin, self.labour_total, self.eta, self.labour_cost)
-        first = (self.t == 1)[:, None]
-        self._agent_reward = np.where(first, utility, utility - self.utility)
-        self.utility = utility
-        self.equality = gini_equality(self.coin)
-        objective = self.coin.sum(axis=1) * self.equality
-        self._principal_reward = np.where(self.t == 1, objective, objective - self.welfare_objective)
-        self.welfare_objective = objective
-
-    def rewards(self, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
-        return self._agent_reward, self._principal_reward
+    def on_settlement(self, state: TaxEconomyState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        """Coin moves by the settled money; rewards are changes of utility and of productivity x equality."""
+        state.coin = state.coin + settlement.agent_utility  # own income + redistribution - tax (money)
+        utility = isoelastic_utility(state.coin, state.labour_total, self.eta, self.labour_cost)
+        first = state.t == 1
+        agent_reward = np.where(first[:, None], utility, utility - state.utility)
+        state.utility = utility
+        state.equality = gini_equality(state.coin)
+        objective = state.coin.sum(axis=1) * state.equality
+        principal_reward = np.where(first, objective, objective - state.welfare_objective)
+        state.welfare_objective = objective
+        return agent_reward, principal_reward
 
     # ----------------------------------------------------------------- observations
-    def _phase(self) -> np.ndarray:
-        return ((self.t % self.period) / self.period).astype(np.float32)
+    def _phase(self, state: TaxEconomyState) -> np.ndarray:
+        return ((state.t % self.period) / self.period).astype(np.float32)
 
-    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        b, n = self.num_envs, self.n_agents
-        obs = np.empty((b, n, 4 + self.rates.shape[1]), dtype=np.float32)
+    def observe_agents(self, state: TaxEconomyState, offers: np.ndarray | None) -> np.ndarray:
+        b, n = state.coin.shape
+        obs = np.empty((b, n, 4 + state.rates.shape[1]), dtype=np.float32)
         obs[:, :, 0] = self.skills
-        obs[:, :, 1] = self.coin
-        obs[:, :, 2] = self.period_income
-        obs[:, :, 3] = self._phase()[:, None]
-        obs[:, :, 4:] = self.rates[:, None, :]
+        obs[:, :, 1] = state.coin
+        obs[:, :, 2] = state.period_income
+        obs[:, :, 3] = self._phase(state)[:, None]
+        obs[:, :, 4:] = state.rates[:, None, :]
         return obs
 
-    def principal_observation(self) -> np.ndarray:
-        return np.concatenate(
-            [self.coin, self.period_income, self._phase()[:, None], self.rates], axis=1
-        ).astype(np.float32)
+    def observe_principal(self, state: TaxEconomyState) -> np.ndarray:
+        parts = [state.coin, state.period_income, self._phase(state)[:, None], state.rates]
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return self.principal_observation()
+    def global_state(self, state: TaxEconomyState, offers: np.ndarray | None) -> np.ndarray:
+        return self.observe_principal(state)
 
-    def extra_infos(self) -> dict[str, dict[str, np.ndarray]]:
-        productivity = self.coin.sum(axis=1)
-        equality = self.equality
-        common = {"productivity": productivity, "equality": equality,
-                  "equality_times_productivity": productivity * equality}
+    def infos(self, state: TaxEconomyState) -> dict[str, dict[str, np.ndarray]]:
+        productivity = state.coin.sum(axis=1)
+        equality = state.equality
+        common = {
+            "productivity": productivity,
+            "equality": equality,
+            "equality_times_productivity": productivity * equality,
+        }
         infos: dict[str, dict[str, Any]] = {
-            f"agent_{i}": {**common, "coin": self.coin[:, i], "labour": self.last_labour[:, i],
-                           "income": self.last_income[:, i]}
+            f"agent_{i}": {
+                **common,
+                "coin": state.coin[:, i],
+                "labour": state.last_labour[:, i],
+                "income": state.last_income[:, i],
+            }
             for i in range(self.n_agents)
         }
-        principal = {**common, "tax_revenue": self.revenue}
-        principal.update({f"rate_{k}": self.rates[:, k] for k in range(self.rates.shape[1])})
+        principal = {**common, "tax_revenue": state.revenue}
+        principal.update({f"rate_{k}": state.rates[:, k] for k in range(state.rates.shape[1])})
         infos["principal_0"] = principal
         return infos
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: TaxEconomyState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        rates = np.array2string(self.rates[b], precision=3)
+        rates = np.array2string(state.rates[b], precision=3)
         workers = ", ".join(
-            f"agent_{i}(skill {self.skills[i]:g}): labour {self.last_labour[b, i]:g}, coin {self.coin[b, i]:.2f}"
+            f"agent_{i}(skill {self.skills[i]:g}): labour {state.last_labour[b, i]:g}, coin {state.coin[b, i]:.2f}"
             for i in range(self.n_agents)
         )
-        eq = gini_equality(self.coin[b : b + 1])[0]
-        return (f"tax_economy ({self.tax_model}): step {int(self.t[b])}, rates {rates}, "
-                f"productivity x equality {self.coin[b].sum() * eq:.3f} | {workers}")
+        eq = gini_equality(state.coin[b : b + 1])[0]
+        return (
+            f"tax_economy ({self.tax_model}): step {int(state.t[b])}, rates {rates}, "
+            f"productivity x equality {state.coin[b].sum() * eq:.3f} | {workers}"
+        )
 
 
-class parallel_env(EpisodeLengthParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of the tax economy (see the module docstring)."""
-
-    metadata = {"name": "tax_economy_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True,
-                "render_fps": 2}
-
-    def __init__(self, max_cycles: int | None = None, render_mode: str | None = None, tax_model: str = "flat",
-                 **kwargs: Any):
-        _, horizon, _ = resolve_tax_model(tax_model, max_cycles, kwargs.get("period_length"))
-        super().__init__(max_cycles=horizon, render_mode=render_mode, tax_model=tax_model, **kwargs)
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, tax_model: str = "flat", max_cycles: int | None = None, period_length: int | None = None,
-        skills=(1, 2, 4, 8), max_labour: int = 10, labour_cost: float = 0.8, isoelastic_eta: float = 0.23,
-        starting_coin: float = 0.0, seed: int | None = None,
-    ) -> TaxEconomyGame:
-        return TaxEconomyGame(num_envs, tax_model, max_cycles, period_length, skills, max_labour, labour_cost,
-                              isoelastic_eta, starting_coin, seed)
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    tax_model: str = "flat",
+    horizon: int | None = None,
+    period_length: int | None = None,
+    skills=(1, 2, 4, 8),
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    isoelastic_eta: float = 0.23,
+    starting_coin: float = 0.0,
+) -> TaxEconomyGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return TaxEconomyGame(
+        num_envs, tax_model, horizon, period_length, skills, max_labour, labour_cost, isoelastic_eta, starting_coin
+    )

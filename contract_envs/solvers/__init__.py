@@ -8,44 +8,68 @@
   (:func:`solve_coin_game_welfare`, :func:`solve_coin_game_principal`) and a proven welfare upper bound for
   any number of agents (:func:`coin_game_welfare_upper_bound`).
 * Hierarchical contracts: :func:`solve_tree_contracts`; principal-agent bandits: :func:`solve_contract_bandit`.
+
+Names are loaded from their submodule on first use (``from contract_envs.solvers import solve_spe`` imports
+only ``contract_envs.solvers.spe``), so one solver's dependencies do not load, or break, the others.
 """
 
-from contract_envs.solvers.best_response import (
-    PolicyEvaluation,
-    agent_best_response,
-    evaluate_policies,
-    implement_recommendations,
-)
-from contract_envs.solvers.coin_game import (
-    CoinGameSolution,
-    coin_game_state_from_observation,
-    coin_game_welfare_upper_bound,
-    solve_coin_game_principal,
-    solve_coin_game_welfare,
-)
-from contract_envs.solvers.contract_bandit import BanditSolution, solve_contract_bandit
-from contract_envs.solvers.incentive_design import (
-    TaxLiteSolution,
-    escape_room_best_designer_return,
-    escape_room_designer_return,
-    escape_room_max_welfare,
-    escape_room_max_welfare_enumerated,
-    escape_room_min_lever_incentive,
-    escape_room_optimal_profile,
-    escape_room_pure_equilibria,
-    escape_room_sustains_optimum,
-    pd_best_designer_return,
-    pd_cooperation_dominant,
-    pd_min_incentive_gap,
-    reward_transfer_cooperation_dominant,
-    reward_transfer_grid_search,
-    reward_transfer_threshold,
-    taxlite_equilibria,
-    taxlite_solve,
-)
-from contract_envs.solvers.min_pay import min_pay_contract, min_pay_contracts
-from contract_envs.solvers.spe import Solution, expected_payments, solve_spe
-from contract_envs.solvers.tree_contracts import TreeSolution, solve_tree_contracts
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> submodule of contract_envs.solvers that defines it
+_EXPORTS: dict[str, str] = {
+    "BanditSolution": "contract_bandit",
+    "CoinGameSolution": "coin_game",
+    "coin_game_state_from_observation": "coin_game",
+    "coin_game_welfare_upper_bound": "coin_game",
+    "solve_coin_game_principal": "coin_game",
+    "solve_coin_game_welfare": "coin_game",
+    "PolicyEvaluation": "best_response",
+    "Solution": "spe",
+    "TaxLiteSolution": "incentive_design",
+    "TreeSolution": "tree_contracts",
+    "agent_best_response": "best_response",
+    "escape_room_best_designer_return": "incentive_design",
+    "escape_room_designer_return": "incentive_design",
+    "escape_room_max_welfare": "incentive_design",
+    "escape_room_max_welfare_enumerated": "incentive_design",
+    "escape_room_min_lever_incentive": "incentive_design",
+    "escape_room_optimal_profile": "incentive_design",
+    "escape_room_pure_equilibria": "incentive_design",
+    "escape_room_sustains_optimum": "incentive_design",
+    "evaluate_policies": "best_response",
+    "expected_payments": "spe",
+    "implement_recommendations": "best_response",
+    "min_pay_contract": "min_pay",
+    "min_pay_contracts": "min_pay",
+    "pd_best_designer_return": "incentive_design",
+    "pd_cooperation_dominant": "incentive_design",
+    "pd_min_incentive_gap": "incentive_design",
+    "reward_transfer_cooperation_dominant": "incentive_design",
+    "reward_transfer_grid_search": "incentive_design",
+    "reward_transfer_threshold": "incentive_design",
+    "solve_contract_bandit": "contract_bandit",
+    "solve_spe": "spe",
+    "solve_tree_contracts": "tree_contracts",
+    "taxlite_equilibria": "incentive_design",
+    "taxlite_solve": "incentive_design",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'contract_envs.solvers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"contract_envs.solvers.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "BanditSolution",

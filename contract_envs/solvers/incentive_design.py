@@ -28,8 +28,12 @@ def escape_room_profiles(n_agents: int) -> np.ndarray:
 
 
 def escape_room_rewards(
-    n_agents: int, min_at_lever: int, profiles: np.ndarray, positions: np.ndarray | None = None,
-    door_reward: float = 10.0, move_cost: float = 1.0,
+    n_agents: int,
+    min_at_lever: int,
+    profiles: np.ndarray,
+    positions: np.ndarray | None = None,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
 ) -> np.ndarray:
     """Environment rewards ``[P, N]`` of joint actions ``profiles`` from ``positions`` (default: all at start)."""
     profiles = np.asarray(profiles)
@@ -44,16 +48,18 @@ def _check_er(n_agents: int, min_at_lever: int) -> None:
         raise ValueError(f"need 1 <= min_at_lever <= n_agents, got N={n_agents}, M={min_at_lever}")
 
 
-def escape_room_max_welfare(n_agents: int, min_at_lever: int, door_reward: float = 10.0,
-                            move_cost: float = 1.0) -> float:
+def escape_room_max_welfare(
+    n_agents: int, min_at_lever: int, door_reward: float = 10.0, move_cost: float = 1.0
+) -> float:
     """Closed form of the maximum social welfare: ``door_reward (N - M) - move_cost M`` (one step:
     M agents to the lever, the others through the door), or 0 (everyone stays) if that is larger."""
     _check_er(n_agents, min_at_lever)
     return max(door_reward * (n_agents - min_at_lever) - move_cost * min_at_lever, 0.0)
 
 
-def escape_room_max_welfare_enumerated(n_agents: int, min_at_lever: int, door_reward: float = 10.0,
-                                       move_cost: float = 1.0) -> tuple[float, np.ndarray]:
+def escape_room_max_welfare_enumerated(
+    n_agents: int, min_at_lever: int, door_reward: float = 10.0, move_cost: float = 1.0
+) -> tuple[float, np.ndarray]:
     """Maximum welfare of one step from the start by enumerating all ``3^N`` joint actions."""
     _check_er(n_agents, min_at_lever)
     profiles = escape_room_profiles(n_agents)
@@ -63,8 +69,12 @@ def escape_room_max_welfare_enumerated(n_agents: int, min_at_lever: int, door_re
 
 
 def escape_room_pure_equilibria(
-    n_agents: int, min_at_lever: int, schedule=(0.0, 0.0, 0.0), strict: bool = False,
-    door_reward: float = 10.0, move_cost: float = 1.0,
+    n_agents: int,
+    min_at_lever: int,
+    schedule=(0.0, 0.0, 0.0),
+    strict: bool = False,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
 ) -> np.ndarray:
     """Pure Nash equilibria ``[E, N]`` of the one-step game from the start when every agent is also
     paid ``schedule[a]`` (lever, start, door) for its action ``a``; ``strict``: every deviation loses."""
@@ -105,15 +115,25 @@ def escape_room_min_lever_incentive(move_cost: float = 1.0) -> float:
     return float(move_cost)
 
 
-def escape_room_designer_return(n_agents: int, min_at_lever: int, lever_incentive: float, alpha: float = 1.0,
-                                door_reward: float = 10.0, move_cost: float = 1.0) -> float:
+def escape_room_designer_return(
+    n_agents: int,
+    min_at_lever: int,
+    lever_incentive: float,
+    alpha: float = 1.0,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
+) -> float:
     """Designer return ``welfare - alpha * paid`` when the optimum is played and the M lever agents are paid."""
     welfare = door_reward * (n_agents - min_at_lever) - move_cost * min_at_lever
     return float(welfare - alpha * min_at_lever * lever_incentive)
 
 
 def escape_room_best_designer_return(
-    n_agents: int, min_at_lever: int, alpha: float = 1.0, values=None, door_reward: float = 10.0,
+    n_agents: int,
+    min_at_lever: int,
+    alpha: float = 1.0,
+    values=None,
+    door_reward: float = 10.0,
     move_cost: float = 1.0,
 ) -> float:
     """Best designer return ``welfare - alpha * paid`` over per-action schedules that sustain the
@@ -215,7 +235,11 @@ def productivity_and_equality(coin: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def taxlite_equilibria(
-    rate: float, skills=TAXLITE_SKILLS, max_labour: int = 10, labour_cost: float = 0.8, eta: float = 0.23,
+    rate: float,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
 ) -> np.ndarray:
     """All pure Nash equilibria ``[E, N]`` in labour at flat ``rate``, by enumerating every profile
     and every unilateral deviation (vectorised: ``(L+1)^N`` profiles x N agents x ``L+1`` deviations)."""
@@ -259,7 +283,11 @@ class TaxLiteSolution:
 
 
 def taxlite_solve(
-    rates=None, skills=TAXLITE_SKILLS, max_labour: int = 10, labour_cost: float = 0.8, eta: float = 0.23,
+    rates=None,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
 ) -> TaxLiteSolution:
     """Equilibrium labour for every rate (default grid 0, 0.05, ..., 1) and the best rate for the
     planner's productivity x equality. Defaults: t* = 0.75 (labour (0, 0, 9, 10), 93.0); local
@@ -279,5 +307,6 @@ def taxlite_solve(
     prod, equal = productivity_and_equality(coin)
     objective = prod * equal
     best = int(np.argmax(objective))
-    return TaxLiteSolution(rates, labour, np.array(counts), prod, equal, objective, float(rates[best]),
-                           float(objective[best]))
+    return TaxLiteSolution(
+        rates, labour, np.array(counts), prod, equal, objective, float(rates[best]), float(objective[best])
+    )
