@@ -52,8 +52,8 @@ ENTRIES: list[tuple[str, str, dict[str, Any]]] = [
     ("cleanup/10x10", "contract_envs/cleanup-v0", {"map_name": "10x10"}),
     ("tax_economy/taxlite", "contract_envs/tax_economy-v0", {"max_cycles": 10}),
     ("tax_economy/us_federal", "contract_envs/tax_economy-v0", {"tax_model": "us_federal"}),
-    ("tree_contracts/T2", "contract_envs/tree_contracts-v0", {"instance": "T2"}),
-    ("contract_bandit/k5", "contract_envs/contract_bandit-v0", {}),
+    ("tree_contracts/T2", "contract_envs/tree_contracts-v1", {"instance": "T2"}),
+    ("contract_bandit/k5", "contract_envs/contract_bandit-v1", {}),
 ]
 DEFAULT_BATCH_SIZES = (1, 64, 1024, 16384)
 PREGENERATED = 64  # distinct pre-generated action sets, cycled through while timing
@@ -134,7 +134,7 @@ def parallel_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[
                 reset()
         return steps
 
-    return run, env.unwrapped.vec.stages_per_round
+    return run, env.machine.stages_per_round
 
 
 def aec_runner(env_id: str, kwargs: dict, seed: int = 0) -> tuple[Callable[[int], int], int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.principal_agent_mdp import PrincipalAgentMDPSpec
+from contract_envs.games.principal_agent_mdp import PrincipalAgentMDPSpec
 from contract_envs.solvers.min_pay import min_pay_contracts
 from contract_envs.solvers.spe import _agent_best_response, _continuation, _evaluate
 

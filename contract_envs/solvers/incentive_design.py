@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.tax_economy import isoelastic_utility
-
 LEVER, START, DOOR = 0, 1, 2
 LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
 _TIE = 1e-9
@@ -209,7 +207,7 @@ def taxlite_coin(labour: np.ndarray, rate, skills=TAXLITE_SKILLS) -> np.ndarray:
 
 def productivity_and_equality(coin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Productivity ``sum c`` and equality ``1 - G n / (n - 1)`` along the last axis."""
-    from contract_envs.envs._incentive_common import gini_equality
+    from contract_envs.games._incentive_common import gini_equality
 
     return coin.sum(axis=-1), gini_equality(coin)
 
@@ -219,6 +217,8 @@ def taxlite_equilibria(
 ) -> np.ndarray:
     """All pure Nash equilibria ``[E, N]`` in labour at flat ``rate``, by enumerating every profile
     and every unilateral deviation (vectorised: ``(L+1)^N`` profiles x N agents x ``L+1`` deviations)."""
+    from contract_envs.games.tax_economy import isoelastic_utility  # lazy: the solvers import without the game
+
     skills = np.asarray(skills, dtype=np.float64)
     n, levels = skills.size, int(max_labour) + 1
     if levels**n > 5_000_000:

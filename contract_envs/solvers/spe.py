@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from contract_envs.envs.principal_agent_mdp import PrincipalAgentMDPSpec
+from contract_envs.games.principal_agent_mdp import PrincipalAgentMDPSpec
 from contract_envs.solvers.min_pay import min_pay_contracts
 
 _TIE = 1e-9

@@ -1,4 +1,4 @@
-"""Exact equilibrium of the tree contract game (``contract_envs.envs.tree_contracts``).
+"""Exact equilibrium of the tree contract game (``contract_envs.games.tree_contracts``).
 
 Children's utilities never depend on their parent's action, so backward induction applies
 (reference ``hierarchical.md`` §1). Subtree welfare
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract_envs.envs.tree_contracts import (
+from contract_envs.games.tree_contracts import (
     NodeValues,
     TreeInstance,
     node_id,
