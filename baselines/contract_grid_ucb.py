@@ -2,7 +2,7 @@
 # Hidden-action contract: Wu et al., "Contractual Reinforcement Learning: Pulling Arms with Invisible Hands"
 # (arXiv 2407.01458), horizon 1; the learning test of the project's reference notes (grid step <= 0.01, regret
 # against the optimal contract's 0.45).
-"""A principal learning a contract on ``contract_envs/contract_bandit-v0`` with a hidden-action instance.
+"""A principal learning a contract on ``contract_envs/contract_bandit-v1`` with a hidden-action instance.
 
 The principal sees only the outcome, never the agent's action. It restricts itself to contracts that pay
 ``x`` on the outcome it values most (success in E8) and runs UCB over the grid ``x in {0, step, ..., x_max}``
@@ -34,7 +34,7 @@ from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import trange  # noqa: E402
 
 import contract_envs.vector  # noqa: E402
-from contract_envs.envs.contract_bandit import bandit_instance  # noqa: E402
+from contract_envs.games.contract_bandit import bandit_instance  # noqa: E402
 from contract_envs.solvers import solve_contract_bandit  # noqa: E402
 
 ALGORITHMS = ("grid_ucb", "random_contract")
@@ -60,7 +60,7 @@ class Args:
     """whether to save the learned contract values to `runs/{run_name}` and evaluate them after reloading"""
 
     # Algorithm specific arguments
-    env_id: str = "contract_envs/contract_bandit-v0"
+    env_id: str = "contract_envs/contract_bandit-v1"
     """the id of the environment"""
     instance: str = "e8"
     """bandit instance preset (hidden-action: the principal pays on outcomes)"""
@@ -101,8 +101,17 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
     value, welfare = contract_values(inst, grid, paid_outcome)
     x_star = float(sol.contract[paid_outcome])
     b, horizon, g = args.num_seeds, args.horizon, len(grid)
-    envs = {a: contract_envs.vector.make(args.env_id, num_envs=b, seed=args.seed, instance=args.instance,
-                                         horizon=None, payment_cap=max(2.0, args.grid_max)) for a in ALGORITHMS}
+    envs = {
+        a: contract_envs.vector.make(
+            args.env_id,
+            num_envs=b,
+            seed=args.seed,
+            instance=args.instance,
+            horizon=None,
+            payment_cap=max(2.0, args.grid_max),
+        )
+        for a in ALGORITHMS
+    }
     rng = np.random.default_rng(args.seed)
     sums = {a: np.zeros((b, g)) for a in ALGORITHMS}
     counts = {a: np.zeros((b, g)) for a in ALGORITHMS}
@@ -123,7 +132,7 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
             offer[:, 0, paid_outcome] = grid[arm]
             env = envs[a]
             env.step({"principal_0": offer})
-            _, rewards, *_ = env.step({"agent_0": env.game.best_response(env.contracts)})
+            _, rewards, *_ = env.step({"agent_0": env.game.best_response(env.offers)})
             np.add.at(sums[a], (rows, arm), rewards["principal_0"])
             np.add.at(counts[a], (rows, arm), 1.0)
             c = curves[a]
@@ -137,36 +146,53 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
                 writer.add_scalar(f"{a}/cumulative_principal_regret", regret, t + 1)
     wall = time.time() - start
     tail = max(1, horizon // 10)
-    metrics: dict = {"instance": args.instance, "horizon": horizon, "num_seeds": b, "grid_step": args.grid_step,
-                     "optimal_contract": x_star, "optimal_value": sol.principal_value, "wall_clock_s": wall,
-                     "rounds_per_s": horizon * b * len(ALGORITHMS) / wall, "algorithms": {}}
+    metrics: dict = {
+        "instance": args.instance,
+        "horizon": horizon,
+        "num_seeds": b,
+        "grid_step": args.grid_step,
+        "optimal_contract": x_star,
+        "optimal_value": sol.principal_value,
+        "wall_clock_s": wall,
+        "rounds_per_s": horizon * b * len(ALGORITHMS) / wall,
+        "algorithms": {},
+    }
     for a in ALGORITHMS:
         cum = {k: np.cumsum(curves[a][k], 0) for k in keys}
         final = np.array([np.bincount(chosen[a][-tail:, i], minlength=g).argmax() for i in range(b)])
-        entry = {f"cumulative_{k}": {"mean": float(cum[k][-1].mean()), "stderr": float(cum[k][-1].std() / np.sqrt(b))}
-                 for k in keys}
-        entry["regret_ratio_T_over_half_T"] = float(cum["principal_regret"][-1].mean()
-                                                    / max(cum["principal_regret"][horizon // 2 - 1].mean(), 1e-12))
+        entry = {
+            f"cumulative_{k}": {"mean": float(cum[k][-1].mean()), "stderr": float(cum[k][-1].std() / np.sqrt(b))}
+            for k in keys
+        }
+        entry["regret_ratio_T_over_half_T"] = float(
+            cum["principal_regret"][-1].mean() / max(cum["principal_regret"][horizon // 2 - 1].mean(), 1e-12)
+        )
         entry["final_contract_mean"] = float(grid[final].mean())
         entry["fraction_final_contract_optimal"] = float(np.mean(np.abs(grid[final] - x_star) < args.grid_step / 2))
         last_regret = curves[a]["principal_regret"][-tail:].mean()
         entry["mean_expected_utility_last_10pct"] = float(sol.principal_value - last_regret)
         metrics["algorithms"][a] = entry
-        print(f"{a:>15}: principal regret R(T) = {entry['cumulative_principal_regret']['mean']:.1f} +- "
-              f"{entry['cumulative_principal_regret']['stderr']:.1f}, R(T)/R(T/2) = "
-              f"{entry['regret_ratio_T_over_half_T']:.2f}, welfare regret "
-              f"{entry['cumulative_welfare_regret']['mean']:.1f}, contract error "
-              f"{entry['cumulative_contract_error']['mean']:.1f}, final contract {entry['final_contract_mean']:.3f} "
-              f"(optimal in {100 * entry['fraction_final_contract_optimal']:.0f}% of seeds)")
-    metrics["curves"] = {a: {k: np.cumsum(curves[a][k], 0).mean(1)[:: max(1, horizon // 200)].tolist() for k in keys}
-                         for a in ALGORITHMS}
+        print(
+            f"{a:>15}: principal regret R(T) = {entry['cumulative_principal_regret']['mean']:.1f} +- "
+            f"{entry['cumulative_principal_regret']['stderr']:.1f}, R(T)/R(T/2) = "
+            f"{entry['regret_ratio_T_over_half_T']:.2f}, welfare regret "
+            f"{entry['cumulative_welfare_regret']['mean']:.1f}, contract error "
+            f"{entry['cumulative_contract_error']['mean']:.1f}, final contract {entry['final_contract_mean']:.3f} "
+            f"(optimal in {100 * entry['fraction_final_contract_optimal']:.0f}% of seeds)"
+        )
+    metrics["curves"] = {
+        a: {k: np.cumsum(curves[a][k], 0).mean(1)[:: max(1, horizon // 200)].tolist() for k in keys} for a in ALGORITHMS
+    }
     return metrics, curves, {"grid": grid, "sums": sums["grid_ucb"], "counts": counts["grid_ucb"]}
 
 
 def plot(curves: dict, path: str, title: str) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    panels = [("principal_regret", "cumulative principal regret"), ("welfare_regret", "cumulative welfare regret"),
-              ("contract_error", "cumulative contract error |x_t - x*|")]
+    panels = [
+        ("principal_regret", "cumulative principal regret"),
+        ("welfare_regret", "cumulative welfare regret"),
+        ("contract_error", "cumulative contract error |x_t - x*|"),
+    ]
     for ax, (key, label) in zip(axes, panels, strict=True):
         for a, c in curves.items():
             cum = np.cumsum(c[key], axis=0)
@@ -190,14 +216,20 @@ def evaluate(model_path: str, args: Args) -> float:
     grid, sums, counts = (state[k].numpy() for k in ("grid", "sums", "counts"))
     best = np.argmax(np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf), axis=1)
     inst = bandit_instance(args.instance)
-    env = contract_envs.vector.make(args.env_id, num_envs=len(best), seed=args.seed + 10_000, instance=args.instance,
-                                    horizon=None, payment_cap=max(2.0, args.grid_max))
+    env = contract_envs.vector.make(
+        args.env_id,
+        num_envs=len(best),
+        seed=args.seed + 10_000,
+        instance=args.instance,
+        horizon=None,
+        payment_cap=max(2.0, args.grid_max),
+    )
     offer = np.zeros((len(best), 1, inst.n_outcomes))
     offer[:, 0, int(np.argmax(inst.principal_values))] = grid[best]
     total = np.zeros(len(best))
     for _ in range(args.eval_rounds):
         env.step({"principal_0": offer})
-        _, rewards, *_ = env.step({"agent_0": env.game.best_response(env.contracts)})
+        _, rewards, *_ = env.step({"agent_0": env.game.best_response(env.offers)})
         total += rewards["principal_0"]
     return float(total.mean() / args.eval_rounds)
 
@@ -208,8 +240,14 @@ if __name__ == "__main__":
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")

@@ -1,7 +1,7 @@
 # IPA (Incentivized Principal-Agent) learner for the repeated principal-agent bandit, with baselines.
 # Scheid et al., "Incentivized Learning in Principal-Agent Bandit Games", ICML 2024 (arXiv 2403.03811);
 # algorithm as in the authors' rebuttal notebook (see docs/results/hierarchical.md and the env docs).
-"""Principal learners on ``contract_envs/contract_bandit-v0`` against the best-responding agent.
+"""Principal learners on ``contract_envs/contract_bandit-v1`` against the best-responding agent.
 
 * **IPA**: phase 1 (``K * ceil(log2 T)`` rounds) binary-searches each arm's minimal incentive (offer the
   midpoint of ``[low_k, high_k]`` on arm ``k = t mod K``; taken -> ``high_k = mid``, else ``low_k = mid``);
@@ -36,7 +36,7 @@ from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import trange  # noqa: E402
 
 import contract_envs.vector  # noqa: E402
-from contract_envs.envs.contract_bandit import bandit_instance  # noqa: E402
+from contract_envs.games.contract_bandit import bandit_instance  # noqa: E402
 from contract_envs.solvers import solve_contract_bandit  # noqa: E402
 
 ALGORITHMS = ("ipa", "epsilon_greedy", "ucb_oracle")
@@ -62,7 +62,7 @@ class Args:
     """whether to save the learned incentives and means to `runs/{run_name}` and evaluate them after reloading"""
 
     # Algorithm specific arguments
-    env_id: str = "contract_envs/contract_bandit-v0"
+    env_id: str = "contract_envs/contract_bandit-v1"
     """the id of the environment"""
     instance: str = "ipa_k5"
     """bandit instance preset (observed-action instances only)"""
@@ -180,9 +180,17 @@ def run(args: Args, writer: SummaryWriter | None = None, run_name: str = "") -> 
             writer.add_scalar("charts/SPS", int((t + 1) * b * len(ALGORITHMS) / (time.time() - start)), t + 1)
     wall = time.time() - start
 
-    metrics: dict = {"instance": args.instance, "horizon": horizon, "num_seeds": b, "optimal_arm": sol.action,
-                     "optimal_incentive": sol.incentive, "optimal_value": v_star, "wall_clock_s": wall,
-                     "rounds_per_s": horizon * b * len(ALGORITHMS) / wall, "algorithms": {}}
+    metrics: dict = {
+        "instance": args.instance,
+        "horizon": horizon,
+        "num_seeds": b,
+        "optimal_arm": sol.action,
+        "optimal_incentive": sol.incentive,
+        "optimal_value": v_star,
+        "wall_clock_s": wall,
+        "rounds_per_s": horizon * b * len(ALGORITHMS) / wall,
+        "algorithms": {},
+    }
     tail = max(1, horizon // 10)
     for a in ALGORITHMS:
         cum = {m: np.cumsum(curves[a][m], axis=0) for m in keys}
@@ -201,22 +209,28 @@ def run(args: Args, writer: SummaryWriter | None = None, run_name: str = "") -> 
             entry["incentive_estimates_mean"] = found.mean(0).round(6).tolist()
             entry["incentive_max_abs_error"] = float(np.abs(found - tau_star).max())
         metrics["algorithms"][a] = entry
-        print(f"{a:>15}: principal regret R(T) = {entry['cumulative_principal_regret']['mean']:.1f} "
-              f"+- {entry['cumulative_principal_regret']['stderr']:.1f}, R(T)/R(T/2) = "
-              f"{entry['regret_ratio_T_over_half_T']:.2f}, welfare regret "
-              f"{entry['cumulative_welfare_regret']['mean']:.1f}, transfer error "
-              f"{entry['cumulative_transfer_error']['mean']:.1f}, final arm optimal in "
-              f"{100 * entry['fraction_final_optimal_arm']:.0f}% of seeds")
-    metrics["curves"] = {a: {m: np.cumsum(curves[a][m], 0).mean(1)[:: max(1, horizon // 200)].tolist() for m in keys}
-                         for a in ALGORITHMS}
+        print(
+            f"{a:>15}: principal regret R(T) = {entry['cumulative_principal_regret']['mean']:.1f} "
+            f"+- {entry['cumulative_principal_regret']['stderr']:.1f}, R(T)/R(T/2) = "
+            f"{entry['regret_ratio_T_over_half_T']:.2f}, welfare regret "
+            f"{entry['cumulative_welfare_regret']['mean']:.1f}, transfer error "
+            f"{entry['cumulative_transfer_error']['mean']:.1f}, final arm optimal in "
+            f"{100 * entry['fraction_final_optimal_arm']:.0f}% of seeds"
+        )
+    metrics["curves"] = {
+        a: {m: np.cumsum(curves[a][m], 0).mean(1)[:: max(1, horizon // 200)].tolist() for m in keys} for a in ALGORITHMS
+    }
     metrics["learners"] = learners
     return metrics, curves
 
 
 def plot(curves: dict, path: str, title: str) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    panels = [("principal_regret", "cumulative principal regret"), ("welfare_regret", "cumulative welfare regret"),
-              ("transfer_error", "cumulative transfer error |paid - tau*|")]
+    panels = [
+        ("principal_regret", "cumulative principal regret"),
+        ("welfare_regret", "cumulative welfare regret"),
+        ("transfer_error", "cumulative transfer error |paid - tau*|"),
+    ]
     for ax, (key, label) in zip(axes, panels, strict=True):
         for a, c in curves.items():
             cum = np.cumsum(c[key], axis=0)
@@ -238,8 +252,14 @@ def evaluate(model_path: str, args: Args) -> float:
     """Reload the saved IPA estimates and play the greedy contract; returns the mean principal utility."""
     state = torch.load(model_path)
     incentives = state["greedy_incentives"].numpy()
-    env = contract_envs.vector.make(args.env_id, num_envs=incentives.shape[0], seed=args.seed + 10_000,
-                                    instance=args.instance, horizon=args.eval_rounds, noise_std=args.noise_std)
+    env = contract_envs.vector.make(
+        args.env_id,
+        num_envs=incentives.shape[0],
+        seed=args.seed + 10_000,
+        instance=args.instance,
+        horizon=args.eval_rounds,
+        noise_std=args.noise_std,
+    )
     total = np.zeros(incentives.shape[0])
     for _ in range(args.eval_rounds):
         obs, *_ = env.step({"principal_0": incentives[:, None, :]})
@@ -254,8 +274,14 @@ if __name__ == "__main__":
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -275,8 +301,14 @@ if __name__ == "__main__":
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
         ipa = learners["ipa"]
-        torch.save({"high": torch.tensor(ipa.high), "shifted_means": torch.tensor(ipa.shifted_means()),
-                    "greedy_incentives": torch.tensor(ipa.greedy_incentives())}, model_path)
+        torch.save(
+            {
+                "high": torch.tensor(ipa.high),
+                "shifted_means": torch.tensor(ipa.shifted_means()),
+                "greedy_incentives": torch.tensor(ipa.greedy_incentives()),
+            },
+            model_path,
+        )
         print(f"model saved to {model_path}")
         value = evaluate(model_path, args)
         metrics["eval_mean_principal_utility"] = value

@@ -3,7 +3,7 @@
 # Multi-Agent Games with Transfers" (arXiv 2501.19388). The paper's pseudo-code is not public: this is the
 # structure described in its abstract and summaries (first learn the transfers, then a shifted bandit over own
 # action and recommendations; depth-dependent exploration), see docs/results/hierarchical.md.
-"""Per-node learners on ``contract_envs/tree_contracts-v0``; every node uses only its own bandit feedback.
+"""Per-node learners on ``contract_envs/tree_contracts-v1``; every node uses only its own bandit feedback.
 
 Each node knows the tree's shape, the common clock and the horizon ``T``, and sees only its contract, its own
 reward and its children's actions. Learning proceeds bottom-up in blocks, one per height ``L`` (leaves: 0), so
@@ -49,7 +49,7 @@ from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import trange  # noqa: E402
 
 import contract_envs.vector  # noqa: E402
-from contract_envs.envs.tree_contracts import TreeInstance, tree_instance  # noqa: E402
+from contract_envs.games.tree_contracts import TreeInstance, tree_instance  # noqa: E402
 from contract_envs.solvers import solve_tree_contracts  # noqa: E402
 
 ALGORITHMS = ("mail", "no_contracts")
@@ -76,7 +76,7 @@ class Args:
     """whether to save the settled estimates to `runs/{run_name}` and evaluate them after reloading"""
 
     # Algorithm specific arguments
-    env_id: str = "contract_envs/tree_contracts-v0"
+    env_id: str = "contract_envs/tree_contracts-v1"
     """the id of the environment"""
     instance: str = "T1"
     """tree instance: T1, T2 or an int seed of the random generator"""
@@ -144,8 +144,9 @@ class NodeLearner:
         self.n_prof = int(np.prod(self.kid_k)) if self.kids else 1
         self.upper = [inst.subtree_size[w] + 1.0 for w in self.kids]
         self.log_t = np.log(max(args.horizon, 2))
-        self.ucb_scale = args.ucb_scale if args.ucb_scale is not None else (
-            0.5 if args.noise == "bernoulli" else args.noise_std)
+        self.ucb_scale = (
+            args.ucb_scale if args.ucb_scale is not None else (0.5 if args.noise == "bernoulli" else args.noise_std)
+        )
         self.rows = np.arange(batch)
         self.sums = np.zeros((batch, self.k, self.n_prof))
         self.counts = np.zeros((batch, self.k, self.n_prof))
@@ -161,8 +162,11 @@ class NodeLearner:
     # ----------------------------------------------------------------- helpers
     def tau_hat(self, rec: np.ndarray) -> np.ndarray:
         """Learned transfers ``[B, n_kids]`` for recommended children's actions ``rec``."""
-        return np.stack([self.high[j][self.rows, rec[:, j]] for j in range(len(self.kids))], axis=1) \
-            if self.kids else np.zeros((self.b, 0))
+        return (
+            np.stack([self.high[j][self.rows, rec[:, j]] for j in range(len(self.kids))], axis=1)
+            if self.kids
+            else np.zeros((self.b, 0))
+        )
 
     def unravel(self, prof: np.ndarray) -> np.ndarray:
         if not self.kids:
@@ -198,8 +202,9 @@ class NodeLearner:
         self.transfers[:] = 0.0
         if self.kind == "no_contracts":
             bonus = self.ucb_scale * np.sqrt(2 * self.log_t / np.maximum(self.counts.sum(2), 1))
-            index = np.where(self.counts.sum(2) > 0, self.sums.sum(2) / np.maximum(self.counts.sum(2), 1) + bonus,
-                             np.inf)
+            index = np.where(
+                self.counts.sum(2) > 0, self.sums.sum(2) / np.maximum(self.counts.sum(2), 1) + bonus, np.inf
+            )
             self.action = np.argmax(index, axis=1)
             return
         if s.search_start[v] <= t < s.search_end[v]:
@@ -275,22 +280,25 @@ class NodeLearner:
 
 
 def play_round(env, learners: list[NodeLearner], inst: TreeInstance, t: int):
-    """One round on the batched env: offer stages top-down, then the act stage; returns the act step's outputs."""
-    obs = env.game.observation(env.stage_index, env.contracts)
+    """One round on the batched env (the generic stage machine): offer stages top-down, then the act stage;
+    returns the act step's outputs. An inner node's move in its offer stage is its whole move (own action and
+    offer; only the offer counts there); in the act stage every node gives its bare action."""
+    obs = env.observe()
+    act_stage = len(env.stage_names) - 1
     while True:
-        kind, depth = env.game.stages[env.stage_index]
+        stage = env.stage
         actions = {}
-        for v in env.acting_nodes():
-            node = learners[v]
-            if kind == "offer" or not node.kids:
-                node.decide(t, obs[f"node_{v}"].get("contract"))
-            if kind == "offer":
-                actions[f"node_{v}"] = {"recommendations": node.rec, "transfers": node.transfers}
+        for p in env.stage_movers[stage]:
+            node = learners[int(p.rsplit("_", 1)[1])]
+            if stage < act_stage or not node.kids:
+                node.decide(t, obs[p].get("contract"))
+            if stage < act_stage:
+                actions[p] = {"action": node.action, "recommendations": node.rec, "transfers": node.transfers}
             else:
-                actions[f"node_{v}"] = {"action": node.action} if node.kids else node.action
+                actions[p] = node.action
         out = env.step(actions)
         obs = out[0]
-        if kind == "act":
+        if stage == act_stage:
             return out
 
 
@@ -306,9 +314,15 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
     kw = dict(instance=inst, noise=args.noise, noise_std=args.noise_std, horizon=None)  # one long repeated game
     envs = {a: contract_envs.vector.make(args.env_id, num_envs=b, seed=args.seed, **kw) for a in ALGORITHMS}
     learners = {a: [NodeLearner(v, inst, schedule, args, b, a) for v in range(n)] for a in ALGORITHMS}
-    curves = {a: {"welfare_regret": np.zeros((horizon, b)), "node_regret": np.zeros((horizon, b, n)),
-                  "transfer_error": np.zeros((horizon, b)), "optimal_profile": np.zeros((horizon, b), dtype=bool)}
-              for a in ALGORITHMS}
+    curves = {
+        a: {
+            "welfare_regret": np.zeros((horizon, b)),
+            "node_regret": np.zeros((horizon, b, n)),
+            "transfer_error": np.zeros((horizon, b)),
+            "optimal_profile": np.zeros((horizon, b), dtype=bool),
+        }
+        for a in ALGORITHMS
+    }
     offered = {a: np.zeros((b, n)) for a in ALGORITHMS}
     start = time.time()
     for t in trange(horizon, desc="rounds", mininterval=1.0):
@@ -316,7 +330,7 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
             env, nodes = envs[a], learners[a]
             offers = np.zeros((b, n))  # transfer offered to each node this round (root: none)
             obs, rewards, _, _, infos = play_round(env, nodes, inst, t)
-            joint = env.game.last_actions
+            joint = env.state.last_actions
             for v in range(n):
                 node = nodes[v]
                 for j, w in enumerate(node.kids):
@@ -334,18 +348,29 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
             offered[a] = offers
         if writer is not None and (t + 1) % max(1, horizon // 100) == 0:
             for a in ALGORITHMS:
-                writer.add_scalar(f"{a}/cumulative_welfare_regret", curves[a]["welfare_regret"][: t + 1].sum(0).mean(),
-                                  t + 1)
+                writer.add_scalar(
+                    f"{a}/cumulative_welfare_regret", curves[a]["welfare_regret"][: t + 1].sum(0).mean(), t + 1
+                )
             writer.add_scalar("charts/SPS", int((t + 1) * b * len(ALGORITHMS) / (time.time() - start)), t + 1)
     wall = time.time() - start
     tail = max(1, horizon // 10)
     metrics: dict = {
-        "instance": args.instance, "instance_name": inst.name, "n_nodes": n, "depth": max(inst.depth),
-        "horizon": horizon, "num_seeds": b, "pulls_per_profile": pulls, "learning_rounds": schedule.learning_rounds,
-        "optimal_profile": optimal.tolist(), "optimal_welfare": sol.welfare,
+        "instance": args.instance,
+        "instance_name": inst.name,
+        "n_nodes": n,
+        "depth": max(inst.depth),
+        "horizon": horizon,
+        "num_seeds": b,
+        "pulls_per_profile": pulls,
+        "learning_rounds": schedule.learning_rounds,
+        "optimal_profile": optimal.tolist(),
+        "optimal_welfare": sol.welfare,
         "no_transfer_welfare": sol.no_transfer_welfare,
-        "equilibrium_transfers": tau_star[1:].tolist(), "equilibrium_utilities": u_star.tolist(),
-        "wall_clock_s": wall, "rounds_per_s": horizon * b * len(ALGORITHMS) / wall, "algorithms": {},
+        "equilibrium_transfers": tau_star[1:].tolist(),
+        "equilibrium_utilities": u_star.tolist(),
+        "wall_clock_s": wall,
+        "rounds_per_s": horizon * b * len(ALGORITHMS) / wall,
+        "algorithms": {},
     }
     half = horizon // 2
     for a in ALGORITHMS:
@@ -354,14 +379,19 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
         cum_node = np.cumsum(c["node_regret"], 0)
         cum_tr = np.cumsum(c["transfer_error"], 0)
         entry = {
-            "cumulative_welfare_regret": {"mean": float(cum_w[-1].mean()),
-                                          "stderr": float(cum_w[-1].std() / np.sqrt(b))},
+            "cumulative_welfare_regret": {
+                "mean": float(cum_w[-1].mean()),
+                "stderr": float(cum_w[-1].std() / np.sqrt(b)),
+            },
             "welfare_regret_ratio_T_over_half_T": float(cum_w[-1].mean() / max(cum_w[half - 1].mean(), 1e-12)),
             "cumulative_node_regret_mean": cum_node[-1].mean(0).tolist(),
-            "node_regret_ratio_T_over_half_T": (cum_node[-1].mean(0) / np.maximum(np.abs(cum_node[half - 1].mean(0)),
-                                                                                  1e-12)).tolist(),
-            "cumulative_transfer_error": {"mean": float(cum_tr[-1].mean()),
-                                          "stderr": float(cum_tr[-1].std() / np.sqrt(b))},
+            "node_regret_ratio_T_over_half_T": (
+                cum_node[-1].mean(0) / np.maximum(np.abs(cum_node[half - 1].mean(0)), 1e-12)
+            ).tolist(),
+            "cumulative_transfer_error": {
+                "mean": float(cum_tr[-1].mean()),
+                "stderr": float(cum_tr[-1].std() / np.sqrt(b)),
+            },
             "fraction_optimal_profile_last_10pct": float(c["optimal_profile"][-tail:].mean()),
             "fraction_seeds_final_profile_optimal": float(np.mean(c["optimal_profile"][-tail:].mean(0) > 0.5)),
             "mean_welfare_last_10pct": float(sol.welfare - c["welfare_regret"][-tail:].mean()),
@@ -369,14 +399,18 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
             "final_transfer_max_abs_error": float(np.abs(offered[a][:, 1:] - tau_star[1:]).max()),
         }
         metrics["algorithms"][a] = entry
-        print(f"{a:>13}: welfare regret R(T) = {entry['cumulative_welfare_regret']['mean']:.1f} "
-              f"+- {entry['cumulative_welfare_regret']['stderr']:.1f}, R(T)/R(T/2) = "
-              f"{entry['welfare_regret_ratio_T_over_half_T']:.2f}, per-node regret "
-              f"{np.round(entry['cumulative_node_regret_mean'], 1).tolist()}, transfer error "
-              f"{entry['cumulative_transfer_error']['mean']:.1f}, optimal profile in "
-              f"{100 * entry['fraction_optimal_profile_last_10pct']:.0f}% of the last 10% rounds")
-    metrics["curves"] = {a: {"welfare_regret": np.cumsum(curves[a]["welfare_regret"], 0).mean(1)[
-        :: max(1, horizon // 200)].tolist()} for a in ALGORITHMS}
+        print(
+            f"{a:>13}: welfare regret R(T) = {entry['cumulative_welfare_regret']['mean']:.1f} "
+            f"+- {entry['cumulative_welfare_regret']['stderr']:.1f}, R(T)/R(T/2) = "
+            f"{entry['welfare_regret_ratio_T_over_half_T']:.2f}, per-node regret "
+            f"{np.round(entry['cumulative_node_regret_mean'], 1).tolist()}, transfer error "
+            f"{entry['cumulative_transfer_error']['mean']:.1f}, optimal profile in "
+            f"{100 * entry['fraction_optimal_profile_last_10pct']:.0f}% of the last 10% rounds"
+        )
+    metrics["curves"] = {
+        a: {"welfare_regret": np.cumsum(curves[a]["welfare_regret"], 0).mean(1)[:: max(1, horizon // 200)].tolist()}
+        for a in ALGORITHMS
+    }
     return metrics, curves, learners
 
 
@@ -393,8 +427,15 @@ def plot(curves: dict, path: str, title: str, n_nodes: int) -> None:
     cum_node = np.cumsum(curves["mail"]["node_regret"], 0).mean(1)
     for v in range(n_nodes):
         axes[1].plot(x, cum_node[:, v], label=f"node_{v}")
-    for ax, label in zip(axes, ["cumulative social-welfare regret", "MAIL: cumulative per-node regret",
-                                "cumulative transfer error sum_w |tau_t - tau*|"], strict=True):
+    for ax, label in zip(
+        axes,
+        [
+            "cumulative social-welfare regret",
+            "MAIL: cumulative per-node regret",
+            "cumulative transfer error sum_w |tau_t - tau*|",
+        ],
+        strict=True,
+    ):
         ax.set_xlabel("round t")
         ax.set_title(label)
         ax.grid(alpha=0.3)
@@ -410,8 +451,15 @@ def evaluate(model_path: str, args: Args) -> dict:
     state = torch.load(model_path, weights_only=False)
     inst = resolve_instance(args.instance)
     b = state["batch"]
-    env = contract_envs.vector.make(args.env_id, num_envs=b, seed=args.seed + 10_000, instance=inst,
-                                    noise=args.noise, noise_std=args.noise_std, horizon=None)
+    env = contract_envs.vector.make(
+        args.env_id,
+        num_envs=b,
+        seed=args.seed + 10_000,
+        instance=inst,
+        noise=args.noise,
+        noise_std=args.noise_std,
+        horizon=None,
+    )
     schedule = Schedule(inst, args.horizon, 1)
     eval_args = Args(**{**vars(args), "ucb_scale": 0.0})  # greedy root: no exploration bonus
     nodes = [NodeLearner(v, inst, schedule, eval_args, b, "mail") for v in range(inst.n_nodes)]
@@ -433,8 +481,14 @@ if __name__ == "__main__":
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
@@ -448,23 +502,33 @@ if __name__ == "__main__":
     metrics, curves, learners = run(args, writer)
     plot_path = args.plot_path or f"runs/{run_name}/regret.png"
     os.makedirs(os.path.dirname(plot_path) or ".", exist_ok=True)
-    plot(curves, plot_path, f"tree {metrics['instance_name']}: T = {args.horizon}, {args.num_seeds} seeds",
-         metrics["n_nodes"])
+    plot(
+        curves,
+        plot_path,
+        f"tree {metrics['instance_name']}: T = {args.horizon}, {args.num_seeds} seeds",
+        metrics["n_nodes"],
+    )
     print(f"plot saved to {plot_path}")
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
         state = {"batch": args.num_seeds}
         for v, node in enumerate(learners["mail"]):
-            state[f"node_{v}"] = {"sums": torch.tensor(node.sums), "counts": torch.tensor(node.counts),
-                                  "m": torch.tensor(node.m), "best_prof": torch.tensor(node.best_prof),
-                                  "high": [torch.tensor(h) for h in node.high]}
+            state[f"node_{v}"] = {
+                "sums": torch.tensor(node.sums),
+                "counts": torch.tensor(node.counts),
+                "m": torch.tensor(node.m),
+                "best_prof": torch.tensor(node.best_prof),
+                "high": [torch.tensor(h) for h in node.high],
+            }
         torch.save(state, model_path)
         print(f"model saved to {model_path}")
         result = evaluate(model_path, args)
         metrics["eval"] = result
         writer.add_scalar("eval/mean_welfare", result["mean_welfare"], 0)
-        print(f"eval: settled learners reach welfare {result['mean_welfare']:.3f} per round "
-              f"(optimum {metrics['optimal_welfare']})")
+        print(
+            f"eval: settled learners reach welfare {result['mean_welfare']:.3f} per round "
+            f"(optimum {metrics['optimal_welfare']})"
+        )
     metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(metrics_path) or ".", exist_ok=True)
     with open(metrics_path, "w") as f:

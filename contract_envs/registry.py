@@ -39,6 +39,10 @@ ENVIRONMENTS: dict[str, tuple[int, str]] = {
 # Gymnasium ids (``gymnasium.make("contract_envs/<Name>-v<N>")``) -> (entry point, default kwargs)
 GYMNASIUM_ENVIRONMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "CoinGamePrincipal-v1": ("contract_envs.adapters.views:PrincipalGymEnv", {"env_id": "contract_envs/coin_game-v1"}),
+    "ContractBanditPrincipal-v1": (
+        "contract_envs.adapters.views:PrincipalGymEnv",
+        {"env_id": "contract_envs/contract_bandit-v1"},
+    ),
 }
 
 

@@ -154,7 +154,12 @@ class AgentsOnlyParallelEnv(_View, ParallelEnv):
         m = self.machine
         while m.stage < len(m.stage_names) - 1:
             obs = m.observe_at(0)
-            m.advance({p: self._policy_move(p, obs[p]) for p in m.stage_movers[m.stage]})
+            moves = {p: self._policy_move(p, obs[p]) for p in m.stage_movers[m.stage]}
+            if self._tree:  # a node's move also holds its own action, which does not count in an offer stage
+                moves = {
+                    p: {"action": 0, **o} if type(o) is dict and "action" not in o else o for p, o in moves.items()
+                }
+            m.advance(moves)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         m = self.machine

@@ -574,9 +574,10 @@ class HierarchicalContracts(StageMachine):
     parent's contract before it makes its own offers), then an act stage in which every node acts;
     each edge is settled by the contract layer (:func:`~contract_envs.contracts.settle_hierarchy`).
 
-    An inner node's action is a dict: its own ``action`` and its offer to its children
-    (``recommendations`` + ``transfers``, or ``contracts`` with ``contract_form="vector"``); the offer
-    counts in its offer stage, ``action`` in the act stage, and the other part is checked. In the AEC
+    An inner node's move is a dict with exactly its own ``action`` and its offer to its children
+    (``recommendations`` + ``transfers``, or ``contracts`` with ``contract_form="vector"``), checked as a
+    whole in every stage; the offer counts in its offer stage, ``action`` in the act stage. In the act
+    stage an inner node may instead give its bare action (what the agents-only view does). In the AEC
     form every node has one turn per round (breadth-first order) in which both parts count."""
 
     def __init__(self, game: HierarchicalGame, seed: int | None = None, autoreset: bool = True) -> None:
@@ -610,40 +611,49 @@ class HierarchicalContracts(StageMachine):
             )
             for v in self.inner
         }
+        self._transfer_terms = {v: ContractTerms(len(self.children[v]), 1, game.payment_cap) for v in self.inner}
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, player: str, action: Any, stage: int) -> Any:
         v = self._index[player]
         if stage == len(self.stage_names) - 1:
-            if type(action) is dict:
-                if "action" not in action:
-                    raise ValueError(f"{player}: no 'action' in its action dict {action!r}")
-                action = action["action"]
-            return self._node_action(player, v, action)
+            return self._act_move(player, v, action)
         return self._offer(player, v, action)
+
+    def _act_move(self, player: str, v: int, action: Any) -> np.ndarray:
+        """Node ``v``'s own action ``[B]`` in the act stage: an inner node's whole move (its offer part is
+        checked) or its bare action; a leaf's action."""
+        if self.children[v] and type(action) is dict:
+            self._offer(player, v, action)  # the whole move is checked, the offer does not count now
+            action = action["action"]
+        return self._node_action(player, v, action)
 
     def _node_action(self, player: str, v: int, action: Any) -> np.ndarray:
         n = self.game.node_actions[v]
         if type(action) is int and 0 <= action < n:
             return np.full(self.num_envs, action, dtype=np.int64)
         if action is None:
-            raise ValueError(f"{player}: no action given in the act stage; expected an int in [0, {n - 1}]")
-        a = np.asarray(action)
+            raise ValueError(f"{player}: no action given; expected an int in [0, {n - 1}]")
+        a = action if type(action) is np.ndarray else np.asarray(action)
         if a.dtype.kind not in "iu" or a.shape not in ((), (self.num_envs,)):
             raise ValueError(f"{player}: action {action!r} is not an int (or [{self.num_envs}] ints) in [0, {n - 1}]")
-        if np.any((a < 0) | (a >= n)):
+        if a.min() < 0 or a.max() >= n:
             raise ValueError(f"{player}: action {action!r} is out of range; allowed [0, {n - 1}]")
-        return np.broadcast_to(a.astype(np.int64), (self.num_envs,))
+        if a.shape == (self.num_envs,):
+            return a.astype(np.int64, copy=False)
+        return np.full(self.num_envs, a, dtype=np.int64)
 
     def _offer(self, player: str, v: int, action: Any) -> np.ndarray:
         """Node ``v``'s offer as payment-per-action rows ``[B, n_children, K_c]`` (validated)."""
         g, kids = self.game, self.children[v]
         names = [self.possible_agents[w] for w in kids]
         keys = ("recommendations", "transfers") if g.contract_form == "recommendation" else ("contracts",)
-        if type(action) is not dict or not set(keys) <= set(action):
+        expected = ["action", *keys]
+        if type(action) is not dict or set(action) != set(expected):
+            got = f"keys {sorted(action, key=str)}" if type(action) is dict else repr(action)
             raise ValueError(
-                f"{player}: in its offer stage an inner node's action is a dict with {list(keys)} (and 'action'); "
-                f"got {action!r}"
+                f"{player}: an inner node's move is a dict with exactly the keys {expected} (its own action and its "
+                f"offer to its children {names}) in every stage; expected those keys, got {got}"
             )
         terms = self._terms[v]
         if g.contract_form == "recommendation":
@@ -662,7 +672,7 @@ class HierarchicalContracts(StageMachine):
                         f"{player}: recommended action {int(rec[bad, j][0])} for {names[j]} is out of range; "
                         f"allowed [0, {g.node_actions[w] - 1}]"
                     )
-            pay = ContractTerms(len(kids), 1, g.payment_cap).validate(
+            pay = self._transfer_terms[v].validate(
                 np.asarray(action["transfers"])[..., None], self.num_envs, player=player, recipients=names
             )
             offer = np.zeros((self.num_envs, len(kids), terms.n_outcomes))
@@ -677,8 +687,7 @@ class HierarchicalContracts(StageMachine):
                         f"{player}: contract to {names[j]} pays for actions >= {k_w}, which it does not have "
                         f"(allowed range of those entries: [0, 0])"
                     )
-        if "action" in action:  # does not count in the offer stage: checked only
-            self._node_action(player, v, action["action"])
+        self._node_action(player, v, action["action"])  # does not count in the offer stage: checked only
         return offer
 
     # ------------------------------------------------------------------ stages
@@ -704,14 +713,7 @@ class HierarchicalContracts(StageMachine):
         for v, p in enumerate(self.possible_agents):
             if p not in actions or actions[p] is None:
                 raise ValueError(f"{p}: no action given in the act stage")
-            a = actions[p]
-            if self.children[v] and type(a) is dict:
-                if "action" not in a:
-                    raise ValueError(f"{p}: no 'action' in its action dict {a!r} in the act stage")
-                if len(a) > 1:
-                    self._offer(p, v, a)  # the offer part does not count now: checked only
-                a = a["action"]
-            joint[:, v] = self._node_action(p, v, a)
+            joint[:, v] = self._act_move(p, v, actions[p])
         g, state = self.game, self.state
         tr = g.step(state, joint, None, self.rng)
         state.t += 1

@@ -6,9 +6,9 @@ page first for general information (round structure, ledger, role views).
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/contract_bandit-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/contract_bandit-v1")` |
 | Actions | Mixed: principal Continuous (Box), agent Discrete |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes (native AEC via `contract_envs.make("aec", ...)`) |
 | Manual Control | No |
 | Agents | `agents = ['principal_0', 'agent_0']` |
 | Agents | 2 |
@@ -33,13 +33,20 @@ documented tie rule: `"lowest"` (lowest index, numpy `argmax`, as the reference 
 bandit's default: offer `tau* + 1/T^2` to be robust) or `"principal"` (the action the principal
 prefers, then the lowest index; E8's default, the contract-theory convention). This environment
 keeps the agent a player (`agent_0`), so learning agents can be studied too; the reference
-problem, a principal facing the best-responding agent, is `principal_env(**kwargs)` (a Gymnasium
-env, one step = one round) or, batched, `game.best_response(contracts)` as the agent's action in
-`contract_envs.vector.make("contract_envs/contract_bandit-v0", num_envs, ...)`.
+problem, a principal facing the best-responding agent, is the principal's Gymnasium view
+`PrincipalGymEnv("contract_envs/contract_bandit-v1", **kwargs)` (`contract_envs.adapters.views`;
+one step = one round), also registered as `gymnasium.make("contract_envs/ContractBanditPrincipal-v1",
+**kwargs)`: without an `agent_policy` it plugs in the game's reference policy
+(`game.default_policy()`, the best-responding agent). Batched: `machine.game.best_response(offers)` as
+the agent's action in `contract_envs.vector.make("contract_envs/contract_bandit-v1", num_envs, ...)`.
 
-### Rounds and stages
-Two Parallel steps per round (`contract_envs.core`): the principal's offer stage, then the agent's
-act stage (it observes its contract). Rewards arrive after the act stage.
+### Rounds and turn order
+Two Parallel steps per round (`contract_envs.core.machines.SequentialContracts`): the principal's
+offer stage, then the agent's act stage (it observes its contract). Rewards arrive after the act
+stage; `infos[player]["acting"]` says whose move counts in the coming step (a move of the other
+player, if given, is checked and ignored). In the native AEC form each round is two turns: the
+principal, then the agent; the offer takes effect at once, so the agent sees its contract at its
+turn.
 
 ### Observation Space
 Principal: the previous round's outcome (`Discrete(O + 1)`, `O` before the first round): the arm
@@ -50,6 +57,12 @@ It is float64, unlike the suite's float32 contracts, because the reference's tie
 `1/T^2` (1e-8 at T = 10^4) is below float32 resolution near the incentives: offer float64 arrays
 (the principal's `Box` is declared float32 like every contract space, but offers are validated and
 settled in float64).
+
+### Realised outcomes
+The step that settles a round reports the drawn outcome in `infos["agent_0"]["outcome"]` and
+`infos["principal_0"]["outcomes"]` (one entry per agent; `-1` in every other step). The principal
+observes it anyway (its observation is the last outcome), so the infos add nothing it does not
+see; the agent's action is never reported to the principal (in E8 it is hidden).
 
 ### Action Space
 Principal: `Box(0, payment_cap, (1, O), float32)`: the incentive vector (negative, NaN or
@@ -65,28 +78,45 @@ Agent `s_a + p_o`; principal `theta_o + noise - p_o`. `infos` carry the contract
 * `"e8"`: actions cost `[0, 0.1, 0.3]` (`s = -cost`), `P(success|a) = [0.1, 0.5, 0.9]`, success
   worth 1 (`theta = [0, 1]` over outcomes failure/success), no extra noise. Optimum: pay 0.5 on
   success, the agent takes action 2; principal 0.45, agent 0.15, welfare 0.6.
-* Any `BanditInstance(agent_values, principal_values, outcome_probs=None)`.
+* Any `BanditInstance(agent_values, principal_values, outcome_probs=None)` (finite real arrays).
 Exact optimum: `contract_envs.solvers.solve_contract_bandit(instance)`. Baseline learners and their
 regret: `baselines/ipa_bandit.py` (IPA, epsilon-greedy principal, UCB oracle; observed action) and
 `baselines/contract_grid_ucb.py` (UCB over a grid of success payments; hidden action, E8).
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/contract_bandit-v0",
+contract_envs.make("parallel", "contract_envs/contract_bandit-v1",
                    instance="ipa_k5", noise="gaussian", noise_std=None, tie_break=None,
                    horizon=10_000, payment_cap=2.0, max_cycles=None, render_mode=None)
 ```
 `instance`: a preset name or a `BanditInstance`; `noise`: `"gaussian"` (`theta_o + N(0,
 noise_std^2)`; `noise_std` default: the preset's, 1.0 for `ipa_k5`, 0.0 for `e8`) or
 `"bernoulli"` (`Bernoulli(theta_o)`); `tie_break`: the tie rule of `best_response` (default: the
-preset's); `horizon`: rounds per episode (the reference's T = 10,000); `payment_cap`: largest payment
-per outcome; `max_cycles`: Parallel steps before truncation (default `2 * horizon`).
+preset's); `horizon`: rounds per episode (an integer >= 1, the reference's T = 10,000; `None`: never
+truncated), the one episode-length argument of the game; `payment_cap`: largest payment per outcome
+(finite, > 0). `max_cycles` (adapters only): Parallel steps, or AEC rounds, before truncation
+(default `None`: `horizon` ends episodes). Every argument is checked: NaN, inf, a non-integral
+`horizon`, a negative `noise_std` or a non-positive `payment_cap` raise `ValueError` naming it.
 
 Deviation from the sources: the reference agent is a deterministic best responder; here it is a
-player with that best response provided (`principal_env`, `best_response`), so that the same
+player with that best response provided (`default_policy`, `best_response`), so that the same
 environment also serves learning agents. The agent's own reward is its mean `s_a` (noise-free).
 
 ### Version History
+* v1: the game on the `Game` protocol (`ContractBanditGame` with an explicit `ContractBanditState`;
+  the generic stage machine, adapters and role views run it). Same dynamics: a seed and the same
+  moves give the same trajectories as v0. Changes: id `contract_bandit-v1`; the AEC form is native
+  (two turns a round: principal, then agent; v0 converted the Parallel env and asked both players in
+  both stages), and its `max_cycles` counts rounds; `principal_env` is removed: use
+  `PrincipalGymEnv("contract_envs/contract_bandit-v1")` (default agent: `game.default_policy()`, the
+  best responder) or the new Gymnasium id `contract_envs/ContractBanditPrincipal-v1`;
+  `BestResponsePolicy` is called as `(player, observation)`; the batched API's offers are
+  `machine.offers` (v0: `env.contracts`); `infos` add the realised outcome (`outcome` /
+  `outcomes`); every constructor argument is validated (NaN, inf, non-integral `horizon`, complex or
+  non-numeric instance arrays raise `ValueError`); the game takes no `seed` (seeds go to `reset` and
+  `contract_envs.vector.make`) and the module no longer has `ENV_ID`, `env`, `raw_env` or
+  `parallel_env` (`contract_envs.make` builds every form); Parallel `max_cycles` defaults to `None`
+  (v0: `2 * horizon`, the same episode length).
 * v0: Initial release.
 """
 
@@ -98,12 +128,13 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from contract_envs.checks import check_choice, check_real, real_array
 from contract_envs.contracts import ContractTerms
-from contract_envs.core import ContractGame, Transition, index_contract_state, last_move_text
-from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
+from contract_envs.core.game import Game, GameState, Transition, index_contract_state
+from contract_envs.rng import BatchedStreams
 
-ENV_ID = "contract_envs/contract_bandit-v0"
 TIE_BREAKS = ("lowest", "principal")
+NOISES = ("gaussian", "bernoulli")
 _TIE = 1e-12
 
 
@@ -129,24 +160,27 @@ class BanditInstance:
     name: str = "custom"
 
     def __post_init__(self) -> None:
-        s = np.asarray(self.agent_values, dtype=np.float64)
-        theta = np.asarray(self.principal_values, dtype=np.float64)
-        if s.ndim != 1 or theta.ndim != 1 or len(s) < 1:
-            raise ValueError(f"agent_values [K] and principal_values [O] must be 1-d, got {s.shape}, {theta.shape}")
-        probs = np.eye(len(s)) if self.outcome_probs is None else np.asarray(self.outcome_probs, dtype=np.float64)
+        owner = "BanditInstance"
+        s = real_array("agent_values", self.agent_values, ndim=1, owner=owner)
+        theta = real_array("principal_values", self.principal_values, ndim=1, owner=owner)
+        if len(s) < 1 or len(theta) < 1:
+            raise ValueError(
+                f"{owner}: agent_values [K] and principal_values [O] must be non-empty, got {s.shape}, {theta.shape}"
+            )
+        if self.outcome_probs is None:
+            probs = np.eye(len(s))
+        else:
+            probs = real_array("outcome_probs", self.outcome_probs, ndim=2, owner=owner)
         if probs.shape != (len(s), len(theta)):
             raise ValueError(f"outcome_probs: shape {probs.shape}; expected [K, O] = {(len(s), len(theta))}")
-        if not all(np.all(np.isfinite(x)) for x in (s, theta, probs)):
-            raise ValueError("bandit instance contains NaN or inf")
         if np.any(probs < 0) or np.any(np.abs(probs.sum(1) - 1) > 1e-9):
             raise ValueError("outcome_probs: every row must be a distribution (non-negative, sums to 1)")
-        if self.tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
-        if not (np.isfinite(self.noise_std) and self.noise_std >= 0):
-            raise ValueError(f"noise_std must be finite and >= 0, got {self.noise_std}")
+        check_choice("tie_break", self.tie_break, TIE_BREAKS, owner=owner)
+        noise_std = check_real("noise_std", self.noise_std, 0.0, owner=owner)
         object.__setattr__(self, "agent_values", s)
         object.__setattr__(self, "principal_values", theta)
         object.__setattr__(self, "outcome_probs", probs)
+        object.__setattr__(self, "noise_std", noise_std)
 
     @property
     def n_actions(self) -> int:
@@ -162,9 +196,7 @@ class BanditInstance:
 
     def best_response(self, contracts: np.ndarray, tie_break: str | None = None) -> np.ndarray:
         """The agent's best response ``[B]`` to contracts ``[B, O]`` (or ``[O]``, giving ``[1]``)."""
-        tie_break = self.tie_break if tie_break is None else tie_break
-        if tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+        tie_break = self.tie_break if tie_break is None else check_choice("tie_break", tie_break, TIE_BREAKS)
         p = np.atleast_2d(np.asarray(contracts, dtype=np.float64))
         agent = self.agent_values + p @ self.outcome_probs.T  # [B, K]
         best = agent >= agent.max(axis=1, keepdims=True) - _TIE  # ties up to float rounding
@@ -179,7 +211,9 @@ def ipa_k5() -> BanditInstance:
     return BanditInstance(
         agent_values=np.array([0.64, 0.99, 0.73, 0.61, 0.59]),
         principal_values=np.array([0.30, 0.24, 0.88, 0.07, 0.65]),
-        noise_std=1.0, tie_break="lowest", name="ipa_k5",
+        noise_std=1.0,
+        tie_break="lowest",
+        name="ipa_k5",
     )
 
 
@@ -187,8 +221,12 @@ def e8() -> BanditInstance:
     """The hidden-action contract E8 (costs [0, 0.1, 0.3], success probabilities [0.1, 0.5, 0.9])."""
     p1 = np.array([0.1, 0.5, 0.9])
     return BanditInstance(
-        agent_values=-np.array([0.0, 0.1, 0.3]), principal_values=np.array([0.0, 1.0]),
-        outcome_probs=np.stack([1 - p1, p1], axis=1), noise_std=0.0, tie_break="principal", name="e8",
+        agent_values=-np.array([0.0, 0.1, 0.3]),
+        principal_values=np.array([0.0, 1.0]),
+        outcome_probs=np.stack([1 - p1, p1], axis=1),
+        noise_std=0.0,
+        tie_break="principal",
+        name="e8",
     )
 
 
@@ -204,118 +242,159 @@ def bandit_instance(name: str | BanditInstance = "ipa_k5") -> BanditInstance:
     raise ValueError(f"unknown bandit instance {name!r}; presets: {sorted(PRESETS)} or a BanditInstance")
 
 
-class ContractBanditGame(ContractGame):
-    """Batched dynamics of a :class:`BanditInstance` (stateless repeated game)."""
+class BestResponsePolicy:
+    """The reference agent as a policy ``(player, contract observation [O]) -> action`` (picklable; what
+    :meth:`ContractBanditGame.default_policy` returns and role views plug in)."""
+
+    def __init__(self, instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> None:
+        self.instance = bandit_instance(instance)
+        self.tie_break = None if tie_break is None else check_choice("tie_break", tie_break, TIE_BREAKS)
+
+    def __call__(self, player: str, contract: Any) -> int:
+        return int(self.instance.best_response(np.asarray(contract).reshape(1, -1), self.tie_break)[0])
+
+
+def best_response_policy(instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> BestResponsePolicy:
+    """The reference agent as a policy ``(player, contract observation [O]) -> action`` (for role views)."""
+    return BestResponsePolicy(instance, tie_break)
+
+
+@dataclass
+class ContractBanditState(GameState):
+    """State of a batch: the previous round's outcome (``O`` before the first round: the principal's
+    observation) and the agent's action (``-1`` before the first round; renders only)."""
+
+    last_outcome: np.ndarray
+    last_action: np.ndarray
+
+
+class ContractBanditGame(Game):
+    """Batched rules of a :class:`BanditInstance` (a repeated game: the state is only the last round)."""
 
     name = "contract_bandit"
 
     def __init__(
-        self, instance: BanditInstance, num_envs: int = 1, noise: str = "gaussian", noise_std: float | None = None,
-        tie_break: str | None = None, horizon: int | None = 10_000, payment_cap: float = 2.0, seed: int | None = None,
+        self,
+        instance: BanditInstance,
+        num_envs: int = 1,
+        noise: str = "gaussian",
+        noise_std: float | None = None,
+        tie_break: str | None = None,
+        horizon: int | None = 10_000,
+        payment_cap: float = 2.0,
     ) -> None:
-        if noise not in ("gaussian", "bernoulli"):
-            raise ValueError(f"noise must be 'gaussian' or 'bernoulli', got {noise!r}")
+        if not isinstance(instance, BanditInstance):
+            raise ValueError(f"{self.name}: instance must be a BanditInstance, got {type(instance).__name__}")
+        self.noise = check_choice("noise", noise, NOISES, owner=self.name)
         theta = instance.principal_values
         if noise == "bernoulli" and (theta.min() < 0 or theta.max() > 1):
-            raise ValueError("noise='bernoulli' needs principal_values in [0, 1] (reward ~ Bernoulli(theta))")
-        self.instance, self.noise = instance, noise
-        self.noise_std = float(instance.noise_std if noise_std is None else noise_std)
-        if not (np.isfinite(self.noise_std) and self.noise_std >= 0):
-            raise ValueError(f"noise_std must be finite and >= 0, got {noise_std}")
-        self.tie_break = instance.tie_break if tie_break is None else tie_break
-        if self.tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+            raise ValueError(
+                f"{self.name}: noise='bernoulli' needs principal_values in [0, 1] (reward ~ Bernoulli(theta))"
+            )
+        self.instance = instance
+        std = instance.noise_std if noise_std is None else noise_std
+        self.noise_std = check_real("noise_std", std, 0.0, owner=self.name)
+        self.tie_break = (
+            instance.tie_break if tie_break is None else check_choice("tie_break", tie_break, TIE_BREAKS, self.name)
+        )
+        cap = check_real("payment_cap", payment_cap, 0.0, low_open=True, owner=self.name)
         n_o = instance.n_outcomes
-        super().__init__(num_envs, 1, instance.n_actions, ContractTerms(1, n_o, float(payment_cap)), horizon, seed)
+        super().__init__(num_envs, 1, instance.n_actions, ContractTerms(1, n_o, cap), horizon)
+        self.payment_cap = cap
         self.principal_observation_space = spaces.Discrete(n_o + 1)
         # float64, unlike the suite's float32 contracts: the reference's 1/T^2 tie-breaking margins (1e-8 at
         # T = 10^4) are below float32 resolution near the incentives (~3e-8) and would be rounded away
-        self.agent_observation_space = spaces.Box(0.0, float(payment_cap), (n_o,), dtype=np.float64)
-        high = np.concatenate([[n_o], np.full(n_o, payment_cap)]).astype(np.float32)
+        self.agent_observation_space = spaces.Box(0.0, cap, (n_o,), dtype=np.float64)
+        high = np.concatenate([[n_o], np.full(n_o, cap)]).astype(np.float32)
         self.state_space = spaces.Box(np.zeros(1 + n_o, np.float32), high, dtype=np.float32)
-        self.last_outcome = np.full(self.num_envs, n_o, dtype=np.int64)
-        self.last_action = np.full(self.num_envs, -1, dtype=np.int64)
 
     def best_response(self, contracts: np.ndarray) -> np.ndarray:
         """The reference agent's actions ``[B]`` for the principal's offers ``[B, 1, O]`` or ``[B, O]``."""
         c = np.asarray(contracts, dtype=np.float64)
         return self.instance.best_response(c.reshape(c.shape[0], -1) if c.ndim == 3 else c, self.tie_break)
 
-    def _reset(self, env_idx: np.ndarray) -> None:
-        self.last_outcome[env_idx] = self.instance.n_outcomes
-        self.last_action[env_idx] = -1
+    def default_policy(self) -> BestResponsePolicy:
+        """The best-responding agent (this game's tie rule), ``(player, contract) -> action``."""
+        return BestResponsePolicy(self.instance, self.tie_break)
 
-    def _step(self, actions: np.ndarray) -> Transition:
+    # ------------------------------------------------------------------ rules
+    def init_state(self) -> ContractBanditState:
+        b = self.num_envs
+        return ContractBanditState(
+            t=np.zeros(b, dtype=np.int64),
+            last_outcome=np.full(b, self.instance.n_outcomes, dtype=np.int64),
+            last_action=np.full(b, -1, dtype=np.int64),
+        )
+
+    def reset(self, state: ContractBanditState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.last_outcome[env_idx] = self.instance.n_outcomes
+        state.last_action[env_idx] = -1
+
+    def step(
+        self, state: ContractBanditState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
         inst, a = self.instance, actions[:, 0]
-        outcome = self.rng.categorical(inst.outcome_probs[a])
+        outcome = rng.categorical(inst.outcome_probs[a])
         theta = inst.principal_values[outcome]
         if self.noise == "gaussian":
-            principal_own = theta + self.noise_std * self.rng.normal(1)[:, 0]
+            principal_own = theta + self.noise_std * rng.normal(1)[:, 0]
         else:
-            principal_own = (self.rng.uniform(1)[:, 0] < theta).astype(np.float64)
-        self.last_outcome, self.last_action = outcome, a.copy()
+            principal_own = (rng.uniform(1)[:, 0] < theta).astype(np.float64)
+        state.last_outcome, state.last_action = outcome, a.copy()
         terminated = np.zeros(self.num_envs, dtype=bool)
         return Transition(inst.agent_values[a][:, None], principal_own, outcome[:, None], terminated)
 
-    def principal_observation(self) -> np.ndarray:
-        return self.last_outcome.copy()
+    # ------------------------------------------------------------------ views
+    def observe_principal(self, state: ContractBanditState) -> np.ndarray:
+        return state.last_outcome.copy()
 
-    def agent_observation(self, contracts: np.ndarray | None) -> np.ndarray:
-        return contracts.astype(np.float64, copy=True)
+    def observe_agents(self, state: ContractBanditState, offers: np.ndarray | None) -> np.ndarray:
+        return offers.astype(np.float64, copy=True)
 
-    def state(self, contracts: np.ndarray | None) -> np.ndarray:
-        return index_contract_state(self.last_outcome, contracts)
+    def global_state(self, state: ContractBanditState, offers: np.ndarray | None) -> np.ndarray:
+        return index_contract_state(state.last_outcome, offers)
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: ContractBanditState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        last = last_move_text(self.last_action, self.last_outcome, b)
-        return f"contract_bandit[{self.instance.name}]: round {self.t[b]}{last}"
+        text = f"contract_bandit[{self.instance.name}]: round {int(state.t[b])}"
+        if state.last_action[b] >= 0:
+            text += f" | last action {int(state.last_action[b])} -> outcome {int(state.last_outcome[b])}"
+        if offers is not None and np.any(offers[b] > 0):
+            text += f" | contract offered {np.array2string(offers[b, 0], precision=3)}"
+        return text
 
 
-class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of the repeated principal-agent bandit (see the module docstring)."""
-
-    metadata = {
-        "name": "contract_bandit_v0",
-        "render_modes": ["ansi", "human"],
-        "is_parallelizable": True,
-        "render_fps": 2,
-    }
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, instance: str | BanditInstance = "ipa_k5", noise: str = "gaussian",
-        noise_std: float | None = None, tie_break: str | None = None, horizon: int | None = 10_000,
-        payment_cap: float = 2.0, seed: int | None = None,
-    ) -> ContractBanditGame:
-        return ContractBanditGame(
-            bandit_instance(instance), num_envs=num_envs, noise=noise, noise_std=noise_std, tie_break=tie_break,
-            horizon=horizon, payment_cap=payment_cap, seed=seed,
-        )
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+def make_game(
+    num_envs: int = 1,
+    instance: str | BanditInstance = "ipa_k5",
+    noise: str = "gaussian",
+    noise_std: float | None = None,
+    tie_break: str | None = None,
+    horizon: int | None = 10_000,
+    payment_cap: float = 2.0,
+) -> ContractBanditGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return ContractBanditGame(
+        bandit_instance(instance),
+        num_envs=num_envs,
+        noise=noise,
+        noise_std=noise_std,
+        tie_break=tie_break,
+        horizon=horizon,
+        payment_cap=payment_cap,
+    )
 
 
-class BestResponsePolicy:
-    """The reference agent as a policy ``contract observation [O] -> action`` (picklable, for role views)."""
-
-    def __init__(self, instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> None:
-        self.instance, self.tie_break = bandit_instance(instance), tie_break
-
-    def __call__(self, contract: Any) -> int:
-        return int(self.instance.best_response(np.asarray(contract).reshape(1, -1), self.tie_break)[0])
-
-
-def best_response_policy(instance: str | BanditInstance = "ipa_k5", tie_break: str | None = None) -> BestResponsePolicy:
-    """The reference agent as a policy ``contract observation [O] -> action`` (for role views)."""
-    return BestResponsePolicy(instance, tie_break)
-
-
-def principal_env(render_mode: str | None = None, **kwargs: Any):
-    """The principal's problem against the best-responding agent, as a Gymnasium env (one step = one round)."""
-    from contract_envs.views import PrincipalGymEnv
-
-    policy = best_response_policy(kwargs.get("instance", "ipa_k5"), kwargs.get("tie_break"))
-    return PrincipalGymEnv(ENV_ID, {"agent_0": policy}, render_mode=render_mode, **kwargs)
+__all__ = [
+    "PRESETS",
+    "TIE_BREAKS",
+    "BanditInstance",
+    "BestResponsePolicy",
+    "ContractBanditGame",
+    "ContractBanditState",
+    "bandit_instance",
+    "best_response_policy",
+    "e8",
+    "ipa_k5",
+    "make_game",
+]

@@ -6,9 +6,9 @@ principal to its children and an agent of its parent.
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/tree_contracts-v0", instance="T1")` |
-| Actions | Leaves Discrete; inner nodes Dict (Discrete own action + Box contracts to the children) |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Creation | `contract_envs.make("parallel", "contract_envs/tree_contracts-v1", instance="T1")` |
+| Actions | Leaves Discrete; inner nodes Dict (Discrete own action + its offer to the children) |
+| Parallel API | Yes (native AEC via `contract_envs.make("aec", ...)`) |
 | Manual Control | No |
 | Agents | `agents = ['node_0', 'node_1', ...]` (`node_0` is the root, breadth-first order) |
 | Agents | number of tree nodes (T1: 3, T2: 3) |
@@ -36,14 +36,33 @@ inner node the principal of its children. Each round:
 Node utility: `X_v + transfer received - transfers paid`; welfare is the sum of the `X_v`
 (transfers cancel exactly; the ledger shows it).
 
+### Steps and turn order
+Parallel API (and the batched API, `contract_envs.core.machines.HierarchicalContracts`): one step
+per stage, so a round is `n_stages` steps (the offer stages by depth, then the act stage);
+`infos[node]["acting"]` says whose move counts in the coming step. Every move given is checked,
+counted or not: an inner node's move is one element of its `Dict` action space (its own `action`
+and its offer, all keys, no others); the offer counts in the node's offer stage and `action` in the
+act stage. In the act stage an inner node may also give its bare action (an int, or `[B]` ints),
+as in the agents-only view. Native AEC form: every node has one turn per round, in breadth-first
+order (`node_0`, `node_1`, ...), in which its offer and its own action are one move; each offer
+stage takes effect when the last inner node of that depth has moved, so every node sees its
+parent's offer at its turn; the act stage is played after the last node's turn. `max_cycles` counts
+Parallel steps or AEC rounds.
+
 ### Observation Space (bandit feedback)
 A `Dict` per node: `stage` (index of the coming stage, `Discrete(n_stages)`); `contract` (not for
 the root): the current round's offer from the parent, a payment per own action (`Box(K_v)`, one
-positive entry at most: the recommended action; all zeros before the parent's offer stage or
-without a contract); `last_reward`: own reward `X_v` of the previous round (0 before the first);
-`children_actions` (inner nodes only): the children's actions of the previous round
-(`MultiDiscrete([K_w + 1])`, value `K_w` = no round played yet). A node sees neither `theta` nor
-its grandchildren, nor other nodes' contracts.
+positive entry at most with recommendation contracts: the recommended action; all zeros before the
+parent's offer stage or without a contract); `last_reward`: own reward `X_v` of the previous round
+(0 before the first); `children_actions` (inner nodes only): the children's actions of the previous
+round (`MultiDiscrete([K_w + 1])`, value `K_w` = no round played yet). A node sees neither `theta`
+nor its grandchildren, nor other nodes' contracts.
+
+### Realised outcomes
+A contract is settled on the child's own action, so a node's outcome is its action: the act step
+reports every node's action in `infos[node]["outcome"]` (`-1` in the offer steps). A parent also
+observes its children's actions, in `children_actions` of its next observation; `infos` show each
+node its own outcome only.
 
 ### Action Space
 Leaves: `Discrete(K_v)`. Inner nodes: `Dict(action=Discrete(K_v),
@@ -51,13 +70,13 @@ recommendations=MultiDiscrete([K_w for each child w]), transfers=Box(0, payment_
 float32))`: entry `j` of `recommendations` / `transfers` is the contract to the `j`-th child
 (increasing node index): transfer `transfers[j]` is paid if and only if that child takes action
 `recommendations[j]`; a zero transfer is "no contract". With `contract_form="vector"` (an
-extension) the offer is an incentive vector per child instead: `contracts=Box(0, payment_cap,
-(n_children, K_c), float32)` (`K_c` the largest child action count), entry `[j, b]` paid if child
-`j` takes `b`. Internally both are the contract layer's payment-per-outcome rows (outcome = the
-child's action). Only the part that counts in the current stage is read and validated: the offer
-in the node's offer stage, `action` in the act stage (`infos[node]["acting"]` says whether a node's
-action counts in the coming step). Invalid offers (negative, above the cap, NaN, out-of-range
-recommendation, payments for actions the child lacks) raise `ValueError` naming the node and the child.
+extension) the offer is an incentive vector per child instead: `contracts=Box(0, high, (n_children,
+K_c), float32)` (`K_c` the largest child action count), entry `[j, b]` paid if child `j` takes `b`;
+`high[j, b]` is `payment_cap` for the actions child `j` has and 0 for those it lacks, so every
+sampled offer is valid. Internally both are the contract layer's payment-per-outcome rows (outcome =
+the child's action). Invalid moves (negative, above the cap, NaN, out-of-range recommendation,
+payments for actions the child lacks, missing or unknown keys) raise `ValueError` naming the node
+(and the child) and the allowed range, at the step (AEC: the turn) that made them, and change nothing.
 
 ### Rewards
 Per step, each node's utility (0 in offer stages). `infos[node]` carries the ledger
@@ -71,27 +90,37 @@ K = 3; optimum (0, 1, 2), W* = 2.0, transfers 0.4 and 0.2, welfare 1.9 without t
 int seed for `random_tree_instance(seed)`: a complete tree of depth `d in {1, 2, 3}` and branching
 `b in {1, 2, 3}` with `K in {2, 3}` actions per node (each drawn from the seed unless given),
 `theta ~ U[0, 1]` rounded to 0.05, redrawn until the welfare-optimal profile beats every other
-profile by at least `margin = 0.05`. Exact equilibria: `contract_envs.solvers.solve_tree_contracts`.
-Decentralised no-regret learners (MAIL-style) and a no-contract baseline, with social-welfare
-regret, per-node regret and transfer error: `baselines/tree_contracts_learning.py`.
+profile by at least `margin = 0.05`. Any `TreeInstance(parents, theta)` (finite real tables).
+Exact equilibria: `contract_envs.solvers.solve_tree_contracts`. Decentralised no-regret learners
+(MAIL-style) and a no-contract baseline, with social-welfare regret, per-node regret and transfer
+error: `baselines/tree_contracts_learning.py`.
 
-### Batched API and other stacks
-`contract_envs.vector.make("contract_envs/tree_contracts-v0", num_envs, seed=..., instance=...)`
-returns a `VectorTreeContractEnv` (dicts of arrays keyed by node; env `b` of a batch seeded `s`
-plays like a single env seeded `s + b`). Nodes have different spaces, so TorchRL/BenchMARL's
-`PettingZooWrapper` needs `group_map=MarlGroupMapType.ONE_GROUP_PER_AGENT`.
+### Batched API, role views and other stacks
+`contract_envs.vector.make("contract_envs/tree_contracts-v1", num_envs, seed=..., instance=...)`
+returns the generic `HierarchicalContracts` stage machine (dicts of arrays keyed by node; env `b`
+of a batch seeded `s` plays like a single env seeded `s + b`); its public `stage`, `stage_names`,
+`stage_movers`, `offers` (each node's current offer from its parent, `[B, N, K_max]`), `state`
+(`TreeContractsState`) and `observe()` are what learners read. `AgentsOnlyParallelEnv(
+"contract_envs/tree_contracts-v1", principal_policy=...)`: every node acts once a round (its own
+action, an int) while a plugged-in policy `(node, observation) -> offer` (default: no contracts)
+makes the offers. `PrincipalGymEnv(..., agent_policy=...)`: one node's problem (default the root);
+the game has no reference policy, so `agent_policy` must be given. Nodes have different spaces, so
+TorchRL/BenchMARL's `PettingZooWrapper` needs `group_map=MarlGroupMapType.ONE_GROUP_PER_AGENT`.
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/tree_contracts-v0",
+contract_envs.make("parallel", "contract_envs/tree_contracts-v1",
                    instance="T1", noise="gaussian", noise_std=0.1, horizon=100, payment_cap=None,
                    contract_form="recommendation", max_cycles=None, render_mode=None)
 ```
 `instance`: `"T1"`, `"T2"`, an int seed, or a `TreeInstance`; `noise`: `"gaussian"`
-(`N(0, noise_std^2)`) or `"bernoulli"` (`X_v ~ Bernoulli(theta_v)`, needs theta in [0, 1]);
-`horizon`: rounds per episode; `payment_cap`: largest transfer per edge (default: the number of
-nodes, an upper bound on any useful transfer since theta is in [0, 1]); `max_cycles`: Parallel
-steps before truncation (default `stages_per_round * horizon`).
+(`N(0, noise_std^2)`, `noise_std` finite and >= 0) or `"bernoulli"` (`X_v ~ Bernoulli(theta_v)`,
+needs theta in [0, 1]); `horizon`: rounds per episode (an integer >= 1, or `None`: never
+truncated), the one episode-length argument of the game; `payment_cap`: largest transfer per edge
+(finite, > 0; default: the number of nodes, an upper bound on any useful transfer since theta is in
+[0, 1]); `contract_form`: `"recommendation"` or `"vector"`. `max_cycles` (adapters only): Parallel
+steps, or AEC rounds, before truncation (default `None`: `horizon` ends episodes). NaN, inf, a
+non-integral `horizon` or a non-positive `payment_cap` raise `ValueError` naming the argument.
 
 Deviations from the source: the paper's exact protocol is not public (no code); the per-round
 utility `X_v + received - paid`, the top-down order of offers and the observation set follow the
@@ -99,11 +128,31 @@ reference's reading (`hierarchical.md` §1-2, tagged hypothesis there). `contrac
 an extension.
 
 ### Version History
+* v1: the game on the `HierarchicalGame` protocol (`TreeContractGame` with an explicit
+  `TreeContractsState`: last actions, last rewards, round); `VectorTreeContractEnv` and the module's
+  own `parallel_env`/`env` are removed: the generic `HierarchicalContracts` stage machine (batched
+  API) and adapters run it. Same dynamics: a seed and the same moves give the same trajectories as
+  v0. Changes: id `tree_contracts-v1`; the AEC form is native (one turn per node per round in
+  breadth-first order, offer and own action in one move; v0 converted the Parallel env and asked
+  every node in every stage), and its `max_cycles` counts rounds; an inner node's move is checked as
+  a whole in every stage (v0 read only the part that counted: a dict must now hold `action` and the
+  offer, or be a bare action in the act stage); with `contract_form="vector"` the `contracts` Box has
+  per-entry bounds (high 0 for actions a child lacks), so `action_space(node).sample()` is valid on
+  trees whose children have different action counts (v0 rejected almost every sample there);
+  `AgentsOnlyParallelEnv` works on the tree (v0 raised); the batched API's `stage_index`,
+  `contracts`, `acting_nodes()`, `game.stages`, `game.observation(...)` and `game.last_actions` are
+  now the machine's `stage`, `offers`, `stage_movers`, `stage_names`, `observe()` and
+  `state.last_actions`; `infos` add the realised `outcome`; every
+  constructor argument is validated (NaN, inf, non-integral `horizon`, `payment_cap <= 0`, complex or
+  non-numeric `theta`/`parents` raise `ValueError`); the game takes no `seed` (seeds go to `reset` and
+  `contract_envs.vector.make`); the ansi render also shows the offers on the table; Parallel
+  `max_cycles` defaults to `None` (v0: `n_stages * horizon`, the same episode length).
 * v0: Initial release.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -112,12 +161,13 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from contract_envs.contracts import ContractTerms, HierarchyLedger, settle_hierarchy, validate_actions
-from contract_envs.core import AutoResetStep
-from contract_envs.pettingzoo_api import ContractParallelEnv, aec_from_parallel
+from contract_envs.checks import check_choice, check_int, check_optional_int, check_real, real_array
+from contract_envs.core.game import GameState, HierarchicalGame, Transition
 from contract_envs.rng import BatchedStreams
 
 _TIE = 1e-9
+NOISES = ("gaussian", "bernoulli")
+CONTRACT_FORMS = ("recommendation", "vector")
 
 
 def node_id(i: int) -> str:
@@ -160,27 +210,32 @@ class TreeInstance:
     children: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        parents = tuple(int(p) for p in self.parents)
+        owner = "TreeInstance"
+        if isinstance(self.parents, (str, bytes)) or not hasattr(self.parents, "__len__"):
+            raise ValueError(f"{owner}: parents must be a sequence of ints (-1 for the root), got {self.parents!r}")
+        parents = tuple(check_int(f"parents[{v}]", p, -1, owner=owner) for v, p in enumerate(self.parents))
         n = len(parents)
         if n < 1 or parents[0] != -1:
-            raise ValueError(f"parents: node 0 must be the root (parent -1); got {list(parents)}")
+            raise ValueError(f"{owner}: parents: node 0 must be the root (parent -1); got {list(parents)}")
         for v, p in enumerate(parents[1:], start=1):
             if not (0 <= p < v):
-                raise ValueError(f"parents[{v}] = {p}: nodes must be in breadth-first order (0 <= parent < {v})")
+                raise ValueError(
+                    f"{owner}: parents[{v}] = {p}: nodes must be in breadth-first order (0 <= parent < {v})"
+                )
+        if isinstance(self.theta, (str, bytes, np.ndarray)) or not hasattr(self.theta, "__len__"):
+            raise ValueError(f"{owner}: theta must be a sequence of one table per node, got {type(self.theta)}")
         if len(self.theta) != n:
-            raise ValueError(f"theta: expected one table per node ({n}), got {len(self.theta)}")
+            raise ValueError(f"{owner}: theta: expected one table per node ({n}), got {len(self.theta)}")
         children = tuple(tuple(w for w in range(n) if parents[w] == v) for v in range(n))
-        tables = tuple(np.asarray(t, dtype=np.float64) for t in self.theta)
+        tables = tuple(real_array(f"theta[{v}] ({node_id(v)})", t, owner=owner) for v, t in enumerate(self.theta))
         n_actions = [t.shape[0] if t.ndim else 0 for t in tables]
         for v, t in enumerate(tables):
             want = (n_actions[v], *(n_actions[w] for w in children[v]))
             if t.ndim != 1 + len(children[v]) or t.shape != want or n_actions[v] < 1:
                 raise ValueError(
-                    f"theta[{v}] ({node_id(v)}): shape {t.shape}; expected (K_v, K_children...) = {want} "
+                    f"{owner}: theta[{v}] ({node_id(v)}): shape {t.shape}; expected (K_v, K_children...) = {want} "
                     f"with children {list(children[v])}"
                 )
-            if not np.all(np.isfinite(t)):
-                raise ValueError(f"theta[{v}] ({node_id(v)}): contains NaN or inf")
         object.__setattr__(self, "parents", parents)
         object.__setattr__(self, "theta", tables)
         object.__setattr__(self, "children", children)
@@ -286,11 +341,13 @@ def _instance_t1() -> TreeInstance:
 
 
 def _instance_t2() -> TreeInstance:
-    theta_r = np.array([
-        [[0.1, 0.2, 0.3], [0.2, 0.4, 0.9], [0.0, 0.1, 0.2]],
-        [[0.5, 0.1, 0.1], [0.3, 0.2, 0.1], [0.9, 0.3, 1.0]],
-        [[0.2, 0.15, 0.2], [0.6, 0.6, 0.4], [0.1, 0.1, 0.1]],
-    ])
+    theta_r = np.array(
+        [
+            [[0.1, 0.2, 0.3], [0.2, 0.4, 0.9], [0.0, 0.1, 0.2]],
+            [[0.5, 0.1, 0.1], [0.3, 0.2, 0.1], [0.9, 0.3, 1.0]],
+            [[0.2, 0.15, 0.2], [0.6, 0.6, 0.4], [0.1, 0.1, 0.1]],
+        ]
+    )
     return TreeInstance((-1, 0, 0), (theta_r, np.array([0.9, 0.5, 0.1]), np.array([0.3, 0.8, 0.6])), name="T2")
 
 
@@ -298,18 +355,27 @@ NAMED_INSTANCES = {"T1": _instance_t1, "T2": _instance_t2}
 
 
 def random_tree_instance(
-    seed: int = 0, depth: int | None = None, branching: int | None = None, n_actions: int | None = None,
-    margin: float = 0.05, max_tries: int = 20_000,
+    seed: int = 0,
+    depth: int | None = None,
+    branching: int | None = None,
+    n_actions: int | None = None,
+    margin: float = 0.05,
+    max_tries: int = 20_000,
 ) -> TreeInstance:
     """A complete random tree (see the module docstring); parameters left ``None`` are drawn from the seed
     (depth in {1, 2, 3}, branching in {1, 2, 3}, actions in {2, 3}). Raises if no draw of ``theta``
     within ``max_tries`` has a unique optimum by ``margin``."""
+    owner = "random_tree_instance"
+    seed = check_int("seed", seed, 0, owner=owner)
+    depth = check_optional_int("depth", depth, 0, owner=owner)
+    branching = check_optional_int("branching", branching, 1, owner=owner)
+    n_actions = check_optional_int("n_actions", n_actions, 1, owner=owner)
+    margin = check_real("margin", margin, 0.0, owner=owner)
+    max_tries = check_int("max_tries", max_tries, 1, owner=owner)
     rng = np.random.default_rng(seed)
-    depth = int(rng.integers(1, 4)) if depth is None else int(depth)
-    branching = int(rng.integers(1, 4)) if branching is None else int(branching)
-    n_actions = int(rng.integers(2, 4)) if n_actions is None else int(n_actions)
-    if depth < 0 or branching < 1 or n_actions < 1:
-        raise ValueError(f"need depth >= 0, branching >= 1, n_actions >= 1; got {depth}, {branching}, {n_actions}")
+    depth = int(rng.integers(1, 4)) if depth is None else depth
+    branching = int(rng.integers(1, 4)) if branching is None else branching
+    n_actions = int(rng.integers(2, 4)) if n_actions is None else n_actions
     parents = [-1]
     frontier = [0]
     for _ in range(depth):
@@ -343,338 +409,204 @@ def tree_instance(name_or_seed: str | int | TreeInstance = "T1") -> TreeInstance
     raise ValueError(f"unknown tree instance {name_or_seed!r}; use 'T1', 'T2', an int seed or a TreeInstance")
 
 
-# --------------------------------------------------------------------------- batched core
-class TreeContractGame:
-    """Batched rules of the tree contract game over ``num_envs`` environments (struct of arrays).
+# --------------------------------------------------------------------------- the game
+@dataclass
+class TreeContractsState(GameState):
+    """State of a batch: every node's action and own reward in the previous round (the nodes' bandit
+    feedback; actions ``K_v`` and rewards 0 before the first round), and ``t``."""
 
-    Holds what the rules need: the instance, the noise model, each env's round counter and the
-    previous round's actions and rewards (the nodes' bandit feedback). The stage machine that
-    turns it into a game API is :class:`VectorTreeContractEnv`.
-    """
+    last_actions: np.ndarray  # [B, N] int64
+    last_rewards: np.ndarray  # [B, N] float64
+
+
+class TreeContractGame(HierarchicalGame):
+    """Batched rules of the tree contract game (see the module docstring): a :class:`TreeInstance`, the
+    noise model and the nodes' spaces; the stage machine is the generic
+    :class:`~contract_envs.core.machines.HierarchicalContracts`."""
 
     name = "tree_contracts"
-    has_principal = True
 
     def __init__(
-        self, instance: TreeInstance, num_envs: int = 1, noise: str = "gaussian", noise_std: float = 0.1,
-        horizon: int | None = 100, payment_cap: float | None = None, contract_form: str = "recommendation",
-        seed: int | None = None,
+        self,
+        instance: TreeInstance,
+        num_envs: int = 1,
+        noise: str = "gaussian",
+        noise_std: float = 0.1,
+        horizon: int | None = 100,
+        payment_cap: float | None = None,
+        contract_form: str = "recommendation",
     ) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        if noise not in ("gaussian", "bernoulli"):
-            raise ValueError(f"noise must be 'gaussian' or 'bernoulli', got {noise!r}")
-        if not (np.isfinite(noise_std) and noise_std >= 0):
-            raise ValueError(f"noise_std must be finite and >= 0, got {noise_std}")
+        if not isinstance(instance, TreeInstance):
+            raise ValueError(f"{self.name}: instance must be a TreeInstance, got {type(instance).__name__}")
+        self.noise = check_choice("noise", noise, NOISES, owner=self.name)
+        self.noise_std = check_real("noise_std", noise_std, 0.0, owner=self.name)
         if noise == "bernoulli" and any((t.min() < 0 or t.max() > 1) for t in instance.theta):
-            raise ValueError("noise='bernoulli' needs every theta in [0, 1] (reward ~ Bernoulli(theta))")
-        if horizon is not None and int(horizon) < 1:
-            raise ValueError(f"horizon (rounds per episode) must be >= 1 or None, got {horizon}")
-        if contract_form not in ("recommendation", "vector"):
-            raise ValueError(f"contract_form must be 'recommendation' or 'vector', got {contract_form!r}")
-        self.instance, self.noise, self.noise_std = instance, noise, float(noise_std)
-        self.contract_form = contract_form
-        self.num_envs, self.n_nodes = int(num_envs), instance.n_nodes
-        self.horizon = None if horizon is None else int(horizon)
-        self.payment_cap = float(instance.n_nodes if payment_cap is None else payment_cap)
-        self.players = [node_id(v) for v in range(self.n_nodes)]
+            raise ValueError(f"{self.name}: noise='bernoulli' needs every theta in [0, 1] (reward ~ Bernoulli(theta))")
+        self.contract_form = check_choice("contract_form", contract_form, CONTRACT_FORMS, owner=self.name)
+        cap = instance.n_nodes if payment_cap is None else payment_cap
+        self.payment_cap = check_real("payment_cap", cap, 0.0, low_open=True, owner=self.name)
+        self.instance = instance
+        self.n_nodes = n = instance.n_nodes
         self.k_max = max(instance.n_actions)
-        self.inner = [v for v in range(self.n_nodes) if instance.children[v]]
-        self.terms = {
-            v: ContractTerms(len(instance.children[v]), max(instance.n_actions[w] for w in instance.children[v]),
-                             self.payment_cap)
-            for v in self.inner
-        }
-        offer_depths = sorted({instance.depth[v] for v in self.inner})
-        self.stages: list[tuple[str, int | None]] = [("offer", d) for d in offer_depths] + [("act", None)]
-        self.rng = BatchedStreams.from_seed(seed, self.num_envs)
-        self.t = np.zeros(self.num_envs, dtype=np.int64)
+        super().__init__(num_envs, n, self.k_max, None, horizon)
+        self.agents = [node_id(v) for v in range(n)]
+        self.players = list(self.agents)
+        self.parents = instance.parents
+        self.node_actions = instance.n_actions
+        self.children = instance.children
+        self.inner = [v for v in range(n) if instance.children[v]]
+        self.n_stages = len({instance.depth[v] for v in self.inner}) + 1
         self.none_action = np.asarray(instance.n_actions, dtype=np.int64)
-        self.last_actions = np.tile(self.none_action, (self.num_envs, 1))
-        self.last_rewards = np.zeros((self.num_envs, self.n_nodes))
         self._build_spaces()
 
     # ------------------------------------------------------------------ spaces
     def _build_spaces(self) -> None:
         inst, cap = self.instance, self.payment_cap
+        bernoulli = self.noise == "bernoulli"
         reward_box = (
-            spaces.Box(0.0, 1.0, (1,), np.float32) if self.noise == "bernoulli"
-            else spaces.Box(-np.inf, np.inf, (1,), np.float32)
+            spaces.Box(0.0, 1.0, (1,), np.float32) if bernoulli else spaces.Box(-np.inf, np.inf, (1,), np.float32)
         )
-        self.observation_spaces: dict[str, spaces.Dict] = {}
-        self.action_spaces: dict[str, spaces.Space] = {}
+        self._observation_spaces: dict[str, spaces.Dict] = {}
+        self._action_spaces: dict[str, spaces.Space] = {}
         for v, p in enumerate(self.players):
-            obs = {"stage": spaces.Discrete(len(self.stages))}
+            obs: dict[str, spaces.Space] = {"stage": spaces.Discrete(self.n_stages)}
             if v > 0:
                 obs["contract"] = spaces.Box(0.0, cap, (inst.n_actions[v],), np.float32)
             obs["last_reward"] = reward_box
-            if inst.children[v]:
-                obs["children_actions"] = spaces.MultiDiscrete([inst.n_actions[w] + 1 for w in inst.children[v]])
-                kids = inst.children[v]
+            kids = inst.children[v]
+            if kids:
+                obs["children_actions"] = spaces.MultiDiscrete([inst.n_actions[w] + 1 for w in kids])
                 if self.contract_form == "recommendation":
                     offer = {
                         "recommendations": spaces.MultiDiscrete([inst.n_actions[w] for w in kids]),
                         "transfers": spaces.Box(0.0, cap, (len(kids),), np.float32),
                     }
-                else:
-                    offer = {"contracts": self.terms[v].principal_action_space()}
-                self.action_spaces[p] = spaces.Dict({"action": spaces.Discrete(inst.n_actions[v]), **offer})
+                else:  # per-entry bounds: no payment for an action the child does not have
+                    k_c = max(inst.n_actions[w] for w in kids)
+                    high = np.zeros((len(kids), k_c), dtype=np.float32)
+                    for j, w in enumerate(kids):
+                        high[j, : inst.n_actions[w]] = cap
+                    offer = {"contracts": spaces.Box(np.zeros_like(high), high, dtype=np.float32)}
+                self._action_spaces[p] = spaces.Dict({"action": spaces.Discrete(inst.n_actions[v]), **offer})
             else:
-                self.action_spaces[p] = spaces.Discrete(inst.n_actions[v])
-            self.observation_spaces[p] = spaces.Dict(obs)
-        n = self.n_nodes
-        low = np.concatenate([[0], np.zeros(n * self.k_max), np.zeros(n), np.full(n, -np.inf)]).astype(np.float32)
-        high = np.concatenate([[len(self.stages) - 1], np.full(n * self.k_max, cap), self.none_action,
-                               np.full(n, np.inf)]).astype(np.float32)
-        if self.noise == "bernoulli":
-            low[-n:], high[-n:] = 0.0, 1.0
-        self.state_space = spaces.Box(low, high, dtype=np.float32)
+                self._action_spaces[p] = spaces.Discrete(inst.n_actions[v])
+            self._observation_spaces[p] = spaces.Dict(obs)
+        n, flat = self.n_nodes, self.n_nodes * self.k_max
+        rew_low, rew_high = (0.0, 1.0) if bernoulli else (-np.inf, np.inf)
+        low = np.concatenate([[0], np.zeros(flat), np.zeros(n), np.full(n, rew_low)])
+        high = np.concatenate([[self.n_stages - 1], np.full(flat, cap), self.none_action, np.full(n, rew_high)])
+        self.state_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
-    # ------------------------------------------------------------------ dynamics
-    def reset(self, seed: int | None = None, env_idx: np.ndarray | None = None) -> None:
-        if seed is not None:
-            if env_idx is not None:
-                raise ValueError("a seed reseeds the whole batch; pass env_idx=None with a seed")
-            self.rng.reseed(seed)
-        idx = slice(None) if env_idx is None else np.asarray(env_idx)
-        self.t[idx] = 0
-        self.last_actions[idx] = self.none_action
-        self.last_rewards[idx] = 0.0
+    def action_space(self, player: str) -> spaces.Space:
+        self._check_player(player)
+        return copy.deepcopy(self._action_spaces[player])
+
+    def observation_space(self, player: str) -> spaces.Space:
+        self._check_player(player)
+        return copy.deepcopy(self._observation_spaces[player])
+
+    # ------------------------------------------------------------------ rules
+    def init_state(self) -> TreeContractsState:
+        b = self.num_envs
+        return TreeContractsState(
+            t=np.zeros(b, dtype=np.int64),
+            last_actions=np.tile(self.none_action, (b, 1)),
+            last_rewards=np.zeros((b, self.n_nodes)),
+        )
+
+    def reset(self, state: TreeContractsState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        state.last_actions[env_idx] = self.none_action
+        state.last_rewards[env_idx] = 0.0
 
     def mean_rewards(self, actions: np.ndarray) -> np.ndarray:
+        """Mean rewards ``[B, N]`` of joint actions ``[B, N]``."""
         return self.instance.rewards(actions)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Draw every node's reward for validated joint actions ``[B, N]``; returns (own rewards, truncated)."""
+    def step(
+        self, state: TreeContractsState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
+    ) -> Transition:
+        """Draw every node's reward for validated joint actions ``[B, N]`` (outcome = own action)."""
         mean = self.mean_rewards(actions)
         if self.noise == "gaussian":
-            own = mean + self.noise_std * self.rng.normal(self.n_nodes)
+            own = mean + self.noise_std * rng.normal(self.n_nodes)
         else:
-            own = (self.rng.uniform(self.n_nodes) < mean).astype(np.float64)
-        self.last_actions, self.last_rewards = actions.copy(), own
-        self.t += 1
-        truncated = np.zeros(self.num_envs, dtype=bool) if self.horizon is None else self.t >= self.horizon
-        return own, truncated
+            own = (rng.uniform(self.n_nodes) < mean).astype(np.float64)
+        state.last_actions, state.last_rewards = actions.copy(), own
+        done = np.zeros(self.num_envs, dtype=bool)
+        return Transition(own, np.zeros(self.num_envs), actions.copy(), done)
 
     # ------------------------------------------------------------------ views
-    def observation(self, stage_index: int, contracts: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    def observe_nodes(self, state: TreeContractsState, stage: int, contracts: np.ndarray) -> dict[str, Any]:
         """Every node's observation batch; ``contracts [B, N, K_max]`` holds each node's current offer."""
         inst, b = self.instance, self.num_envs
-        stage = np.full(b, stage_index, dtype=np.int64)
+        stage_arr = np.full(b, stage, dtype=np.int64)
         out = {}
         for v, p in enumerate(self.players):
-            obs = {"stage": stage}
+            obs = {"stage": stage_arr.copy()}
             if v > 0:
                 obs["contract"] = contracts[:, v, : inst.n_actions[v]].astype(np.float32)
-            obs["last_reward"] = self.last_rewards[:, v : v + 1].astype(np.float32)
+            obs["last_reward"] = state.last_rewards[:, v : v + 1].astype(np.float32)
             if inst.children[v]:
-                obs["children_actions"] = self.last_actions[:, list(inst.children[v])].copy()
+                obs["children_actions"] = state.last_actions[:, list(inst.children[v])].copy()
             out[p] = obs
         return out
 
-    def state(self, stage_index: int, contracts: np.ndarray) -> np.ndarray:
-        parts = [np.full((self.num_envs, 1), stage_index), contracts.reshape(self.num_envs, -1),
-                 self.last_actions, self.last_rewards]
+    def global_state(self, state: TreeContractsState, offers: np.ndarray | None, stage: int = 0) -> np.ndarray:
+        """``[stage, offers (N * K_max), last actions (N), last rewards (N)]`` float32 per env."""
+        b = self.num_envs
+        if offers is None:
+            offers = np.zeros((b, self.n_nodes, self.k_max))
+        parts = [np.full((b, 1), stage), offers.reshape(b, -1), state.last_actions, state.last_rewards]
         return np.concatenate(parts, axis=1).astype(np.float32)
 
-    def render_ansi(self, env_index: int) -> str:
+    def render_ansi(self, state: TreeContractsState, env_index: int, offers: np.ndarray | None = None) -> str:
         b = env_index
-        text = f"tree_contracts[{self.instance.name}]: round {int(self.t[b])}"
-        if self.t[b] > 0:
-            rewards = np.round(self.last_rewards[b], 3).tolist()
-            text += f" | last actions {self.last_actions[b].tolist()} rewards {rewards}"
+        text = f"tree_contracts[{self.instance.name}]: round {int(state.t[b])}"
+        if np.any(state.last_actions[b] < self.none_action):
+            rewards = np.round(state.last_rewards[b], 3).tolist()
+            text += f" | last actions {state.last_actions[b].tolist()} rewards {rewards}"
+        if offers is not None and np.any(offers[b] > 0):
+            shown = [
+                f"{node_id(v)} {np.round(offers[b, v, : self.instance.n_actions[v]], 3).tolist()}"
+                for v in range(1, self.n_nodes)
+                if np.any(offers[b, v] > 0)
+            ]
+            text += f" | offers {', '.join(shown)}"
         return text
 
-    @property
-    def vector_env_class(self):
-        return VectorTreeContractEnv
+
+def make_game(
+    num_envs: int = 1,
+    instance: str | int | TreeInstance = "T1",
+    noise: str = "gaussian",
+    noise_std: float = 0.1,
+    horizon: int | None = 100,
+    payment_cap: float | None = None,
+    contract_form: str = "recommendation",
+) -> TreeContractGame:
+    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
+    return TreeContractGame(
+        tree_instance(instance),
+        num_envs=num_envs,
+        noise=noise,
+        noise_std=noise_std,
+        horizon=horizon,
+        payment_cap=payment_cap,
+        contract_form=contract_form,
+    )
 
 
-class VectorTreeContractEnv(AutoResetStep):
-    """Batched multi-player API of a :class:`TreeContractGame` (stage machine, validation, settlement).
-
-    ``step(actions)`` takes a dict node -> action batch: an int array ``[B]`` for a leaf; for an
-    inner node a dict with ``"action" [B]`` and its offer, ``"recommendations" [B, n_children]`` and
-    ``"transfers" [B, n_children]`` (``"contracts" [B, n_children, K_c]`` with
-    ``contract_form="vector"``); only the part that counts in the current stage is needed, and only
-    the nodes whose ``infos[node]["acting"]`` is true need to be given. Returns five dicts of
-    arrays, as :class:`~contract_envs.core.VectorContractEnv`.
-    """
-
-    def __init__(self, game: TreeContractGame, autoreset: bool = True) -> None:
-        self.game, self.autoreset = game, autoreset
-        self.num_envs = game.num_envs
-        self.possible_agents = list(game.players)
-        self.agents = self.possible_agents
-        self.node_index = {p: v for v, p in enumerate(self.possible_agents)}
-        self.stages_per_round = len(game.stages)
-        self.ledger = HierarchyLedger(self.num_envs, game.n_nodes)
-        self.contracts = np.zeros((self.num_envs, game.n_nodes, game.k_max))
-        self.stage_index = 0
-        self.final_observations: dict[str, Any] | None = None
-        self._zero = {p: np.zeros(self.num_envs) for p in self.possible_agents}
-        self._false = np.zeros(self.num_envs, dtype=bool)
-
-    @property
-    def stage(self) -> str:
-        kind, depth = self.game.stages[self.stage_index]
-        return kind if depth is None else f"{kind}@depth{depth}"
-
-    def acting_nodes(self) -> list[int]:
-        """Indices of the nodes whose action counts in the coming step."""
-        kind, depth = self.game.stages[self.stage_index]
-        if kind == "act":
-            return list(range(self.game.n_nodes))
-        return [v for v in self.game.inner if self.game.instance.depth[v] == depth]
-
-    def observation_space(self, player: str) -> spaces.Space:
-        return self.game.observation_spaces[player]
-
-    def action_space(self, player: str) -> spaces.Space:
-        return self.game.action_spaces[player]
-
-    def reset(self, seed: int | None = None) -> tuple[dict, dict]:
-        self.game.reset(seed=seed)
-        self.ledger.reset()
-        self.contracts[...] = 0.0
-        self.stage_index = 0
-        self.final_observations = None
-        return self._observe(), self._infos()
-
-    def _part(self, actions: dict[str, Any], v: int, key: str, bare_ok: bool = True) -> Any:
-        """The ``key`` entry of node ``v``'s action (a bare array stands for it when unambiguous)."""
-        player = self.possible_agents[v]
-        if player not in actions:
-            raise ValueError(f"{player}: no action given in stage {self.stage!r}")
-        a = actions[player]
-        if isinstance(a, dict):
-            if key not in a:
-                raise ValueError(f"{player}: action dict has no {key!r} entry, which counts in stage {self.stage!r}")
-            return a[key]
-        if not bare_ok:
-            raise ValueError(
-                f"{player}: in stage {self.stage!r} the offer must be a dict with 'recommendations' and 'transfers'"
-            )
-        return a
-
-    def _offer(self, actions: dict[str, Any]) -> None:
-        g, inst = self.game, self.game.instance
-        for v in self.acting_nodes():
-            player = self.possible_agents[v]
-            kids = inst.children[v]
-            if g.contract_form == "recommendation":
-                rec = self._part(actions, v, "recommendations", bare_ok=False)
-                transfers = self._part(actions, v, "transfers", bare_ok=False)
-                rec = np.asarray(rec)
-                if rec.shape == (len(kids),) and self.num_envs == 1:
-                    rec = rec[None]
-                if rec.shape != (self.num_envs, len(kids)) or rec.dtype.kind not in "biu":
-                    raise ValueError(
-                        f"{player}: recommendations must be ints of shape ({self.num_envs}, {len(kids)}) "
-                        f"(one action per child {[node_id(w) for w in kids]}), got {rec.dtype} {rec.shape}"
-                    )
-                tr = self._validate(v, np.asarray(transfers)[..., None], ContractTerms(len(kids), 1, g.payment_cap))
-                offer = np.zeros((self.num_envs, len(kids), g.terms[v].n_outcomes))
-                for j, w in enumerate(kids):
-                    bad = (rec[:, j] < 0) | (rec[:, j] >= inst.n_actions[w])
-                    if bad.any():
-                        raise ValueError(
-                            f"{player}: recommended action {int(rec[bad, j][0])} for {node_id(w)} is out of range; "
-                            f"allowed [0, {inst.n_actions[w] - 1}]"
-                        )
-                    offer[np.arange(self.num_envs), j, rec[:, j]] = tr[:, j, 0]
-            else:
-                offer = self._validate(v, self._part(actions, v, "contracts"), g.terms[v])
-            for j, w in enumerate(kids):
-                k_w = inst.n_actions[w]
-                if np.any(offer[:, j, k_w:] > 0):
-                    raise ValueError(
-                        f"{player}: contract to {node_id(w)} pays for actions >= {k_w}, which it does not have"
-                    )
-                self.contracts[:, w, : offer.shape[2]] = offer[:, j]
-
-    def _validate(self, v: int, offer: Any, terms: ContractTerms) -> np.ndarray:
-        """The contract layer's validation, with its per-agent index translated to the child's node id."""
-        try:
-            return terms.validate(offer, self.num_envs, player=self.possible_agents[v])
-        except ValueError as err:
-            kids = ", ".join(f"agent_{j} = {node_id(w)}" for j, w in enumerate(self.game.instance.children[v]))
-            raise ValueError(f"{err} [children: {kids}]") from None
-
-    def step_arrays(self, actions: dict[str, Any]):
-        """One stage without infos or auto-reset (the adapters' hot path); ``done`` is ``None``
-        after an offer stage and the truncation flags ``[B]`` after the act stage."""
-        g = self.game
-        if self.stage_index == 0:
-            self.ledger.clear_step()
-        if g.stages[self.stage_index][0] == "offer":
-            self._offer(actions)
-            self.stage_index += 1
-            done = {p: self._false for p in self.possible_agents}
-            return self._observe(), self._zero, done, done, None
-        joint = np.empty((self.num_envs, g.n_nodes), dtype=np.int64)
-        for v, player in enumerate(self.possible_agents):
-            one = {player: self._part(actions, v, "action")}
-            joint[:, v] = validate_actions(one, self.num_envs, g.instance.n_actions[v], [player])[:, 0]
-        own, truncated = g.step(joint)
-        s = settle_hierarchy(self.contracts, joint, own, g.instance.parents)
-        self.ledger.record(s)
-        rewards = {p: s.utility[:, v] for v, p in enumerate(self.possible_agents)}
-        self.stage_index = 0
-        self.contracts = np.zeros_like(self.contracts)
-        terms = dict.fromkeys(self.possible_agents, self._false)
-        truncs = dict.fromkeys(self.possible_agents, truncated)
-        return self._observe(), rewards, terms, truncs, truncated
-
-    def state(self) -> np.ndarray:
-        return self.game.state(self.stage_index, self.contracts)
-
-    def _observe(self) -> dict[str, Any]:
-        return self.game.observation(self.stage_index, self.contracts)
-
-    def _infos(self, copy: bool = False) -> dict[str, dict[str, Any]]:
-        acting = set(self.acting_nodes())
-        infos = {}
-        for v, p in enumerate(self.possible_agents):
-            info = self.ledger.node_info(v)
-            infos[p] = {k: val.copy() for k, val in info.items()} if copy else dict(info)
-            infos[p]["acting"] = v in acting
-        return infos
-
-
-class parallel_env(ContractParallelEnv):  # noqa: N801  (PettingZoo naming convention)
-    """PettingZoo ParallelEnv of the tree contract game (see the module docstring)."""
-
-    metadata = {
-        "name": "tree_contracts_v0",
-        "render_modes": ["ansi", "human"],
-        "is_parallelizable": True,
-        "render_fps": 2,
-    }
-
-    def _infos(self) -> dict[str, dict[str, Any]]:
-        """Scalar infos of the live nodes straight from the hierarchy ledger, plus ``acting``."""
-        vec = self.vec
-        acting = set(vec.acting_nodes())
-        keys, table = vec.ledger.info_keys, vec.ledger.node[0]
-        out = {}
-        for p in self.agents:
-            v = vec.node_index[p]
-            out[p] = dict(zip(keys, table[v].tolist(), strict=True))
-            out[p]["acting"] = v in acting
-        return out
-
-    @classmethod
-    def make_game(
-        cls, num_envs: int, instance: str | int | TreeInstance = "T1", noise: str = "gaussian",
-        noise_std: float = 0.1, horizon: int | None = 100, payment_cap: float | None = None,
-        contract_form: str = "recommendation", seed: int | None = None,
-    ) -> TreeContractGame:
-        return TreeContractGame(
-            tree_instance(instance), num_envs=num_envs, noise=noise, noise_std=noise_std, horizon=horizon,
-            payment_cap=payment_cap, contract_form=contract_form, seed=seed,
-        )
-
-
-env = aec_from_parallel(parallel_env)
-raw_env = env
+__all__ = [
+    "CONTRACT_FORMS",
+    "NAMED_INSTANCES",
+    "NodeValues",
+    "TreeContractGame",
+    "TreeContractsState",
+    "TreeInstance",
+    "make_game",
+    "node_id",
+    "optimality_margin",
+    "random_tree_instance",
+    "subtree_totals",
+    "tree_instance",
+]

@@ -1,4 +1,4 @@
-"""Exact optimum of the repeated principal-agent bandit / hidden-action contract (``contract_bandit_v0``).
+"""Exact optimum of the repeated principal-agent bandit / hidden-action contract (``contract_envs/contract_bandit-v1``).
 
 For every target action, the cheapest limited-liability contract that makes it a best response is
 the min-pay LP of PARL (:mod:`contract_envs.solvers.min_pay`, truncated values = the agent's own

@@ -243,6 +243,7 @@ def taxlite_equilibria(
 ) -> np.ndarray:
     """All pure Nash equilibria ``[E, N]`` in labour at flat ``rate``, by enumerating every profile
     and every unilateral deviation (vectorised: ``(L+1)^N`` profiles x N agents x ``L+1`` deviations)."""
+
     skills = np.asarray(skills, dtype=np.float64)
     n, levels = skills.size, int(max_labour) + 1
     if levels**n > 5_000_000:
