@@ -3,6 +3,9 @@
 Each answer has a closed form (where one exists) and an enumeration over the (small) strategy
 space that the tests compare it with: Escape Room's 3^N one-step profiles, the 2x2 dilemma's four
 outcomes, TaxLite's 11^4 labour profiles for every rate on the grid (vectorised numpy).
+
+Ties (an indifferent player counts as best-responding) are within ``1e-9`` of the largest payoff
+compared, so scaling every payoff by ``c`` leaves the equilibria unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from contract_envs.envs.tax_economy import isoelastic_utility
 
 LEVER, START, DOOR = 0, 1, 2
 LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
-_TIE = 1e-9
+_RTOL = 1e-9  # payoffs within this fraction of the largest payoff compared tie
+
+
+def _tie(*payoffs) -> float:
+    """Tie tolerance relative to the payoffs' scale (0 when they are all 0: exact ties are ties)."""
+    return _RTOL * max(float(np.abs(p).max(initial=0.0)) for p in payoffs)
 
 
 # --------------------------------------------------------------------------- Escape Room
@@ -28,8 +36,12 @@ def escape_room_profiles(n_agents: int) -> np.ndarray:
 
 
 def escape_room_rewards(
-    n_agents: int, min_at_lever: int, profiles: np.ndarray, positions: np.ndarray | None = None,
-    door_reward: float = 10.0, move_cost: float = 1.0,
+    n_agents: int,
+    min_at_lever: int,
+    profiles: np.ndarray,
+    positions: np.ndarray | None = None,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
 ) -> np.ndarray:
     """Environment rewards ``[P, N]`` of joint actions ``profiles`` from ``positions`` (default: all at start)."""
     profiles = np.asarray(profiles)
@@ -44,16 +56,18 @@ def _check_er(n_agents: int, min_at_lever: int) -> None:
         raise ValueError(f"need 1 <= min_at_lever <= n_agents, got N={n_agents}, M={min_at_lever}")
 
 
-def escape_room_max_welfare(n_agents: int, min_at_lever: int, door_reward: float = 10.0,
-                            move_cost: float = 1.0) -> float:
+def escape_room_max_welfare(
+    n_agents: int, min_at_lever: int, door_reward: float = 10.0, move_cost: float = 1.0
+) -> float:
     """Closed form of the maximum social welfare: ``door_reward (N - M) - move_cost M`` (one step:
     M agents to the lever, the others through the door), or 0 (everyone stays) if that is larger."""
     _check_er(n_agents, min_at_lever)
     return max(door_reward * (n_agents - min_at_lever) - move_cost * min_at_lever, 0.0)
 
 
-def escape_room_max_welfare_enumerated(n_agents: int, min_at_lever: int, door_reward: float = 10.0,
-                                       move_cost: float = 1.0) -> tuple[float, np.ndarray]:
+def escape_room_max_welfare_enumerated(
+    n_agents: int, min_at_lever: int, door_reward: float = 10.0, move_cost: float = 1.0
+) -> tuple[float, np.ndarray]:
     """Maximum welfare of one step from the start by enumerating all ``3^N`` joint actions."""
     _check_er(n_agents, min_at_lever)
     profiles = escape_room_profiles(n_agents)
@@ -63,8 +77,12 @@ def escape_room_max_welfare_enumerated(n_agents: int, min_at_lever: int, door_re
 
 
 def escape_room_pure_equilibria(
-    n_agents: int, min_at_lever: int, schedule=(0.0, 0.0, 0.0), strict: bool = False,
-    door_reward: float = 10.0, move_cost: float = 1.0,
+    n_agents: int,
+    min_at_lever: int,
+    schedule=(0.0, 0.0, 0.0),
+    strict: bool = False,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
 ) -> np.ndarray:
     """Pure Nash equilibria ``[E, N]`` of the one-step game from the start when every agent is also
     paid ``schedule[a]`` (lever, start, door) for its action ``a``; ``strict``: every deviation loses."""
@@ -75,12 +93,13 @@ def escape_room_pure_equilibria(
     powers = 3 ** np.arange(n_agents)
     idx = np.arange(len(profiles))
     stable = np.ones(len(profiles), dtype=bool)
+    tie = _tie(payoff)
     for i in range(n_agents):
         for d in range(3):
             dev = idx + (d - profiles[:, i]) * powers[i]
             gain = payoff[dev, i] - payoff[:, i]
             moved = profiles[:, i] != d
-            bad = (gain >= -_TIE) if strict else (gain > _TIE)
+            bad = (gain >= -tie) if strict else (gain > tie)
             stable &= ~(moved & bad)
     return profiles[stable]
 
@@ -105,15 +124,25 @@ def escape_room_min_lever_incentive(move_cost: float = 1.0) -> float:
     return float(move_cost)
 
 
-def escape_room_designer_return(n_agents: int, min_at_lever: int, lever_incentive: float, alpha: float = 1.0,
-                                door_reward: float = 10.0, move_cost: float = 1.0) -> float:
+def escape_room_designer_return(
+    n_agents: int,
+    min_at_lever: int,
+    lever_incentive: float,
+    alpha: float = 1.0,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
+) -> float:
     """Designer return ``welfare - alpha * paid`` when the optimum is played and the M lever agents are paid."""
     welfare = door_reward * (n_agents - min_at_lever) - move_cost * min_at_lever
     return float(welfare - alpha * min_at_lever * lever_incentive)
 
 
 def escape_room_best_designer_return(
-    n_agents: int, min_at_lever: int, alpha: float = 1.0, values=None, door_reward: float = 10.0,
+    n_agents: int,
+    min_at_lever: int,
+    alpha: float = 1.0,
+    values=None,
+    door_reward: float = 10.0,
     move_cost: float = 1.0,
 ) -> float:
     """Best designer return ``welfare - alpha * paid`` over per-action schedules that sustain the
@@ -157,7 +186,7 @@ def pd_cooperation_dominant(tau_c: float, tau_d: float, payoffs=LOLA_PAYOFFS) ->
     """Enumeration: is C a weakly dominant action when C is paid ``tau_c`` and D ``tau_d``?"""
     r, s, t, p = _pd(payoffs)
     mine = np.array([[r, s], [t, p]]) + np.array([[tau_c], [tau_d]])  # [own action, other's action]
-    return bool(np.all(mine[0] >= mine[1] - _TIE))
+    return bool(np.all(mine[0] >= mine[1] - _tie(mine)))
 
 
 def reward_transfer_threshold(payoffs=LOLA_PAYOFFS) -> float:
@@ -176,7 +205,7 @@ def reward_transfer_cooperation_dominant(keep_fraction: float, payoffs=LOLA_PAYO
     r, s, t, p = _pd(payoffs)
     base = np.array([[r, s], [t, p]])  # [own, other] -> own reward
     shared = keep_fraction * base + (1.0 - keep_fraction) * base.T  # the other's reward is base[other, own]
-    return bool(np.all(shared[0] >= shared[1] - _TIE))
+    return bool(np.all(shared[0] >= shared[1] - _tie(shared)))
 
 
 def reward_transfer_grid_search(grid, payoffs=LOLA_PAYOFFS) -> float | None:
@@ -215,7 +244,11 @@ def productivity_and_equality(coin: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def taxlite_equilibria(
-    rate: float, skills=TAXLITE_SKILLS, max_labour: int = 10, labour_cost: float = 0.8, eta: float = 0.23,
+    rate: float,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
 ) -> np.ndarray:
     """All pure Nash equilibria ``[E, N]`` in labour at flat ``rate``, by enumerating every profile
     and every unilateral deviation (vectorised: ``(L+1)^N`` profiles x N agents x ``L+1`` deviations)."""
@@ -233,7 +266,7 @@ def taxlite_equilibria(
     total_dev = total[:, :, None] - z[:, :, None] + z_dev  # [P, N, D]
     coin_dev = (1.0 - rate) * z_dev + rate * total_dev / n
     u_dev = isoelastic_utility(coin_dev, d, eta, labour_cost)  # [P, N, D]
-    stable = np.all(own >= u_dev.max(axis=2) - _TIE, axis=1)
+    stable = np.all(own >= u_dev.max(axis=2) - _tie(own, u_dev), axis=1)
     return profiles[stable]
 
 
@@ -259,7 +292,11 @@ class TaxLiteSolution:
 
 
 def taxlite_solve(
-    rates=None, skills=TAXLITE_SKILLS, max_labour: int = 10, labour_cost: float = 0.8, eta: float = 0.23,
+    rates=None,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
 ) -> TaxLiteSolution:
     """Equilibrium labour for every rate (default grid 0, 0.05, ..., 1) and the best rate for the
     planner's productivity x equality. Defaults: t* = 0.75 (labour (0, 0, 9, 10), 93.0); local
@@ -279,5 +316,6 @@ def taxlite_solve(
     prod, equal = productivity_and_equality(coin)
     objective = prod * equal
     best = int(np.argmax(objective))
-    return TaxLiteSolution(rates, labour, np.array(counts), prod, equal, objective, float(rates[best]),
-                           float(objective[best]))
+    return TaxLiteSolution(
+        rates, labour, np.array(counts), prod, equal, objective, float(rates[best]), float(objective[best])
+    )
