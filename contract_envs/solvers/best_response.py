@@ -6,7 +6,9 @@ policy as a table ``contracts [S, O]`` (what it offers in each state); ``impleme
 takes only its recommended actions and implements each with the min-pay contract against the exact
 agent (the value the recommendations are worth once contracts are priced right). All reuse the SPE
 solver's exact policy evaluation and agent best response, so the oracle and the equilibrium follow
-the same conventions (an indifferent agent takes the recommended action, within ``1e-9``).
+the same conventions (an indifferent agent takes the recommended action; "indifferent" is within
+``1e-9`` of the value scale, :func:`contract_envs.solvers.spe.value_scale`, with the offered payments
+counted as rewards, so scaling every reward and payment by ``c`` scales the answer by ``c``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from contract_envs.games.principal_agent_mdp import PrincipalAgentMDPSpec
 from contract_envs.solvers.min_pay import min_pay_contracts
-from contract_envs.solvers.spe import _agent_best_response, _continuation, _evaluate
+from contract_envs.solvers.spe import _agent_best_response, _continuation, _evaluate, value_scale
 
 
 @dataclass
@@ -99,7 +101,7 @@ def agent_best_response(
         spec: the true model.
         contracts: payment per outcome the principal offers in each state.
         recommended: ``[S]`` the principal's recommended actions; an agent indifferent (within
-            ``1e-9``) takes it. Without it, ties go to action 0 where it is among the best.
+            ``1e-9`` of the value scale) takes it. Without it, ties go to action 0 where it is among the best.
 
     Returns:
         The agent's optimal policy, its exact truncated Q and both players' exact values.
@@ -109,7 +111,8 @@ def agent_best_response(
     greedy = np.argmax(spec.agent_reward + expected_pay, axis=1)
     tie_to = rec if rec is not None else np.zeros(spec.n_states, dtype=np.int64)
     start = rec if rec is not None else greedy
-    policy, qbar, v_agent = _agent_best_response(spec, b, tie_to, start)
+    scale = value_scale(spec, extra=float(b.max(initial=0.0)))
+    policy, qbar, v_agent = _agent_best_response(spec, b, tie_to, start, scale)
     return _finish(spec, b, policy, qbar, v_agent, rec)
 
 
@@ -130,10 +133,11 @@ def implement_recommendations(
     n_s, n_o = spec.n_states, spec.n_outcomes
     v_agent = np.zeros(n_s)
     contract = np.zeros((n_s, n_o))
+    scale = value_scale(spec, levels, margin)
     for states in levels:
         cont = _continuation(spec, v_agent)[states]
         qbar = spec.agent_reward[states] + spec.gamma * (spec.outcome_probs[states] * cont[:, None, :]).sum(-1)
-        chosen, feasible = min_pay_contracts(spec.outcome_probs[states], qbar, rec[states], margin)
+        chosen, feasible = min_pay_contracts(spec.outcome_probs[states], qbar, rec[states], margin, scale)
         contract[states] = np.where(feasible[:, None], chosen, 0.0)
         total = qbar + (spec.outcome_probs[states] * contract[states][:, None, :]).sum(-1)
         v_agent[states] = total.max(axis=1)

@@ -9,6 +9,9 @@ implements the target with the highest ``sum_o P(o|a) (theta_o - p_o)``.
 The min-pay contract leaves the agent indifferent; it implements the target under the tie rule
 ``"principal"``. Under ``"lowest"`` a target whose index exceeds an indifferent rival needs
 ``+epsilon`` (the reference offers ``1/T^2``): the reported value is then the supremum.
+
+Reported numbers are rounded to 12 significant digits of the instance's scale ``max |s| + max
+|theta|`` (drops float dust on decimal grids), so scaling every value by ``c`` scales the answer by ``c``.
 """
 
 from __future__ import annotations
@@ -63,16 +66,18 @@ def solve_contract_bandit(instance: str | BanditInstance = "ipa_k5") -> BanditSo
     values = np.where(feasible, gross - incentives, -np.inf)
     best = int(np.argmax(values))
     idle = int(inst.best_response(np.zeros((1, inst.n_outcomes)), "principal")[0])
-    r = lambda x: round(float(x), 12)  # noqa: E731  (instances on decimal grids: drop float dust)
+    scale = float(np.abs(inst.agent_values).max() + np.abs(inst.principal_values).max())
+    digits = int(np.clip(12 - np.floor(np.log10(scale)), -300, 300)) if 0.0 < scale < np.inf else 12
+    r = lambda x: float(np.round(x, digits))  # noqa: E731  (instances on decimal grids: drop float dust)
     return BanditSolution(
         action=best,
-        contract=np.round(contracts[best], 12),
+        contract=np.round(contracts[best], digits),
         incentive=r(incentives[best]),
         principal_value=r(values[best]),
         agent_value=r(inst.agent_values[best] + incentives[best]),
         welfare=r(gross[best] + inst.agent_values[best]),
-        incentives=np.round(incentives, 12),
-        principal_values=np.round(values, 12),
+        incentives=np.round(incentives, digits),
+        principal_values=np.round(values, digits),
         no_contract_action=idle,
         no_contract_value=r(gross[idle]),
     )

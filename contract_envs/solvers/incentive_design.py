@@ -3,6 +3,9 @@
 Each answer has a closed form (where one exists) and an enumeration over the (small) strategy
 space that the tests compare it with: Escape Room's 3^N one-step profiles, the 2x2 dilemma's four
 outcomes, TaxLite's 11^4 labour profiles for every rate on the grid (vectorised numpy).
+
+Ties (an indifferent player counts as best-responding) are within ``1e-9`` of the largest payoff
+compared, so scaling every payoff by ``c`` leaves the equilibria unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from contract_envs.games.tax_economy import isoelastic_utility
 
 LEVER, START, DOOR = 0, 1, 2
 LOLA_PAYOFFS = (-1.0, -3.0, 0.0, -2.0)  # R, S, T, P
-_TIE = 1e-9
+_RTOL = 1e-9  # payoffs within this fraction of the largest payoff compared tie
+
+
+def _tie(*payoffs) -> float:
+    """Tie tolerance relative to the payoffs' scale (0 when they are all 0: exact ties are ties)."""
+    return _RTOL * max(float(np.abs(p).max(initial=0.0)) for p in payoffs)
 
 
 # --------------------------------------------------------------------------- Escape Room
@@ -85,12 +93,13 @@ def escape_room_pure_equilibria(
     powers = 3 ** np.arange(n_agents)
     idx = np.arange(len(profiles))
     stable = np.ones(len(profiles), dtype=bool)
+    tie = _tie(payoff)
     for i in range(n_agents):
         for d in range(3):
             dev = idx + (d - profiles[:, i]) * powers[i]
             gain = payoff[dev, i] - payoff[:, i]
             moved = profiles[:, i] != d
-            bad = (gain >= -_TIE) if strict else (gain > _TIE)
+            bad = (gain >= -tie) if strict else (gain > tie)
             stable &= ~(moved & bad)
     return profiles[stable]
 
@@ -177,7 +186,7 @@ def pd_cooperation_dominant(tau_c: float, tau_d: float, payoffs=LOLA_PAYOFFS) ->
     """Enumeration: is C a weakly dominant action when C is paid ``tau_c`` and D ``tau_d``?"""
     r, s, t, p = _pd(payoffs)
     mine = np.array([[r, s], [t, p]]) + np.array([[tau_c], [tau_d]])  # [own action, other's action]
-    return bool(np.all(mine[0] >= mine[1] - _TIE))
+    return bool(np.all(mine[0] >= mine[1] - _tie(mine)))
 
 
 def reward_transfer_threshold(payoffs=LOLA_PAYOFFS) -> float:
@@ -196,7 +205,7 @@ def reward_transfer_cooperation_dominant(keep_fraction: float, payoffs=LOLA_PAYO
     r, s, t, p = _pd(payoffs)
     base = np.array([[r, s], [t, p]])  # [own, other] -> own reward
     shared = keep_fraction * base + (1.0 - keep_fraction) * base.T  # the other's reward is base[other, own]
-    return bool(np.all(shared[0] >= shared[1] - _TIE))
+    return bool(np.all(shared[0] >= shared[1] - _tie(shared)))
 
 
 def reward_transfer_grid_search(grid, payoffs=LOLA_PAYOFFS) -> float | None:
@@ -258,7 +267,7 @@ def taxlite_equilibria(
     total_dev = total[:, :, None] - z[:, :, None] + z_dev  # [P, N, D]
     coin_dev = (1.0 - rate) * z_dev + rate * total_dev / n
     u_dev = isoelastic_utility(coin_dev, d, eta, labour_cost)  # [P, N, D]
-    stable = np.all(own >= u_dev.max(axis=2) - _TIE, axis=1)
+    stable = np.all(own >= u_dev.max(axis=2) - _tie(own, u_dev), axis=1)
     return profiles[stable]
 
 

@@ -12,7 +12,10 @@ node earns exactly its outside option and the root keeps the efficiency gain. Wi
 leaves play ``argmax theta`` and parents best-respond bottom-up.
 
 Ties (possible only in hand-made instances; generated ones have a unique optimum by a margin) go
-to the lowest action index / lexicographically lowest children profile.
+to the lowest action index / lexicographically lowest children profile. Tolerances are relative to
+the instance's welfare scale ``sum_v max |theta_v|``: values within ``1e-9`` of it tie, and reported
+transfers / utilities / welfare are rounded to 12 significant digits of it (drops float dust on
+theta grids), so scaling every theta by ``c`` scales the answer by ``c``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,19 @@ from contract_envs.games.tree_contracts import (
     tree_instance,
 )
 
-_TIE = 1e-9
+_RTOL = 1e-9  # welfare values within this fraction of the welfare scale tie
+_DIGITS = 12  # significant digits (of the welfare scale) kept in reported numbers
+
+
+def welfare_scale(instance: TreeInstance) -> float:
+    """``sum_v max |theta_v|``, a bound on any subtree welfare (1 if every theta is 0)."""
+    scale = float(sum(np.abs(t).max() for t in instance.theta))
+    return scale if 0.0 < scale < np.inf else 1.0
+
+
+def _drop_dust(x, scale: float):
+    """Round to ``_DIGITS`` significant digits of ``scale`` (12 decimals for a scale in [1, 10))."""
+    return np.round(x, int(np.clip(_DIGITS - np.floor(np.log10(scale)), -300, 300)))  # 10**digits must not overflow
 
 
 @dataclass
@@ -69,9 +84,9 @@ class TreeSolution:
         return np.array([self.actions[node_id(v)] for v in range(len(self.actions))], dtype=np.int64)
 
 
-def _first_argmax(x: np.ndarray) -> int:
+def _first_argmax(x: np.ndarray, tol: float) -> int:
     flat = np.ravel(x)
-    return int(np.flatnonzero(flat >= flat.max() - _TIE)[0])
+    return int(np.flatnonzero(flat >= flat.max() - tol)[0])
 
 
 def subtree_welfare(instance: TreeInstance) -> list[np.ndarray]:
@@ -87,7 +102,8 @@ def best_children_profile(instance: TreeInstance, v: int, action: int, w: list[n
     if not instance.children[v]:
         return ()
     totals = subtree_totals(instance, v, w)[action]
-    return tuple(int(i) for i in np.unravel_index(_first_argmax(totals), totals.shape))
+    best = _first_argmax(totals, _RTOL * welfare_scale(instance))
+    return tuple(int(i) for i in np.unravel_index(best, totals.shape))
 
 
 def solve_tree_contracts(instance: TreeInstance | str | int) -> TreeSolution:
@@ -96,8 +112,9 @@ def solve_tree_contracts(instance: TreeInstance | str | int) -> TreeSolution:
     instance = tree_instance(instance)
     n = instance.n_nodes
     w = subtree_welfare(instance)
+    scale = welfare_scale(instance)
     actions = np.zeros(n, dtype=np.int64)
-    actions[0] = _first_argmax(w[0])
+    actions[0] = _first_argmax(w[0], _RTOL * scale)
     for v in range(n):  # breadth-first: parents are decided before their children
         for j, c in enumerate(best_children_profile(instance, v, int(actions[v]), w)):
             actions[instance.children[v][j]] = c
@@ -108,12 +125,12 @@ def solve_tree_contracts(instance: TreeInstance | str | int) -> TreeSolution:
     paid = np.zeros(n)
     np.add.at(paid, np.asarray(instance.parents[1:]), transfers[1:])
     utilities = mean + transfers - paid
-    transfers, utilities = np.round(transfers, 12), np.round(utilities, 12)  # theta grids: drop float dust
+    transfers, utilities = _drop_dust(transfers, scale), _drop_dust(utilities, scale)
 
     selfish = np.zeros(n, dtype=np.int64)
     for v in reversed(range(n)):
         idx = tuple(int(selfish[c]) for c in instance.children[v])
-        selfish[v] = _first_argmax(instance.theta[v][(slice(None), *idx)])
+        selfish[v] = _first_argmax(instance.theta[v][(slice(None), *idx)], _RTOL * scale)
     selfish_mean = instance.rewards(selfish[None])[0]
 
     outside = [w[v].max() - sum(w[c].max() for c in instance.children[v]) for v in range(n)]
@@ -122,10 +139,10 @@ def solve_tree_contracts(instance: TreeInstance | str | int) -> TreeSolution:
         actions=NodeValues(zip(nodes, actions.tolist(), strict=True)),
         transfers=NodeValues(zip(nodes[1:], transfers[1:].tolist(), strict=True)),
         utilities=NodeValues(zip(nodes, utilities.tolist(), strict=True)),
-        welfare=round(float(w[0].max()), 12),
+        welfare=float(_drop_dust(w[0].max(), scale)),
         no_transfer_actions=NodeValues(zip(nodes, selfish.tolist(), strict=True)),
         no_transfer_utilities=NodeValues(zip(nodes, selfish_mean.tolist(), strict=True)),
-        no_transfer_welfare=round(float(selfish_mean.sum()), 12),
+        no_transfer_welfare=float(_drop_dust(selfish_mean.sum(), scale)),
         subtree_welfare=w,
         transfer_table=table,
         outside_options=NodeValues(zip(nodes, [float(x) for x in outside], strict=True)),
