@@ -87,7 +87,7 @@ def test_designer_schedule_errors_name_player_entry_and_range(env_id):
         env.step({**agents, "principal_0": too_big})
     with pytest.raises(ValueError, match=r"principal_0: schedule entry 0 .*is -1.0"):
         env.step({**agents, "principal_0": np.full(shape, -1.0)})
-    with pytest.raises(ValueError, match="principal_0: contract has shape"):
+    with pytest.raises(ValueError, match="principal_0: schedule has shape"):
         env.step({**agents, "principal_0": np.zeros((7, 7))})
     with pytest.raises(ValueError, match=r"principal_0: no move given in stage 'act'; expected an array of shape"):
         env.step(agents)

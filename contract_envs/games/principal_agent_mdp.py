@@ -6,9 +6,9 @@ page first for general information (round structure, ledger, role views).
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v1")` |
 | Actions | Mixed: principal Continuous (Box), agent Discrete |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes; native AEC: `contract_envs.make("aec", ...)` (principal, then agent) |
 | Manual Control | No |
 | Agents | `agents = ['principal_0', 'agent_0']` |
 | Agents | 2 |
@@ -28,11 +28,18 @@ receives ``r(s, a) + b(o)``, the principal ``r_p(s, o) - b(o)``; the next state 
 have zero reward and end the episode.
 
 ### Rounds and stages
-A round takes two Parallel steps (see `contract_envs.core`): an *offer* stage (the principal's
-contract counts, the agent's action is ignored) and an *act* stage (the agent's action counts, the
-principal's is ignored). `infos[player]["acting"]` tells whose action counts next. In the AEC
-version the principal moves first each round, then the agent, whose observation carries the
-contract. Rewards arrive at the end of the act stage.
+A round takes two Parallel steps (`contract_envs.core.machines.SequentialContracts`): an *offer*
+stage (the principal's contract counts; the agent's move, if given, is only checked) and an *act*
+stage (the agent's action counts; a principal's move, if given, is only checked).
+`infos[player]["acting"]` tells whose move counts next. The native AEC env has one turn per player
+per round: the principal, whose offer takes effect at once, then the agent, whose observation
+carries the contract. Rewards arrive at the end of the act stage.
+
+### Outcomes
+The realised outcome of each round is in `infos["agent_0"]["outcome"]` and
+`infos["principal_0"]["outcomes"]` (-1 in an offer step). The principal's observation is the state
+only: in PARL the principal's contract is a function of the state, and in trees the outcome is
+readable from the next state; in `random_mdp` specs it is not, so learners read it from `infos`.
 
 ### Observation Space
 Principal: the state index (`Discrete(S)`). Agent: `Dict(state=Discrete(S), contract=Box(0, cap, (O,)))`;
@@ -61,16 +68,24 @@ Exact equilibria: `contract_envs.solvers.solve_spe(spec)`.
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v0",
+contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v1",
                    spec=None, depth=4, instance_seed=0, horizon=None, payment_cap=10.0,
                    max_cycles=None, render_mode=None)
 ```
-`spec`: a `PrincipalAgentMDPSpec` (default: `random_binary_tree(depth, seed=instance_seed)`);
-`horizon`: rounds before truncation (default: none for acyclic specs, 100 otherwise);
-`payment_cap`: largest payment per outcome; `max_cycles`: Parallel steps before truncation
-(default `2 * horizon`).
+`spec`: a `PrincipalAgentMDPSpec` (default: `random_binary_tree(depth, seed=instance_seed)`;
+give either `spec` or `depth`/`instance_seed`); `horizon`: rounds before truncation (default: none
+for acyclic specs, 100 otherwise); `payment_cap`: largest payment per outcome; `max_cycles`: the
+PettingZoo adapters' own cut-off (Parallel: `step` calls, two per round; AEC: rounds). Every
+argument and every spec array is checked (finite reals, integral integers such as `depth` and
+`initial_state`, distributions that sum to 1); a bad one raises `ValueError` naming it.
 
 ### Version History
+* v1: the game shape of contract-envs 0.2: native AEC (one turn per player per round; previously
+  `parallel_to_aec` gave both players a turn in both stages); realised outcomes in `infos`; moves of
+  the player whose move does not count in a stage are checked; stricter spec and argument checks
+  (complex or non-numeric arrays, non-integral states and sizes are errors); stepping before
+  `reset()` or after the end raises; `max_cycles` counts Parallel steps or AEC rounds and no longer
+  defaults to `2 * horizon`. Dynamics, spaces and random draws are unchanged.
 * v0: Initial release.
 """
 

@@ -6,16 +6,16 @@ This environment is part of the *incentive-design* environments of contract-envs
 
 | | |
 |---|---|
-| Creation | `contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v0")` |
+| Creation | `contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v1")` |
 | Actions | Mixed: designer Continuous (Box), agents Discrete (peer variant: Dict) |
-| Parallel API | Yes (AEC via `contract_envs.make("aec", ...)`) |
+| Parallel API | Yes; native AEC: `contract_envs.make("aec", ...)` (designer, then each agent) |
 | Manual Control | No |
 | Agents | `['principal_0', 'agent_0', 'agent_1']` (`incentives="peer"`/`"none"`: agents only) |
 | Agents | 3 (2 without a designer) |
 | Action Shape | designer `(2,)` (`per_agent`: `(2, 2)`), agent `()` |
 | Action Values | designer `[0, incentive_cap]`, agent `{0 = C, 1 = D}` |
 | Observation Shape | `(5,)` (`peer`: agents `(6,)`) |
-| Observation Values | one-hot of the previous joint action (start = index 4); gifts in `[0, cap * max_cycles]` |
+| Observation Values | one-hot of the previous joint action (start = index 4); gifts in `[0, cap * horizon]` |
 | State Shape | `(5,)` |
 
 The iterated Prisoner's Dilemma of LOLA (`alshedivat/lola`, `lola/envs/prisoners_dilemma.py`), used
@@ -27,11 +27,15 @@ transfer (arXiv 2310.12928).
 Two agents, actions 0 = cooperate (C), 1 = defect (D). Reward to an agent (LOLA's
 `payout_mat = [[-1, 0], [-3, -2]]`, `reward_i = payout[a_other][a_i]`): CC -1, CD -3 (it
 cooperates, the other defects), DC 0, DD -2. In the (R, S, T, P) notation: R = -1, S = -3, T = 0,
-P = -2 (`payoffs` argument). Episodes last `max_cycles` = 5 steps (truncation).
+P = -2 (`payoffs` argument). Episodes last `horizon` = 5 rounds (truncation).
 
 ### Incentive-design timing and variants
-One Parallel step per round (`simultaneous = True`): the designer's payment schedule over the
-agents' actions is chosen with their actions and settled right after; agents never see it.
+One Parallel step per round (`contract_envs.core.machines.SimultaneousIncentives`): the designer's
+payment schedule over the agents' actions is chosen with their actions and settled right after;
+agents never see it. In the native AEC env the designer moves first and its schedule is held until
+both agents have moved, so neither sees it. The realised outcomes (the agents' actions) are in
+`infos[agent]["outcome"]` and `infos["principal_0"]["outcomes"]`; the designer also observes the
+previous joint action.
 * `incentives="per_action"` (default): `(tau_C, tau_D)` in `[0, incentive_cap]` (cap 3 =
   LIO's `r_multiplier`), the same for both agents. `"per_agent"`: one schedule per agent, `(2, 2)`.
 * `"peer"` (LIO): no designer; each agent's action is `{"action": Discrete(2), "incentives":
@@ -69,14 +73,20 @@ min((R-S)/(T-S), (T-P)/(T-S))`: reward transfer makes cooperation dominant iff `
 
 ### Arguments
 ```python
-contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v0", max_cycles=5,
+contract_envs.make("parallel", "contract_envs/prisoners_dilemma-v1", horizon=5,
                    incentives="per_action", incentive_cap=3.0, keep_fraction=1.0,
                    payoffs=(-1.0, -3.0, 0.0, -2.0), incentive_cost=1.0, render_mode=None)
 ```
 `payoffs` = (R, S, T, P), reward to the row player for CC, CD, DC, DD (check the ordering when
-taking payoffs from other code: `ucl-dark/pax` lists the IPD in another order).
+taking payoffs from other code: `ucl-dark/pax` lists the IPD in another order). `horizon`: rounds
+per episode. Every argument is checked (finite, in range, integral); a bad one raises `ValueError`
+naming it.
 
 ### Version History
+* v1: the game shape of contract-envs 0.2: `horizon` replaces `max_cycles` as the episode length
+  (`max_cycles` is now only the PettingZoo adapters' cut-off); native AEC (designer, then each
+  agent; previously `parallel_to_aec`); realised outcomes in `infos`; stricter argument checks.
+  Dynamics, spaces and random draws are unchanged.
 * v0: Initial release.
 """
 
