@@ -300,51 +300,46 @@ def settle(
         ledger: write the step's accounts straight into this ledger's step entries (then
             :meth:`Ledger.record` only adds them to the episode totals); the returned arrays are
             views of those entries, valid until the ledger's next step.
+
+    The accounts are one table ``[keys, B, P]`` over the ``P = N + 1`` parties (agents, then the
+    principal), so every key is computed for every party at once: an agent's ``payment`` is what it
+    receives, the principal's what it pays; ``utility = own + sign * payment + transfer_in -
+    transfer_out`` with sign +1 for agents and -1 for the principal.
     """
     num_envs, n = agent_own.shape
-    if ledger is None:
-        extra = 2 if transfers is not None else 0
-        rows_a, rows_p = np.empty((3 + extra, num_envs, n)), np.empty((4 + extra, num_envs))
-    else:
-        rows_a, rows_p = ledger.step_entries()
-    own, payments, agent_utility = rows_a[0], rows_a[1], rows_a[2]
-    p_own, paid, principal_utility, welfare = rows_p[0], rows_p[1], rows_p[2], rows_p[3]
-    own[...] = agent_own
-    p_own[...] = principal_own
+    rows = _ledger_rows(num_envs, n, transfers is not None) if ledger is None else ledger.step_entries()
+    own, payment, utility, welfare = rows[0], rows[1], rows[2], rows[3]  # [P, B] each
+    own[:n] = agent_own.T
+    own[n] = principal_own
     if contracts is None:  # nothing paid: utilities are the own rewards
-        payments[...] = 0.0
-        paid[...] = 0.0
-        agent_utility[...] = own
-        principal_utility[...] = p_own
+        payment[...] = 0.0
+        utility[...] = own
     else:  # contracts[b, i, outcomes[b, i]], by one flat take (faster than 3-array fancy indexing)
-        np.take(contracts.reshape(-1), _row_starts(contracts.shape) + outcomes, out=payments)
-        np.add(own, payments, out=agent_utility)
-        np.add.reduce(payments, axis=1, out=paid)
-        np.subtract(p_own, paid, out=principal_utility)
-    np.add.reduce(own, axis=1, out=welfare)
+        payment[:n] = contracts.reshape(-1)[_row_starts(contracts.shape) + outcomes].T
+        np.add.reduce(payment[:n], axis=0, out=payment[n])
+        np.multiply(payment, _signs(n), out=utility)
+        utility += own
+    np.add.reduce(own[:n], axis=0, out=welfare[n])
     if principal_in_welfare:
-        welfare += p_own
+        welfare[n] += own[n]
+    welfare[:n] = welfare[n]  # every party's row shows the step's welfare
     t_in = t_out = None
     if transfers is not None:
         t_in, t_out = transfers.sum(axis=1), transfers.sum(axis=2)
-        agent_utility += t_in[:, :n]
-        agent_utility -= t_out[:, :n]
-        principal_utility += t_in[:, n]
-        principal_utility -= t_out[:, n]
-        if rows_a.shape[0] > 3:
-            rows_a[3], rows_a[4] = t_in[:, :n], t_out[:, :n]
-            rows_p[4], rows_p[5] = t_in[:, n], t_out[:, n]
-    elif rows_a.shape[0] > 3:
-        rows_a[3:5] = 0.0
-        rows_p[4:6] = 0.0
+        utility += t_in.T
+        utility -= t_out.T
+        if len(rows) > 4:
+            rows[4], rows[5] = t_in.T, t_out.T
+    elif len(rows) > 4:
+        rows[4:6] = 0.0
     settlement = Settlement(
-        payments=payments,
-        agent_own=own,
-        agent_utility=agent_utility,
-        principal_own=p_own,
-        principal_paid=paid,
-        principal_utility=principal_utility,
-        welfare=welfare,
+        payments=payment[:n].T,
+        agent_own=own[:n].T,
+        agent_utility=utility[:n].T,
+        principal_own=own[n],
+        principal_paid=payment[n],
+        principal_utility=utility[n],
+        welfare=welfare[n],
         transfers=transfers,
         transfer_in=t_in,
         transfer_out=t_out,
@@ -354,11 +349,21 @@ def settle(
     return settlement
 
 
-AGENT_LEDGER_KEYS = ("own_reward", "payment", "utility")
-PRINCIPAL_LEDGER_KEYS = ("own_reward", "payment", "utility", "welfare")
-TRANSFER_LEDGER_KEYS = ("transfer_in", "transfer_out")
-AGENT_INFO_KEYS = AGENT_LEDGER_KEYS + tuple(f"episode_{k}" for k in AGENT_LEDGER_KEYS)
-PRINCIPAL_INFO_KEYS = PRINCIPAL_LEDGER_KEYS + tuple(f"episode_{k}" for k in PRINCIPAL_LEDGER_KEYS)
+@functools.lru_cache(maxsize=16)
+def _signs(n_agents: int) -> np.ndarray:
+    """+1 for every agent, -1 for the principal: the sign of each party's payment in its utility."""
+    signs = np.ones((n_agents + 1, 1))
+    signs[n_agents] = -1.0
+    signs.flags.writeable = False
+    return signs
+
+
+def _ledger_rows(num_envs: int, n_agents: int, transfers: bool) -> np.ndarray:
+    return np.zeros((len(STEP_KEYS) + (2 if transfers else 0), n_agents + 1, num_envs))
+
+
+STEP_KEYS = ("own_reward", "payment", "utility", "welfare")
+TRANSFER_KEYS = ("transfer_in", "transfer_out")
 
 
 def _info_keys(step_keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -368,108 +373,92 @@ def _info_keys(step_keys: tuple[str, ...]) -> tuple[str, ...]:
 class Ledger:
     """Per-step and per-episode accounts of a batch, reported in every player's ``infos``.
 
-    Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable):
-    agents ``own_reward``, ``payment`` (received), ``utility``; the principal ``own_reward``,
-    ``payment`` (paid), ``utility``, ``welfare``; each also as ``episode_<key>`` (running total of
-    the current episode). Exposed as two tables whose last axis follows ``agent_info_keys`` /
-    ``principal_info_keys``: ``agent [B, N, 6]`` and ``principal [B, 8]`` (step columns first,
-    then the episode totals; the module's ``AGENT_INFO_KEYS`` / ``PRINCIPAL_INFO_KEYS``). With
-    ``transfers=True`` every player also has ``transfer_in`` and ``transfer_out`` (money received
-    from / given to other players through transfers; ``utility`` = own + payment + transfer_in -
-    transfer_out), and the tables have 10 and 12 columns. The tables are views of entry-major
-    storage (``[keys, B, N]`` / ``[keys, B]``), so that recording a step writes contiguous blocks.
+    Keys (all floats, present from ``reset`` on so that TorchRL/BenchMARL info specs are stable),
+    the same for every player: ``own_reward`` (``r(s, a)``; the principal's ``r_p(s, o)``),
+    ``payment`` (received by an agent, paid by the principal), ``utility`` (own reward plus
+    payment received or minus payment made, plus net transfers), ``welfare`` (the step's sum of own
+    rewards, transfers cancel; the same in every player's infos); each also as ``episode_<key>``,
+    the running total of the current episode. With ``transfers=True`` every player also has
+    ``transfer_in`` and ``transfer_out`` (money received from / given to other players through
+    transfers).
+
+    Storage is one table ``entries [2K, P, B]``: the K step keys, then their episode totals, over the
+    ``P = N + 1`` parties (agents, then the principal at index ``N``) and the batch, so recording a
+    step and reading one environment's infos are one array operation each, and every row is
+    contiguous over the batch.
     """
 
     def __init__(self, num_envs: int, n_agents: int, transfers: bool = False) -> None:
         self.num_envs, self.n_agents, self.transfers = num_envs, n_agents, transfers
-        extra = TRANSFER_LEDGER_KEYS if transfers else ()
-        self.agent_keys = AGENT_LEDGER_KEYS + extra
-        self.principal_keys = PRINCIPAL_LEDGER_KEYS + extra
-        self.agent_info_keys = _info_keys(self.agent_keys)
-        self.principal_info_keys = _info_keys(self.principal_keys)
-        self._na, self._np = len(self.agent_keys), len(self.principal_keys)
+        self.keys = STEP_KEYS + (TRANSFER_KEYS if transfers else ())
+        self.info_keys = _info_keys(self.keys)
+        self._k = len(self.keys)
+        self.entries = np.zeros((2 * self._k, n_agents + 1, num_envs))
         self._written: Settlement | None = None
-        self._set_storage(
-            np.zeros((len(self.agent_info_keys), num_envs, n_agents)),
-            np.zeros((len(self.principal_info_keys), num_envs)),
-        )
 
-    def _set_storage(self, agent_entries: np.ndarray, principal_entries: np.ndarray) -> None:
-        self._agent_entries, self._principal_entries = agent_entries, principal_entries
-        self.agent = np.moveaxis(self._agent_entries, 0, -1)  # [B, N, keys] view
-        self.principal = np.moveaxis(self._principal_entries, 0, -1)  # [B, keys] view
+    # backwards-compatible names of the key tuples
+    @property
+    def agent_info_keys(self) -> tuple[str, ...]:
+        return self.info_keys
 
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the ledger's storage (for :meth:`restore`, pickling and deepcopy)."""
-        return self._agent_entries.copy(), self._principal_entries.copy()
+    @property
+    def principal_info_keys(self) -> tuple[str, ...]:
+        return self.info_keys
 
-    def restore(self, snapshot: tuple[np.ndarray, np.ndarray]) -> None:
-        """Load storage taken by :meth:`snapshot` (in place: views handed out stay live)."""
-        self._agent_entries[...], self._principal_entries[...] = snapshot
-
-    def __getstate__(self) -> dict:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("agent", "principal")}
-        return state  # the views are rebuilt on load (pickling would detach them from the storage)
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._set_storage(self._agent_entries, self._principal_entries)
+    def step_entries(self) -> np.ndarray:
+        """View of the step entries ``[K, P, B]`` (:func:`settle` writes them)."""
+        return self.entries[: self._k]
 
     def clear_step(self) -> None:
-        self._agent_entries[: self._na] = 0.0
-        self._principal_entries[: self._np] = 0.0
+        self.entries[: self._k] = 0.0
 
     def reset(self, env_idx: np.ndarray | None = None) -> None:
         """Zero the step entries and episode totals (of ``env_idx`` only, or of every env)."""
         if env_idx is None:
-            self._agent_entries[...] = 0.0
-            self._principal_entries[...] = 0.0
+            self.entries[...] = 0.0
         else:
-            self._agent_entries[:, env_idx] = 0.0
-            self._principal_entries[:, env_idx] = 0.0
-
-    def step_entries(self) -> tuple[np.ndarray, np.ndarray]:
-        """Views of the step entries ``[keys, B, N]`` and ``[keys, B]`` (:func:`settle` writes them)."""
-        return self._agent_entries[: self._na], self._principal_entries[: self._np]
+            self.entries[:, :, env_idx] = 0.0
 
     def record(self, s: Settlement) -> None:
         """Make ``s`` this step's accounts and add it to the episode totals."""
-        na, np_ = self._na, self._np
-        step_a, step_p = self._agent_entries[:na], self._principal_entries[:np_]
+        k, n = self._k, self.n_agents
         if s is not self._written:  # settled elsewhere: copy it in
-            step_a[0], step_a[1], step_a[2] = s.agent_own, s.payments, s.agent_utility
-            step_p[0], step_p[1], step_p[2], step_p[3] = (
-                s.principal_own,
-                s.principal_paid,
-                s.principal_utility,
-                s.welfare,
-            )
+            step = self.entries[:k]
+            step[0, :n], step[0, n] = s.agent_own.T, s.principal_own
+            step[1, :n], step[1, n] = s.payments.T, s.principal_paid
+            step[2, :n], step[2, n] = s.agent_utility.T, s.principal_utility
+            step[3] = s.welfare
             if self.transfers:
-                n = self.n_agents
                 if s.transfer_in is None:
-                    step_a[3:5] = 0.0
-                    step_p[4:6] = 0.0
+                    step[4:6] = 0.0
                 else:
-                    step_a[3], step_a[4] = s.transfer_in[:, :n], s.transfer_out[:, :n]
-                    step_p[4], step_p[5] = s.transfer_in[:, n], s.transfer_out[:, n]
+                    step[4], step[5] = s.transfer_in.T, s.transfer_out.T
         self._written = None
-        self._agent_entries[na:] += step_a
-        self._principal_entries[np_:] += step_p
+        self.entries[k:] += self.entries[:k]
 
-    def copy_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the ``agent`` and ``principal`` tables (same layout), e.g. for infos kept after
-        the ledger moves on."""
-        return (np.moveaxis(self._agent_entries.copy(), 0, -1), np.moveaxis(self._principal_entries.copy(), 0, -1))
+    def snapshot(self) -> np.ndarray:
+        """A copy of the ledger's storage (for :meth:`restore`, pickling and deepcopy)."""
+        return self.entries.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        """Load storage taken by :meth:`snapshot`."""
+        self.entries[...] = snapshot
+
+    def party_info(self, party: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Arrays ``[B]`` per key for party ``party`` (agent index, or ``n_agents`` for the principal),
+        as views into ``table`` (a copy of :attr:`entries`; default: the live entries)."""
+        table = self.entries if table is None else table
+        return {k: table[j, party] for j, k in enumerate(self.info_keys)}
 
     def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Arrays ``[B]`` per key for agent ``i`` (views into the ledger, or into ``table``, a copy
-        of ``self.agent`` from :meth:`copy_tables`)."""
-        table = self.agent if table is None else table
-        return {k: table[:, i, j] for j, k in enumerate(self.agent_info_keys)}
+        return self.party_info(i, table)
 
     def principal_info(self, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        table = self.principal if table is None else table
-        return {k: table[:, j] for j, k in enumerate(self.principal_info_keys)}
+        return self.party_info(self.n_agents, table)
+
+    def rows_at(self, env_index: int) -> list[list[float]]:
+        """Every party's values (in ``info_keys`` order) in environment ``env_index``, as Python floats."""
+        return self.entries[:, :, env_index].T.tolist()
 
 
 # --------------------------------------------------------------------------- hierarchies

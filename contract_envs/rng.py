@@ -37,6 +37,7 @@ def seed_keys(seed: int | None, num_envs: int) -> np.ndarray:
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN_INT = int(_GOLDEN)
+_BLOCK = 256  # values drawn ahead for a single environment
 _SMALL_DRAW = 16  # at most this many values per call: Python ints beat numpy's per-call overhead
 
 
@@ -75,10 +76,21 @@ class BatchedStreams:
         self.keys = np.asarray(keys, dtype=np.uint64).copy()
         self.counters = np.zeros(len(self.keys), dtype=np.uint64)
         self._offsets: dict[int, np.ndarray] = {}
+        # single-env draws come from a block of the next _BLOCK values of the stream (key, first
+        # counter, values): a cache of a pure function of (key, counter), so state stays the counters
+        self._block: tuple[int, int, np.ndarray] = (-1, 0, np.empty(0))
 
     @classmethod
     def from_seed(cls, seed: int | None, num_envs: int) -> BatchedStreams:
         return cls(seed_keys(seed, num_envs))
+
+    @staticmethod
+    def _block_values(key: int, counter: int) -> np.ndarray:
+        """The uniforms of counters ``counter .. counter + _BLOCK - 1`` of the stream ``key``."""
+        z = (np.arange(_BLOCK, dtype=np.uint64) + np.uint64(counter)) * _GOLDEN + np.uint64(key)
+        bits = _splitmix64_inplace(z)
+        bits >>= _S11
+        return bits.astype(np.float64) * _TO_UNIT
 
     def reseed(self, seed: int | None) -> None:
         self.keys = seed_keys(seed, len(self.keys))
@@ -109,16 +121,15 @@ class BatchedStreams:
     def uniform(self, n: int, env_idx: np.ndarray | None = None) -> np.ndarray:
         """``n`` floats in ``[0, 1)`` per selected env, shape ``[len(env_idx), n]``."""
         size = len(self.keys) if env_idx is None else len(env_idx)
-        if size == 1 and env_idx is None and n <= _SMALL_DRAW:  # one env (the adapters): Python ints, same numbers
+        if size == 1 and env_idx is None and n <= _BLOCK:  # one env (the adapters): from a block drawn ahead
             key, counter = self.keys.item(0), self.counters.item(0)
-            row = []
-            for j in range(n):
-                z = (key + (counter + j) * _GOLDEN_INT) & _MASK64
-                z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-                z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-                row.append(((z ^ (z >> 31)) >> 11) * _TO_UNIT)
-            self.counters[0] = (counter + n) & _MASK64
-            return np.array([row])
+            block = self._block
+            offset = counter - block[1]
+            if block[0] != key or not 0 <= offset <= _BLOCK - n:
+                block = self._block = (key, counter, self._block_values(key, counter))
+                offset = 0
+            self.counters[0] = counter + n
+            return block[2][offset : offset + n].reshape(1, n).copy()
         if size * n <= _SMALL_DRAW:  # tiny batches: Python ints, same numbers
             keys = self.keys if env_idx is None else self.keys[env_idx]
             counters = self.counters if env_idx is None else self.counters[env_idx]

@@ -239,6 +239,8 @@ def _index_tree(x: Any, b: int) -> Any:
         return {k: _index_tree(v, b) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return type(x)(_index_tree(v, b) for v in x)
+    if np.ndim(x) == 0:  # the same for every environment of the batch (e.g. "acting")
+        return x
     return np.asarray(x)[b]
 
 

@@ -317,6 +317,8 @@ class _PrincipalAgentsMachine(StageMachine):
         self.outcomes = self._no_outcomes
         self._settled = False
         self._agent_column = 1 if self.terms is not None else 0
+        # ledger party columns (agents, then the principal) in possible_agents order (principal first)
+        self._reward_columns = np.array(([n] if self.terms is not None else []) + list(range(n)), dtype=np.int64)
         self._n_actions = game.n_actions
         self._peer = game.peer_terms
         if self._peer is not None:
@@ -338,8 +340,8 @@ class _PrincipalAgentsMachine(StageMachine):
     def _parse_agent(self, player: str, action: Any) -> Any:
         """An agent's move: its action (an int at B = 1, else ``[B]``), with its peer payments."""
         if self._peer is None:
-            if type(action) is int and 0 <= action < self._n_actions:
-                return action if self.num_envs == 1 else np.full(self.num_envs, action, dtype=np.int64)
+            if (type(action) is int or isinstance(action, np.integer)) and 0 <= action < self._n_actions:
+                return int(action) if self.num_envs == 1 else np.full(self.num_envs, action, dtype=np.int64)
             move = self._discrete(player, action, "action", self._n_actions)
             return int(move[0]) if self.num_envs == 1 else move
         if type(action) is not dict or set(action) != {"action", "incentives"}:
@@ -358,6 +360,9 @@ class _PrincipalAgentsMachine(StageMachine):
 
     def _discrete(self, player: str, action: Any, field: str, n: int) -> np.ndarray:
         """``action`` as int64 ``[B]`` in ``[0, n)``, with an error naming player and field."""
+        if type(action) is np.ndarray and action.dtype == np.int64 and action.shape == (self.num_envs,):
+            if np.minimum.reduce(action) >= 0 and np.maximum.reduce(action) < n:  # the batched hot path
+                return action
         if action is None:
             raise ValueError(
                 f"{player}: no {field} given in stage {self.stage_names[self.stage]!r}; expected an int in [0, {n - 1}]"
@@ -371,7 +376,7 @@ class _PrincipalAgentsMachine(StageMachine):
             raise ValueError(f"{player}: {field} has shape {a.shape}; expected () or ({self.num_envs},)")
         if np.any((a < 0) | (a >= n)):
             raise ValueError(f"{player}: {field} {action!r} is out of range; allowed [0, {n - 1}]")
-        return np.broadcast_to(a.astype(np.int64), (self.num_envs,))
+        return np.broadcast_to(a.astype(np.int64, copy=False), (self.num_envs,))
 
     def _parse(self, player: str, action: Any, stage: int) -> Any:
         if player == PRINCIPAL and self.terms is not None:
@@ -392,6 +397,14 @@ class _PrincipalAgentsMachine(StageMachine):
             return np.array(moves, dtype=np.int64).reshape(1, -1), peer
         return np.stack(moves, axis=1), peer
 
+    def _check_ignored(self, actions: dict[str, Any], movers: tuple[str, ...]) -> None:
+        for p, a in actions.items():
+            if a is not None and p not in movers:
+                if p == PRINCIPAL and self.terms is not None:
+                    self._parse_principal(a)
+                else:
+                    self._parse_agent(p, a)
+
     # ------------------------------------------------------------------ settlement
     def _settle(
         self, agent_actions: np.ndarray, peer_offers: np.ndarray | None, principal_action: np.ndarray | None
@@ -409,10 +422,13 @@ class _PrincipalAgentsMachine(StageMachine):
         s = settle(paid, outcomes, tr.agent_own, tr.principal_own, g.principal_in_welfare, transfers, self.ledger)
         agent_rewards, principal_reward = g.on_settlement(state, s)
         self.ledger.record(s)
-        rewards = np.empty((self.num_envs, len(self.possible_agents)))
-        if self._agent_column:
-            rewards[:, 0] = principal_reward
-        rewards[:, self._agent_column :] = agent_rewards
+        if agent_rewards is s.agent_utility and principal_reward is s.principal_utility:  # rewards = utilities
+            rewards = np.take(self.ledger.step_entries()[2], self._reward_columns, axis=0).T
+        else:
+            rewards = np.empty((self.num_envs, len(self.possible_agents)))
+            if self._agent_column:
+                rewards[:, 0] = principal_reward
+            rewards[:, self._agent_column :] = agent_rewards
         terminated = tr.terminated
         truncated = self._false if g.horizon is None else state.t >= g.horizon
         if np.count_nonzero(terminated):
@@ -470,34 +486,33 @@ class _PrincipalAgentsMachine(StageMachine):
         return out
 
     def infos(self, env_index: int | None = None) -> dict[str, dict[str, Any]]:
-        led, movers = self.ledger, self.stage_movers[self.stage]
+        led, movers, n = self.ledger, self.stage_movers[self.stage], self.game.n_agents
         outcomes = self.outcomes if self._settled else self._no_outcomes
         extra = self.game.infos(self.state)
         out: dict[str, dict[str, Any]] = {}
         if env_index is None:
-            agent_table, principal_table = led.copy_tables()
+            table = led.entries.copy()
             if self.terms is not None:
-                info = led.principal_info(principal_table)
-                info["acting"] = np.full(self.num_envs, PRINCIPAL in movers)
+                info = led.party_info(n, table)
+                info["acting"] = PRINCIPAL in movers  # the same in every environment of the batch
                 info["outcomes"] = outcomes.copy()
                 out[PRINCIPAL] = info
             for i, a in enumerate(self.agents):
-                info = led.agent_info(i, agent_table)
-                info["acting"] = np.full(self.num_envs, a in movers)
+                info = led.party_info(i, table)
+                info["acting"] = a in movers
                 info["outcome"] = outcomes[:, i].copy()
                 out[a] = info
             for player, values in extra.items():
                 out[player].update({k: np.array(v, copy=True) for k, v in values.items()})
             return out
         b = env_index
+        rows, keys = led.rows_at(b), led.info_keys
         if self.terms is not None:
-            info = dict(zip(led.principal_info_keys, led.principal[b].tolist(), strict=True))
+            info = dict(zip(keys, rows[n], strict=True))
             info["acting"] = PRINCIPAL in movers
             info["outcomes"] = outcomes[b].copy()
             out[PRINCIPAL] = info
-        rows = led.agent[b].tolist()
         codes = outcomes[b].tolist()
-        keys = led.agent_info_keys
         for i, a in enumerate(self.agents):
             info = dict(zip(keys, rows[i], strict=True))
             info["acting"] = a in movers
@@ -543,7 +558,7 @@ class SequentialContracts(_PrincipalAgentsMachine):
         agent_actions, peer = self._agent_moves(actions)
         if self._offer_stage:
             ignored = actions.get(PRINCIPAL)
-            if ignored is not None:
+            if ignored is not None:  # does not count in the act stage: checked only
                 self._parse_principal(ignored)
         return self._settle(agent_actions, peer, self.offers if self._offer_stage else None)
 

@@ -493,6 +493,8 @@ class CoinGame(Game):
             rounds = np.arange(1, rules.horizon + 1)
             self._inner_end = (rounds % rules.inner_episode_length == 0) & (rounds < rules.horizon)
         self._build_spaces()
+        self._agent_grid_shape = (b, n, *self._grid_shape(rules.agent_channels))
+        self._principal_grid_shape = (b, *self._grid_shape(2 * n))
         self._never_terminal = np.zeros(b, dtype=bool)
         self._build_scatter_tables()
 
@@ -714,10 +716,10 @@ class CoinGame(Game):
             principal_size = b * 2 * n * self.n_cells if self.has_principal else 0
             buffer = np.zeros(self._agent_size + principal_size, self._dtype)
             buffer[index.ravel()] = 1
-            agent = self._shape_grid(self._as_planes(buffer[: self._agent_size], n, r.agent_channels))
+            agent = buffer[: self._agent_size].reshape(self._agent_grid_shape)
             principal = None
             if self.has_principal:
-                principal = self._shape_grid(self._as_planes(buffer[self._agent_size :], 1, 2 * n))[:, 0]
+                principal = buffer[self._agent_size :].reshape(self._principal_grid_shape)
             grids = state.cache["grids"] = (agent, principal)
         return grids
 
@@ -753,7 +755,7 @@ class CoinGame(Game):
         return principal
 
     def observe_agents(self, state: CoinGameState, offers: np.ndarray | None) -> Any:
-        grids = self.agent_grids(state)
+        grids = self._grids(state)[0]
         if not self.has_principal:
             return grids
         return {"grid": grids, "contract": offers.astype(np.float32)}
