@@ -163,8 +163,9 @@ class JointReplay:
         self.rewards = np.zeros((capacity, n_agents), dtype=np.float32)
         self.dones = np.zeros(capacity, dtype=np.float32)
 
-    def add(self, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-            dones: np.ndarray) -> None:
+    def add(
+        self, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray
+    ) -> None:
         idx = (self.pos + np.arange(len(obs))) % self.capacity
         self.obs[idx], self.next_obs[idx], self.actions[idx] = obs, next_obs, actions
         self.rewards[idx], self.dones[idx] = rewards, dones
@@ -231,7 +232,12 @@ def evaluate(q_network: CoinQNetwork, args: Args, episodes: int, seed: int, devi
     """Greedy play in fresh environments; welfare per episode and own-colour coin share."""
     num_envs = min(episodes, args.num_envs)
     envs = contract_envs.vector.make(
-        ENV_ID, num_envs, seed=seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing,
+        ENV_ID,
+        num_envs,
+        seed=seed,
+        preset=args.preset,
+        principal=False,
+        reward_sharing=args.reward_sharing,
         **rule_overrides(args),
     )
     rules = envs.game.rules
@@ -257,13 +263,21 @@ def evaluate(q_network: CoinQNetwork, args: Args, episodes: int, seed: int, devi
 
 
 def main(args: Args) -> dict:
-    run_name = (f"coin_game__{args.exp_name}__{args.preset}__{args.objective}__p{args.reward_sharing}"
-                f"__{args.seed}__{int(time.time())}")
+    run_name = (
+        f"coin_game__{args.exp_name}__{args.preset}__{args.objective}__p{args.reward_sharing}"
+        f"__{args.seed}__{int(time.time())}"
+    )
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -276,7 +290,12 @@ def main(args: Args) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
     envs = contract_envs.vector.make(
-        ENV_ID, args.num_envs, seed=args.seed, preset=args.preset, principal=False, reward_sharing=args.reward_sharing,
+        ENV_ID,
+        args.num_envs,
+        seed=args.seed,
+        preset=args.preset,
+        principal=False,
+        reward_sharing=args.reward_sharing,
         **rule_overrides(args),
     )
     agents, rules = envs.agents, envs.game.rules
@@ -330,12 +349,16 @@ def main(args: Args) -> dict:
                 group["lr"] = lr
             for _ in range(args.updates_per_iteration):
                 batch = rb.sample(args.batch_size)
-                flat = {k: torch.as_tensor(v.reshape(args.batch_size * n, *v.shape[2:]), device=device)
-                        for k, v in batch.items() if k != "dones"}
+                flat = {
+                    k: torch.as_tensor(v.reshape(args.batch_size * n, *v.shape[2:]), device=device)
+                    for k, v in batch.items()
+                    if k != "dones"
+                }
                 with torch.no_grad():
                     target_max = target_network(flat["next_obs"]).max(1).values
                     td_target = flat["rewards"] + args.gamma * target_max * (
-                        1 - torch.as_tensor(batch["dones"], device=device).repeat_interleave(n))
+                        1 - torch.as_tensor(batch["dones"], device=device).repeat_interleave(n)
+                    )
                 q = q_network(flat["obs"]).gather(1, flat["actions"][:, None]).squeeze(1)
                 loss = F.smooth_l1_loss(q, td_target)
                 optimizer.zero_grad()
@@ -360,9 +383,14 @@ def main(args: Args) -> dict:
             writer.add_scalar("charts/SPS", sps, env_steps)
 
     wall = time.time() - start_time
-    metrics = {"args": asdict(args), "run_name": run_name, "wall_clock_s": wall,
-               "env_steps": args.total_iterations * args.num_envs,
-               "train": stats.summary(args.log_window), "history": history}
+    metrics = {
+        "args": asdict(args),
+        "run_name": run_name,
+        "wall_clock_s": wall,
+        "env_steps": args.total_iterations * args.num_envs,
+        "train": stats.summary(args.log_window),
+        "history": history,
+    }
     metrics.update(evaluate(q_network, args, args.eval_episodes, args.seed + 10_000, device))
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"

@@ -179,8 +179,14 @@ def min_pay_amounts(truncated_q: torch.Tensor, recommended: torch.Tensor, nudge:
     return torch.clamp(others.max(-1).values + nudge - q_rec, min=0.0)
 
 
-def vdn_targets(own_rewards: torch.Tensor, min_pays: torch.Tensor, next_q_target: torch.Tensor, dones: torch.Tensor,
-                gamma: float, alpha: float) -> torch.Tensor:
+def vdn_targets(
+    own_rewards: torch.Tensor,
+    min_pays: torch.Tensor,
+    next_q_target: torch.Tensor,
+    dones: torch.Tensor,
+    gamma: float,
+    alpha: float,
+) -> torch.Tensor:
     """VDN target of the principal: ``sum_i [r_i - alpha b_i] + gamma (1 - d) sum_i max_a' q'_i(s', a')``.
 
     ``own_rewards``, ``min_pays``: ``[B, N]`` (agents' own rewards and the min-pay amounts of the
@@ -190,8 +196,9 @@ def vdn_targets(own_rewards: torch.Tensor, min_pays: torch.Tensor, next_q_target
     return reward + gamma * (1.0 - dones) * next_q_target.max(-1).values.sum(-1)
 
 
-def resample_follow_bits(bits: np.ndarray, episode_done: np.ndarray, follow_prob: float,
-                         rng: np.random.Generator) -> np.ndarray:
+def resample_follow_bits(
+    bits: np.ndarray, episode_done: np.ndarray, follow_prob: float, rng: np.random.Generator
+) -> np.ndarray:
     """New per-episode follow bits ``[B, N]`` for the envs whose episode just ended; others keep theirs."""
     fresh = rng.random(bits.shape) < follow_prob
     return np.where(episode_done[:, None], fresh, bits)
@@ -227,8 +234,9 @@ def exponential_lr(start: float, end: float, total: int, t: int) -> float:
 class JointReplay:
     """Uniform replay of joint transitions: frames ``[N, C, G, G]`` (uint8), actions, rewards, side inputs."""
 
-    def __init__(self, capacity: int, n_agents: int, obs_shape: tuple[int, ...], extra_dim: int,
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self, capacity: int, n_agents: int, obs_shape: tuple[int, ...], extra_dim: int, rng: np.random.Generator
+    ) -> None:
         self.capacity, self.rng, self.size, self.pos = capacity, rng, 0, 0
         self.obs = np.zeros((capacity, n_agents, *obs_shape), dtype=np.uint8)
         self.next_obs = np.zeros_like(self.obs)
@@ -264,8 +272,14 @@ def q_values(network: CoinQNetwork, frames: torch.Tensor, extra: torch.Tensor | 
     return network(frames.reshape(b * n, *frames.shape[2:]), flat_extra).reshape(b, n, -1)
 
 
-def dqn_update(network: CoinQNetwork, target: CoinQNetwork, optimizer: torch.optim.Optimizer, batch: dict,
-               gamma: float, max_grad_norm: float) -> float:
+def dqn_update(
+    network: CoinQNetwork,
+    target: CoinQNetwork,
+    optimizer: torch.optim.Optimizer,
+    batch: dict,
+    gamma: float,
+    max_grad_norm: float,
+) -> float:
     """One independent-DQN step of a shared agent network on every agent's sample of the batch."""
     with torch.no_grad():
         next_max = q_values(target, batch["next_obs"], batch["next_extra"]).max(-1).values
@@ -309,7 +323,8 @@ class PhaseStats:
             "welfare": float(w.mean()) if len(w) else float("nan"),
             "welfare_se": float(w.std(ddof=1) / np.sqrt(len(w))) if len(w) > 1 else float("nan"),
             "payment_share": float(np.sum(self.payments[-window:]) / np.sum(w))
-            if len(w) and np.sum(w) > 0 else float("nan"),
+            if len(w) and np.sum(w) > 0
+            else float("nan"),
             "payments": float(np.mean(self.payments[-window:])) if len(w) else float("nan"),
             "follow_rate": float(np.sum(self.followed[-window:]) / rec) if rec > 0 else float("nan"),
             "episodes": len(self.welfare),
@@ -317,18 +332,38 @@ class PhaseStats:
 
 
 def make_envs(args: Args, num_envs: int, seed: int):
-    return contract_envs.vector.make(ENV_ID, num_envs, seed=seed, preset=args.preset, principal=True,
-                                     welfare_weight=1.0 / args.alpha, payment_cap=args.payment_cap,
-                                     **rule_overrides(args))
+    return contract_envs.vector.make(
+        ENV_ID,
+        num_envs,
+        seed=seed,
+        preset=args.preset,
+        principal=True,
+        welfare_weight=1.0 / args.alpha,
+        payment_cap=args.payment_cap,
+        **rule_overrides(args),
+    )
 
 
 class FrozenPrincipal:
     """The trained principal: greedy VDN recommendations, min-pay contracts from its agent model ``Q_phi``."""
 
-    def __init__(self, principal_q: CoinQNetwork, agent_q: CoinQNetwork, n_agents: int, nudge: float,
-                 payment_cap: float, device: torch.device) -> None:
+    def __init__(
+        self,
+        principal_q: CoinQNetwork,
+        agent_q: CoinQNetwork,
+        n_agents: int,
+        nudge: float,
+        payment_cap: float,
+        device: torch.device,
+    ) -> None:
         self.principal_q, self.agent_q, self.n, self.nudge, self.cap, self.device = (
-            principal_q, agent_q, n_agents, nudge, payment_cap, device)
+            principal_q,
+            agent_q,
+            n_agents,
+            nudge,
+            payment_cap,
+            device,
+        )
 
     @torch.no_grad()
     def offer(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,8 +375,15 @@ class FrozenPrincipal:
         return rec.cpu().numpy(), amounts.cpu().numpy()
 
 
-def run_validation_episodes(principal: FrozenPrincipal, validators: CoinQNetwork, args: Args, episodes: int,
-                            seed: int, device: torch.device, others_follow: bool = False) -> dict[str, float]:
+def run_validation_episodes(
+    principal: FrozenPrincipal,
+    validators: CoinQNetwork,
+    args: Args,
+    episodes: int,
+    seed: int,
+    device: torch.device,
+    others_follow: bool = False,
+) -> dict[str, float]:
     """Greedy validation agents against the frozen principal: welfare, payment share, follow rate, IC ratio.
 
     PARL's Fig. 2 ratios: an agent's best-response value over its value of following the recommendation,
@@ -360,8 +402,11 @@ def run_validation_episodes(principal: FrozenPrincipal, validators: CoinQNetwork
         rec, amounts = principal.offer(frames)
         obs, _, _, _, _ = envs.step({PRINCIPAL: one_hot_contracts(rec, amounts, n_actions)})
         with torch.no_grad():
-            q = q_values(validators, torch.as_tensor(frames, device=device),
-                         torch.as_tensor(np.eye(n_actions)[rec], dtype=torch.float32, device=device))
+            q = q_values(
+                validators,
+                torch.as_tensor(frames, device=device),
+                torch.as_tensor(np.eye(n_actions)[rec], dtype=torch.float32, device=device),
+            )
         actions = q.argmax(-1).cpu().numpy()
         q_best = q.max(-1).values.cpu().numpy()
         q_follow = q.gather(-1, torch.as_tensor(rec, device=device)[..., None]).squeeze(-1).cpu().numpy()
@@ -390,8 +435,14 @@ def main(args: Args) -> dict:
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, save_code=True)
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            save_code=True,
+        )
     writer = SummaryWriter(f"runs/{run_name}")
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -442,8 +493,14 @@ def main(args: Args) -> dict:
         selfish = np.where(explore[1], rng.integers(0, n_actions, (B, n)), selfish)
         with torch.no_grad():
             all_follow = torch.ones(B, n, n - 1, device=device)
-            amounts = min_pay_amounts(q_values(agent_q, x, all_follow), torch.as_tensor(recommended, device=device),
-                                      args.nudge).clamp(max=args.payment_cap).cpu().numpy()
+            amounts = (
+                min_pay_amounts(
+                    q_values(agent_q, x, all_follow), torch.as_tensor(recommended, device=device), args.nudge
+                )
+                .clamp(max=args.payment_cap)
+                .cpu()
+                .numpy()
+            )
         envs.step({PRINCIPAL: one_hot_contracts(recommended, amounts, n_actions)})
         actions = taken_actions(bits, recommended, selfish)
         obs, _, _, truncs, infos = envs.step({a: actions[:, i] for i, a in enumerate(agents)})
@@ -455,8 +512,15 @@ def main(args: Args) -> dict:
             real_next[done] = frames_of(envs.final_observations, agents)[done]
         own_r = np.stack([infos[a]["own_reward"] for a in agents], axis=1)
         # f is fixed within an episode, so s' carries the same bits; truncation only: bootstrap (dones = 0)
-        rb.add(obs=frames, next_obs=real_next, extra=f_others, next_extra=f_others, actions=actions,
-               rewards=own_r, dones=np.zeros(B))
+        rb.add(
+            obs=frames,
+            next_obs=real_next,
+            extra=f_others,
+            next_extra=f_others,
+            actions=actions,
+            rewards=own_r,
+            dones=np.zeros(B),
+        )
         # training-phase follow rate: agreement of all agents' actions (followers and deviators) with recommendations
         train_stats.step(actions == recommended, np.ones((B, n), dtype=bool))
         if done.any():
@@ -474,8 +538,14 @@ def main(args: Args) -> dict:
             with torch.no_grad():
                 all_follow = torch.ones(args.batch_size, n, n - 1, device=device)
                 pays = min_pay_amounts(q_values(agent_q, batch["obs"], all_follow), batch["actions"], args.nudge)
-                y = vdn_targets(batch["rewards"], pays.clamp(max=args.payment_cap),
-                                q_values(principal_target, batch["next_obs"]), batch["dones"], args.gamma, args.alpha)
+                y = vdn_targets(
+                    batch["rewards"],
+                    pays.clamp(max=args.payment_cap),
+                    q_values(principal_target, batch["next_obs"]),
+                    batch["dones"],
+                    args.gamma,
+                    args.alpha,
+                )
             q_tot = q_values(principal_q, batch["obs"]).gather(-1, batch["actions"][..., None]).squeeze(-1).sum(-1)
             principal_loss = F.smooth_l1_loss(q_tot, y)
             principal_opt.zero_grad()
@@ -521,8 +591,12 @@ def main(args: Args) -> dict:
         venvs.step({PRINCIPAL: one_hot_contracts(rec, amounts, n_actions)})
         rec_in = eye[rec]
         with torch.no_grad():
-            actions = q_values(validators, torch.as_tensor(frames, device=device),
-                               torch.as_tensor(rec_in, device=device)).argmax(-1).cpu().numpy()
+            actions = (
+                q_values(validators, torch.as_tensor(frames, device=device), torch.as_tensor(rec_in, device=device))
+                .argmax(-1)
+                .cpu()
+                .numpy()
+            )
         actions = np.where(rng.random((B, n)) < epsilon, rng.integers(0, n_actions, (B, n)), actions)
         obs, rewards, _, truncs, infos = venvs.step({a: actions[:, i] for i, a in enumerate(agents)})
         next_frames = frames_of(obs, agents)
@@ -534,8 +608,15 @@ def main(args: Args) -> dict:
         # the next recommendation is part of the validation agents' next observation
         next_rec, next_amounts = principal.offer(real_next)
         utilities = np.stack([rewards[a] for a in agents], axis=1)  # own reward + payment (paid iff followed)
-        vrb.add(obs=frames, next_obs=real_next, extra=rec_in, next_extra=eye[next_rec], actions=actions,
-                rewards=utilities, dones=np.zeros(B))
+        vrb.add(
+            obs=frames,
+            next_obs=real_next,
+            extra=rec_in,
+            next_extra=eye[next_rec],
+            actions=actions,
+            rewards=utilities,
+            dones=np.zeros(B),
+        )
         val_stats.step(actions == rec, np.ones((B, n), dtype=bool))
         if done.any():
             val_stats.end(done, infos[PRINCIPAL]["episode_welfare"], infos[PRINCIPAL]["episode_payment"])
@@ -546,8 +627,14 @@ def main(args: Args) -> dict:
             lr = exponential_lr(args.learning_rate, args.end_learning_rate, validation_iterations, iteration)
             for group in validators_opt.param_groups:
                 group["lr"] = lr
-            loss = dqn_update(validators, validators_target, validators_opt, vrb.sample(args.batch_size, device),
-                              args.gamma, args.max_grad_norm)
+            loss = dqn_update(
+                validators,
+                validators_target,
+                validators_opt,
+                vrb.sample(args.batch_size, device),
+                args.gamma,
+                args.max_grad_norm,
+            )
             if iteration % args.target_network_frequency == 0:
                 validators_target.load_state_dict(validators.state_dict())
             if iteration % 100 == 0:
@@ -561,31 +648,55 @@ def main(args: Args) -> dict:
                 writer.add_scalar(f"validation/{key}", s[key], env_steps)
     validation_wall = time.time() - val_start
 
-    metrics = {"args": asdict(args), "run_name": run_name, "training_wall_clock_s": training_wall,
-               "validation_wall_clock_s": validation_wall,
-               "env_steps": (args.total_iterations + validation_iterations) * B,
-               "training": train_stats.summary(args.log_window), "validation": val_stats.summary(args.log_window),
-               "history": history}
-    metrics.update(run_validation_episodes(principal, validators.eval(), args, args.eval_episodes,
-                                           args.seed + 10_000, device))
-    metrics.update(run_validation_episodes(principal, validators, args, args.eval_episodes, args.seed + 20_000,
-                                           device, others_follow=True))
+    metrics = {
+        "args": asdict(args),
+        "run_name": run_name,
+        "training_wall_clock_s": training_wall,
+        "validation_wall_clock_s": validation_wall,
+        "env_steps": (args.total_iterations + validation_iterations) * B,
+        "training": train_stats.summary(args.log_window),
+        "validation": val_stats.summary(args.log_window),
+        "history": history,
+    }
+    metrics.update(
+        run_validation_episodes(principal, validators.eval(), args, args.eval_episodes, args.seed + 10_000, device)
+    )
+    metrics.update(
+        run_validation_episodes(
+            principal, validators, args, args.eval_episodes, args.seed + 20_000, device, others_follow=True
+        )
+    )
     if args.save_model:
         model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"principal_q": principal_q.state_dict(), "agent_q": agent_q.state_dict(),
-                    "validators": validators.state_dict()}, model_path)
+        torch.save(
+            {
+                "principal_q": principal_q.state_dict(),
+                "agent_q": agent_q.state_dict(),
+                "validators": validators.state_dict(),
+            },
+            model_path,
+        )
         print(f"model saved to {model_path}")
         saved = torch.load(model_path, map_location=device)
-        nets = {"principal_q": CoinQNetwork(grid_size, n_actions), "agent_q": CoinQNetwork(grid_size, n_actions, n - 1),
-                "validators": CoinQNetwork(grid_size, n_actions, n_actions)}
+        nets = {
+            "principal_q": CoinQNetwork(grid_size, n_actions),
+            "agent_q": CoinQNetwork(grid_size, n_actions, n - 1),
+            "validators": CoinQNetwork(grid_size, n_actions, n_actions),
+        }
         for key, net in nets.items():
             net.load_state_dict(saved[key])
             net.to(device).eval()
         reloaded = FrozenPrincipal(nets["principal_q"], nets["agent_q"], n, args.nudge, args.payment_cap, device)
-        metrics["reloaded"] = run_validation_episodes(reloaded, nets["validators"], args, args.eval_episodes,
-                                                      args.seed + 10_000, device)
-    for key in ("eval_welfare", "eval_payment_share", "eval_follow_rate", "eval_ic_ratio_estimate",
-                "eval_spe_ratio_estimate"):
+        metrics["reloaded"] = run_validation_episodes(
+            reloaded, nets["validators"], args, args.eval_episodes, args.seed + 10_000, device
+        )
+    for key in (
+        "eval_welfare",
+        "eval_payment_share",
+        "eval_follow_rate",
+        "eval_ic_ratio_estimate",
+        "eval_spe_ratio_estimate",
+    ):
         writer.add_scalar(key.replace("eval_", "eval/"), metrics[key], 0)
     metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
     os.makedirs(os.path.dirname(metrics_path) or ".", exist_ok=True)

@@ -60,8 +60,9 @@ def walk_towards(frames: np.ndarray, coin_channels: list[int], rng: np.random.Ge
 
 
 def scripted_welfare(preset: str, tie_rule: str, policy: str, args: Args) -> np.ndarray:
-    envs = contract_envs.vector.make("contract_envs/coin_game-v1", args.num_envs, seed=args.seed, preset=preset,
-                                     principal=False, tie_rule=tie_rule)
+    envs = contract_envs.vector.make(
+        "contract_envs/coin_game-v1", args.num_envs, seed=args.seed, preset=preset, principal=False, tie_rule=tie_rule
+    )
     rng = np.random.default_rng(args.seed)
     obs, _ = envs.reset(seed=args.seed)
     welfare: list[float] = []

@@ -70,8 +70,14 @@ class Args:
 def run_script(script: str, args: list[str], metrics_path: str) -> dict:
     cmd = [sys.executable, os.path.join("baselines", script), *args, "--metrics-path", metrics_path]
     start = time.time()
-    subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        cmd,
+        check=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     with open(os.path.join(ROOT, metrics_path)) as fh:
         metrics = json.load(fh)
     metrics["command"] = "PYTHONPATH=. python " + " ".join(cmd[1:])
@@ -134,17 +140,35 @@ def plot(results: dict[str, list[dict]], path: str) -> None:
 def main(args: Args) -> None:
     os.makedirs(os.path.join(ROOT, args.out_dir), exist_ok=True)
     rules = ["--tie-rule", args.tie_rule] if args.tie_rule else []
-    common = [*rules, "--preset", args.preset, "--num-envs", str(args.num_envs),
-              "--eval-episodes", str(args.eval_episodes), *args.extra]
+    common = [
+        *rules,
+        "--preset",
+        args.preset,
+        "--num-envs",
+        str(args.num_envs),
+        "--eval-episodes",
+        str(args.eval_episodes),
+        *args.extra,
+    ]
     start = time.time()
 
     def job(method: str, seed: int, p: float = 0.0) -> dict:
         out = f"{args.out_dir}/{args.preset}_{method}_{seed}.json"
         seed_args = ["--seed", str(seed), *common]
         if method == "parl":
-            return run_script("parl_coin_game.py", [*seed_args, "--total-iterations", str(args.parl_iterations),
-                                                    "--validation-iterations", str(args.validation_iterations),
-                                                    "--nudge", str(args.nudge)], out)
+            return run_script(
+                "parl_coin_game.py",
+                [
+                    *seed_args,
+                    "--total-iterations",
+                    str(args.parl_iterations),
+                    "--validation-iterations",
+                    str(args.validation_iterations),
+                    "--nudge",
+                    str(args.nudge),
+                ],
+                out,
+            )
         extra = ["--objective", "welfare"] if method == "welfare" else []
         if method == "reward_sharing":
             extra = ["--reward-sharing", f"{p:.4f}"]
@@ -162,30 +186,44 @@ def main(args: Args) -> None:
     total_wall = time.time() - start
 
     learned_cooperative = float(np.mean([r["eval_welfare"] for r in results["welfare"]]))
-    scripted = scripted_welfare(args.preset, args.tie_rule or "all", "own_only",
-                                DilemmaArgs(num_envs=256, episodes_per_env=4, seed=0))
+    scripted = scripted_welfare(
+        args.preset, args.tie_rule or "all", "own_only", DilemmaArgs(num_envs=256, episodes_per_env=4, seed=0)
+    )
     scripted_cooperative = float(scripted.mean())
     # the stronger of the two references: the target is then the harder one to meet
     cooperative = max(learned_cooperative, scripted_cooperative)
     rows = []
-    for method, label in (("selfish", "independent DQN, selfish (dilemma)"),
-                          ("welfare", "independent DQN, welfare objective (cooperative reference)"),
-                          ("reward_sharing", f"constant-proportion sharing, p = {p:.3f} (budget-matched)"),
-                          ("parl", "PARL: frozen principal + fresh selfish DQN agents")):
+    for method, label in (
+        ("selfish", "independent DQN, selfish (dilemma)"),
+        ("welfare", "independent DQN, welfare objective (cooperative reference)"),
+        ("reward_sharing", f"constant-proportion sharing, p = {p:.3f} (budget-matched)"),
+        ("parl", "PARL: frozen principal + fresh selfish DQN agents"),
+    ):
         runs = results[method]
         welfare = [r["eval_welfare"] for r in runs]
         rows.append(
             f"| {label} | {fmt(welfare)} | {fmt([w / cooperative for w in welfare], pct=True)} | "
-            + (f"{fmt([r['eval_payment_share'] for r in runs], pct=True)} | "
-               f"{fmt([r['eval_follow_rate'] for r in runs], pct=True)} | "
-               f"{fmt([r['eval_spe_ratio_estimate'] for r in runs])} | "
-               f"{fmt([r['eval_ic_ratio_estimate'] for r in runs])} |" if method == "parl" else "– | – | – | – |")
+            + (
+                f"{fmt([r['eval_payment_share'] for r in runs], pct=True)} | "
+                f"{fmt([r['eval_follow_rate'] for r in runs], pct=True)} | "
+                f"{fmt([r['eval_spe_ratio_estimate'] for r in runs])} | "
+                f"{fmt([r['eval_ic_ratio_estimate'] for r in runs])} |"
+                if method == "parl"
+                else "– | – | – | – |"
+            )
             + f" {fmt([r.get('eval_own_coin_share', float('nan')) for r in runs], pct=True)} |"
         )
     img = os.path.join(os.path.dirname(args.doc_path), "img", f"parl_coin_game_{args.preset}.png")
     plot(results, os.path.join(ROOT, img))
-    commands = "\n".join(sorted({r["command"].replace(f"--metrics-path {args.out_dir}/", "--metrics-path <out>/")
-                                 for rs in results.values() for r in rs}))
+    commands = "\n".join(
+        sorted(
+            {
+                r["command"].replace(f"--metrics-path {args.out_dir}/", "--metrics-path <out>/")
+                for rs in results.values()
+                for r in rs
+            }
+        )
+    )
     walls = {m: np.mean([r["subprocess_wall_clock_s"] for r in rs]) for m, rs in results.items()}
     target_note = "" if args.preset == "parl" else "This page is the 3x3 appendix preset, not that target."
     parl = results["parl"]
@@ -194,19 +232,21 @@ def main(args: Args) -> None:
         "payments <= 40% of welfare": [r["eval_payment_share"] <= 0.4 for r in parl],
         ">= 80% of recommendations followed": [r["eval_follow_rate"] >= 0.8 for r in parl],
     }
-    per_seed = ", ".join(f"seed {s}: {r['eval_welfare'] / cooperative:.1%} / {r['eval_payment_share']:.1%} / "
-                         f"{r['eval_follow_rate']:.1%}" for s, r in zip(args.seeds, parl, strict=True))
+    per_seed = ", ".join(
+        f"seed {s}: {r['eval_welfare'] / cooperative:.1%} / {r['eval_payment_share']:.1%} / {r['eval_follow_rate']:.1%}"
+        for s, r in zip(args.seeds, parl, strict=True)
+    )
     targets = "\n".join(f"- {name}: met in {sum(ok)}/{len(ok)} seeds" for name, ok in checks.items())
     targets += f"\n- per seed (welfare % of reference / paid / followed): {per_seed}"
     targets += f"\n- wall-clock of the whole reproduction: {total_wall / 60:.1f} min (target < 120 min)"
     page = f"""# PARL on the Coin Game: results
 
-Generated by `PYTHONPATH=. python benchmarks/reproduce_parl.py {' '.join(sys.argv[1:])}`
-(preset `{args.preset}`, tie rule `{args.tie_rule or 'preset'}`, seeds {args.seeds}, {args.num_envs} envs
+Generated by `PYTHONPATH=. python benchmarks/reproduce_parl.py {" ".join(sys.argv[1:])}`
+(preset `{args.preset}`, tie rule `{args.tie_rule or "preset"}`, seeds {args.seeds}, {args.num_envs} envs
 per iteration; every number below comes from that run). Total wall-clock **{total_wall / 60:.1f} min** on the
 project's shared 2-core CPU machine while other jobs were running ({args.jobs} run(s) at a time);
 mean wall-clock per run:
-{', '.join(f'{m} {w:.0f} s' for m, w in walls.items())}.
+{", ".join(f"{m} {w:.0f} s" for m, w in walls.items())}.
 
 Evaluation: {args.eval_episodes} greedy episodes per run after training; mean ± standard error over seeds.
 Welfare is the sum of the agents' own rewards per episode; "% of coop." divides by the cooperative
@@ -250,8 +290,9 @@ JSON `history`); shading: standard error over seeds.
     with open(os.path.join(ROOT, args.doc_path), "w") as fh:
         fh.write(page)
     with open(os.path.join(ROOT, args.out_dir, f"summary_{args.preset}.json"), "w") as fh:
-        json.dump({m: [{k: v for k, v in r.items() if k != "history"} for r in rs] for m, rs in results.items()}, fh,
-                  indent=1)
+        json.dump(
+            {m: [{k: v for k, v in r.items() if k != "history"} for r in rs] for m, rs in results.items()}, fh, indent=1
+        )
     print(page)
 
 

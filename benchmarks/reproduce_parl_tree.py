@@ -59,13 +59,34 @@ class Args:
 
 def run_one(args: Args, tree: int, seed: int) -> dict:
     path = os.path.join(args.runs_dir, f"tree{tree}_seed{seed}.json")
-    cmd = [sys.executable, SCRIPT, "--depth", str(args.depth), "--instance-seed", str(tree), "--seed", str(seed),
-           "--iterations", str(args.iterations), "--eval-frequency", str(args.eval_frequency),
-           "--margin", str(args.margin), "--metrics-path", path]
+    cmd = [
+        sys.executable,
+        SCRIPT,
+        "--depth",
+        str(args.depth),
+        "--instance-seed",
+        str(tree),
+        "--seed",
+        str(seed),
+        "--iterations",
+        str(args.iterations),
+        "--eval-frequency",
+        str(args.eval_frequency),
+        "--margin",
+        str(args.margin),
+        "--metrics-path",
+        path,
+    ]
     start = time.time()
     with open(path.replace(".json", ".log"), "w") as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                       env=dict(os.environ, PYTHONPATH=REPO), cwd=args.runs_dir)
+        subprocess.run(
+            cmd,
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=REPO),
+            cwd=args.runs_dir,
+        )
     return {"tree": tree, "seed": seed, "wall_clock_s": time.time() - start}
 
 
@@ -81,10 +102,15 @@ def main(args: Args) -> None:
     jobs = [(t, s) for t in range(args.trees) for s in range(1, args.seeds + 1)]
     start = time.time()
     timings = []
-    todo = [] if args.aggregate_only else [
-        (t, s) for t, s in jobs
-        if not (args.resume and os.path.exists(os.path.join(args.runs_dir, f"tree{t}_seed{s}.json")))
-    ]
+    todo = (
+        []
+        if args.aggregate_only
+        else [
+            (t, s)
+            for t, s in jobs
+            if not (args.resume and os.path.exists(os.path.join(args.runs_dir, f"tree{t}_seed{s}.json")))
+        ]
+    )
     if todo:
         with ThreadPoolExecutor(max_workers=args.processes) as pool:
             for result in pool.map(lambda job: run_one(args, *job), todo):
@@ -103,11 +129,14 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
     from contract_envs.solvers import solve_spe
 
     finals = [r["final"] for r in runs]
-    nudge_keys = sorted((k for k in finals[0] if k.startswith("ratio_oracle_nudge_")),
-                        key=lambda k: float(k.rsplit("_", 1)[1]))
+    nudge_keys = sorted(
+        (k for k in finals[0] if k.startswith("ratio_oracle_nudge_")), key=lambda k: float(k.rsplit("_", 1)[1])
+    )
     rows = [("principal value / SPE, oracle agent, no nudge", "ratio_oracle", True)]
-    rows += [(f"principal value / SPE, oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", k, True)
-             for k in nudge_keys]
+    rows += [
+        (f"principal value / SPE, oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", k, True)
+        for k in nudge_keys
+    ]
     rows += [
         ("principal value / SPE, learned recommendations priced against the exact agent", "ratio_implemented", True),
         ("principal value / SPE, learned agent", "ratio_learned_agent", True),
@@ -118,8 +147,10 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
     if "ema_ratio_oracle" in finals[0]:  # the principal deployed with Polyak-averaged (EMA) weights
         rows += [
             ("EMA weights: principal value / SPE, oracle agent", "ema_ratio_oracle", True),
-            *[(f"EMA weights: oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", f"ema_{k}", True)
-              for k in nudge_keys],
+            *[
+                (f"EMA weights: oracle agent, nudge xi = {k.rsplit('_', 1)[1]} at validation", f"ema_{k}", True)
+                for k in nudge_keys
+            ],
             ("EMA weights: principal value / SPE, learned agent", "ema_ratio_learned_agent", True),
             ("EMA weights: recommendations equal to the SPE action", "ema_accuracy", True),
             ("EMA weights: oracle follows the recommendation", "ema_oracle_follow_rate", True),
@@ -137,17 +168,24 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
         "|---|---|" + "---|" * args.trees,
     ]
     for label, key, pct in rows:
+
         def fmt(vals, pct=pct):
             m, se = mean_se(vals)
             return f"{100 * m:.1f}% +- {100 * se:.1f}" if pct else f"{m:.4f} +- {se:.4f}"
-        per_tree = [fmt([f[key] for r, f in zip(runs, finals, strict=True) if r["args"]["instance_seed"] == t])
-                    for t in range(args.trees)]
+
+        per_tree = [
+            fmt([f[key] for r, f in zip(runs, finals, strict=True) if r["args"]["instance_seed"] == t])
+            for t in range(args.trees)
+        ]
         lines.append(f"| {label} | {fmt([f[key] for f in finals])} | " + " | ".join(per_tree) + " |")
     spe = [solve_spe(random_binary_tree(args.depth, seed=t)) for t in range(args.trees)]
     n_dec = 2**args.depth - 1
     lines.append("| SPE principal value | | " + " | ".join(f"{s.principal_value:.4f}" for s in spe) + " |")
-    lines.append("| SPE: share of states implementing a1 | | "
-                 + " | ".join(f"{100 * s.recommended_action[:n_dec].mean():.1f}%" for s in spe) + " |")
+    lines.append(
+        "| SPE: share of states implementing a1 | | "
+        + " | ".join(f"{100 * s.recommended_action[:n_dec].mean():.1f}%" for s in spe)
+        + " |"
+    )
     lines += [
         "",
         "PARL reports about 98% of the optimal principal utility and about 90% SPE actions, without nudging "
@@ -156,17 +194,18 @@ def write_results(args: Args, runs: list[dict], timings: list[dict], total: floa
         "## Command and wall-clock",
         "",
         "```",
-        "PYTHONPATH=. python benchmarks/reproduce_parl_tree.py " + " ".join(
-            shlex.quote(a) for a in sys.argv[1:]),
+        "PYTHONPATH=. python benchmarks/reproduce_parl_tree.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "```",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), "
         f"{args.processes} runs at a time, torch on CPU with 1 thread per run.",
     ]
     per_run = [f["wall_clock_s"] for f in finals]
-    lines.append(f"Training loop per run (from each run's metrics): {np.mean(per_run):.0f} s on average "
-                 f"(min {np.min(per_run):.0f}, max {np.max(per_run):.0f}); this invocation's wall-clock "
-                 f"{total / 60:.1f} min for {len(timings)} run(s) trained ({len(runs) - len(timings)} reused).")
+    lines.append(
+        f"Training loop per run (from each run's metrics): {np.mean(per_run):.0f} s on average "
+        f"(min {np.min(per_run):.0f}, max {np.max(per_run):.0f}); this invocation's wall-clock "
+        f"{total / 60:.1f} min for {len(timings)} run(s) trained ({len(runs) - len(timings)} reused)."
+    )
     lines += ["", f"![validation metrics against environment steps]({args.name}.png)", ""]
     with open(os.path.join(args.out_dir, f"{args.name}.md"), "w") as f:
         f.write("\n".join(lines))
@@ -193,8 +232,9 @@ def plot(args: Args, runs: list[dict], nudge_keys: list[str]) -> None:
         axes[0].plot(steps, mean, label=label)
         axes[0].fill_between(steps, mean - se, mean + se, alpha=0.25)
     axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
-    axes[0].set(xlabel="environment steps", ylabel="principal value / SPE value", title="Principal utility",
-                ylim=(0, 1.1))
+    axes[0].set(
+        xlabel="environment steps", ylabel="principal value / SPE value", title="Principal utility", ylim=(0, 1.1)
+    )
     axes[0].legend(fontsize=8)
     vals = np.array([[m["accuracy"] for m in r["history"]] for r in runs])
     mean = vals.mean(0)

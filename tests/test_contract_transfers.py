@@ -40,8 +40,14 @@ def test_settle_with_transfers_conserves_money_and_keeps_welfare():
     peer[:, 1, 0] = 0.25
     transfers = transfer_matrix(2, 2, peer=peer, rules=rules)
     contracts = np.ones((2, 2, 1))
-    s = settle(contracts, np.zeros((2, 2), dtype=np.int64), np.array([[1.0, 2.0], [0.0, 0.0]]), np.zeros(2),
-               principal_in_welfare=False, transfers=transfers)
+    s = settle(
+        contracts,
+        np.zeros((2, 2), dtype=np.int64),
+        np.array([[1.0, 2.0], [0.0, 0.0]]),
+        np.zeros(2),
+        principal_in_welfare=False,
+        transfers=transfers,
+    )
     np.testing.assert_allclose(s.agent_utility, [[1 + 1 - 3 + 0.25, 2 + 1 + 3 - 0.25], [1 - 1 + 0.25, 1 + 1 - 0.25]])
     np.testing.assert_allclose(s.principal_utility, [-2 + 3 - 3, -2 + 1 - 1])
     np.testing.assert_allclose(s.agent_utility.sum(1) + s.principal_utility, s.agent_own.sum(1))

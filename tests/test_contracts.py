@@ -93,5 +93,13 @@ def test_ledger_accumulates_and_resets_per_env():
     np.testing.assert_allclose(ledger.principal_info()["episode_utility"], [2.0 * (2.0 - 1.0), 0.0])
     np.testing.assert_allclose(ledger.principal_info()["utility"], [1.0, 0.0])
     info = ledger.principal_info()
-    assert set(info) == {"own_reward", "payment", "utility", "welfare", "episode_own_reward", "episode_payment",
-                         "episode_utility", "episode_welfare"}
+    assert set(info) == {
+        "own_reward",
+        "payment",
+        "utility",
+        "welfare",
+        "episode_own_reward",
+        "episode_payment",
+        "episode_utility",
+        "episode_welfare",
+    }

@@ -30,8 +30,12 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one():
 
 
 def test_env_doc_pages_match_docstrings():
-    result = subprocess.run([sys.executable, str(ROOT / "docs" / "_scripts" / "gen_env_pages.py"), "--check"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "_scripts" / "gen_env_pages.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

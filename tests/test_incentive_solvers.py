@@ -36,7 +36,9 @@ def test_escape_room_equilibria_against_python_loops():
 
         brute = []
         for p in itertools.product(range(3), repeat=n):
-            stable = all(payoff(p, i) >= payoff(p[:i] + (d,) + p[i + 1:], i) - 1e-9 for i in range(n) for d in range(3))
+            stable = all(
+                payoff(p, i) >= payoff(p[:i] + (d,) + p[i + 1 :], i) - 1e-9 for i in range(n) for d in range(3)
+            )
             if stable:
                 brute.append(p)
         fast = [tuple(p) for p in solvers.escape_room_pure_equilibria(n, m, schedule)]
@@ -55,9 +57,15 @@ def test_escape_room_discrete_designer_values():
 
 def test_taxlite_table_matches_the_reference_values():
     sol = solvers.taxlite_solve()
-    expected = {0.0: ((3, 10, 10, 10), 59.333), 0.25: ((0, 9, 10, 10), 72.5), 0.4: (None, 64.0),
-                0.7: ((0, 0, 10, 10), 92.0), 0.75: ((0, 0, 9, 10), 93.0), 0.8: (None, 75.2),
-                1.0: ((0, 0, 0, 10), 80.0)}
+    expected = {
+        0.0: ((3, 10, 10, 10), 59.333),
+        0.25: ((0, 9, 10, 10), 72.5),
+        0.4: (None, 64.0),
+        0.7: ((0, 0, 10, 10), 92.0),
+        0.75: ((0, 0, 9, 10), 93.0),
+        0.8: (None, 75.2),
+        1.0: ((0, 0, 0, 10), 80.0),
+    }
     for rate, (labour, value) in expected.items():
         i = sol.at(rate)
         assert sol.objective[i] == pytest.approx(value, abs=1e-3)

@@ -15,7 +15,9 @@ def test_torchrl_pettingzoo_wrapper_groups_roles_and_keeps_the_ledger():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchRL warns about the PettingZoo version it was tested with
         env = torchrl_envs.PettingZooWrapper(
-            contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v1", depth=3), return_state=True, done_on_any=False
+            contract_envs.make("parallel", "contract_envs/principal_agent_mdp-v1", depth=3),
+            return_state=True,
+            done_on_any=False,
         )
     assert env.group_map == {"principal": ["principal_0"], "agent": ["agent_0"]}
     torch.manual_seed(0)

@@ -48,8 +48,9 @@ def test_tabular_meta_algorithm_reaches_the_spe_on_a_tree():
 def test_tabular_meta_algorithm_reaches_the_spe_on_a_discounted_mdp():
     # an instance where the SPE pays for effort (random_mdp(5, seed=1) recommends a costly action)
     assert solve_spe(tabular.random_mdp(5, seed=1)).contract.sum() > 0
-    final = train_tabular(instance="mdp", mdp_states=5, instance_seed=1, meta_iterations=3,
-                          rounds_per_phase=30_000, margin=0.01)
+    final = train_tabular(
+        instance="mdp", mdp_states=5, instance_seed=1, meta_iterations=3, rounds_per_phase=30_000, margin=0.01
+    )
     assert final["ratio_oracle"] == pytest.approx(1.0, abs=0.01)
     assert final["ratio_learned"] == pytest.approx(1.0, abs=0.01)
     assert final["accuracy"] == 1.0
@@ -113,16 +114,35 @@ def test_replay_wraps_around():
 
 
 def run_script(args, cwd):
-    out = subprocess.run([sys.executable, *args], cwd=cwd, env=dict(os.environ, PYTHONPATH=REPO),
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
 
 def test_parl_tabular_script_end_to_end(tmp_path):
     metrics = tmp_path / "m.json"
-    out = run_script([os.path.join(REPO, "baselines/parl_tabular.py"), "--depth", "3", "--meta-iterations", "2",
-                      "--rounds-per-phase", "3000", "--save-model", "--metrics-path", str(metrics)], tmp_path)
+    out = run_script(
+        [
+            os.path.join(REPO, "baselines/parl_tabular.py"),
+            "--depth",
+            "3",
+            "--meta-iterations",
+            "2",
+            "--rounds-per-phase",
+            "3000",
+            "--save-model",
+            "--metrics-path",
+            str(metrics),
+        ],
+        tmp_path,
+    )
     assert "model saved" in out.stdout
     data = json.loads(metrics.read_text())
     assert len(data["history"]) == 2
@@ -132,9 +152,23 @@ def test_parl_tabular_script_end_to_end(tmp_path):
 
 def test_parl_dqn_tree_script_end_to_end(tmp_path):
     metrics = tmp_path / "m.json"
-    out = run_script([os.path.join(REPO, "baselines/parl_dqn_tree.py"), "--depth", "3", "--iterations", "60",
-                      "--eval-frequency", "30", "--hidden-size", "32", "--save-model", "--metrics-path", str(metrics)],
-                     tmp_path)
+    out = run_script(
+        [
+            os.path.join(REPO, "baselines/parl_dqn_tree.py"),
+            "--depth",
+            "3",
+            "--iterations",
+            "60",
+            "--eval-frequency",
+            "30",
+            "--hidden-size",
+            "32",
+            "--save-model",
+            "--metrics-path",
+            str(metrics),
+        ],
+        tmp_path,
+    )
     assert "model saved" in out.stdout
     data = json.loads(metrics.read_text())
     assert [m["iteration"] for m in data["history"]] == [30, 60]
@@ -151,9 +185,28 @@ def test_parl_dqn_tree_rejects_an_ema_decay_outside_zero_one(decay):
 
 
 def test_reproduce_parl_tree_benchmark_end_to_end(tmp_path):
-    run_script([os.path.join(REPO, "benchmarks/reproduce_parl_tree.py"), "--trees", "1", "--seeds", "1", "--depth", "3",
-                "--iterations", "40", "--eval-frequency", "20", "--runs-dir", str(tmp_path / "runs"),
-                "--out-dir", str(tmp_path / "out"), "--name", "tiny"], tmp_path)
+    run_script(
+        [
+            os.path.join(REPO, "benchmarks/reproduce_parl_tree.py"),
+            "--trees",
+            "1",
+            "--seeds",
+            "1",
+            "--depth",
+            "3",
+            "--iterations",
+            "40",
+            "--eval-frequency",
+            "20",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--name",
+            "tiny",
+        ],
+        tmp_path,
+    )
     table = (tmp_path / "out" / "tiny.md").read_text()
     assert "| recommendations equal to the SPE action |" in table and "+-" in table
     assert (tmp_path / "out" / "tiny.png").stat().st_size > 1000

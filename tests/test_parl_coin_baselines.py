@@ -25,8 +25,21 @@ from contract_envs import vector
 from contract_envs.solvers.min_pay import min_pay_contract
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--preset", "parl_3x3", "--num-envs", "4", "--learning-starts", "64", "--batch-size", "16",
-        "--eval-episodes", "4", "--log-window", "4", "--save-model"]
+TINY = [
+    "--preset",
+    "parl_3x3",
+    "--num-envs",
+    "4",
+    "--learning-starts",
+    "64",
+    "--batch-size",
+    "16",
+    "--eval-episodes",
+    "4",
+    "--log-window",
+    "4",
+    "--save-model",
+]
 
 
 def run(script: str, args: list[str], tmp_path) -> dict:
@@ -142,8 +155,17 @@ def test_follow_bits_constant_within_training_episodes(tmp_path):
     """Bits drawn at reset stay fixed for the whole episode: replayed f_-i is constant per env episode."""
     from baselines import parl_coin_game as parl
 
-    args = parl.Args(preset="parl_3x3", num_envs=3, total_iterations=45, validation_iterations=1, learning_starts=10**9,
-                     eval_episodes=1, log_window=1, metrics_path=str(tmp_path / "m.json"), buffer_size=1000)
+    args = parl.Args(
+        preset="parl_3x3",
+        num_envs=3,
+        total_iterations=45,
+        validation_iterations=1,
+        learning_starts=10**9,
+        eval_episodes=1,
+        log_window=1,
+        metrics_path=str(tmp_path / "m.json"),
+        buffer_size=1000,
+    )
     cwd = os.getcwd()
     os.chdir(tmp_path)
     seen = {}
@@ -162,7 +184,7 @@ def test_follow_bits_constant_within_training_episodes(tmp_path):
         os.chdir(cwd)
     f = np.stack(seen["f"])  # [iterations, B, N]
     for episode in range(2):  # 20-step episodes
-        chunk = f[episode * 20:(episode + 1) * 20]
+        chunk = f[episode * 20 : (episode + 1) * 20]
         assert (chunk == chunk[0]).all()
 
 
@@ -182,7 +204,10 @@ def test_dilemma_depends_on_tie_rule():
     from benchmarks.coin_game_dilemma import Args, scripted_welfare
 
     args = Args(num_envs=64, episodes_per_env=2)
-    welfare = {(tie, policy): scripted_welfare("parl_3x3", tie, policy, args).mean()
-               for tie in ("all", "random") for policy in ("random", "greedy", "own_only")}
+    welfare = {
+        (tie, policy): scripted_welfare("parl_3x3", tie, policy, args).mean()
+        for tie in ("all", "random")
+        for policy in ("random", "greedy", "own_only")
+    }
     assert welfare[("all", "greedy")] > welfare[("all", "own_only")] > welfare[("all", "random")]
     assert welfare[("random", "own_only")] > welfare[("random", "greedy")] > welfare[("random", "random")]

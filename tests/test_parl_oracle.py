@@ -30,7 +30,8 @@ def brute_force_best_response(spec, contracts):
 
 
 @pytest.mark.parametrize(
-    "spec", [random_binary_tree(3, seed=4), random_mdp(4, 2, 2, gamma=0.8, seed=1), random_mdp(3, 3, 3, seed=2)],
+    "spec",
+    [random_binary_tree(3, seed=4), random_mdp(4, 2, 2, gamma=0.8, seed=1), random_mdp(3, 3, 3, seed=2)],
     ids=["tree", "mdp", "mdp3x3"],
 )
 def test_best_response_matches_brute_force_for_arbitrary_contracts(spec):
@@ -87,8 +88,13 @@ def test_oracle_rejects_bad_input():
 def lp_contract(probs, qbar, target, margin):
     """Reference: the min-pay LP solved by scipy directly."""
     others = [a for a in range(len(qbar)) if a != target]
-    res = linprog(probs[target], A_ub=probs[others] - probs[target], b_ub=qbar[target] - qbar[others] - margin,
-                  bounds=(0, None), method="highs")
+    res = linprog(
+        probs[target],
+        A_ub=probs[others] - probs[target],
+        b_ub=qbar[target] - qbar[others] - margin,
+        bounds=(0, None),
+        method="highs",
+    )
     return (res.x, True) if res.status == 0 else (None, False)
 
 

@@ -24,17 +24,26 @@ ri = _load()
 
 
 def _er_run(welfare, net, lever, history):
-    return {"eval": {"welfare": welfare, "designer_return": net, "door_opened": 1.0 if welfare > 0 else 0.0,
-                     "schedule_at_start": [lever, 0.0, 0.0]},
-            "history": [{"designer_return": r, "welfare": w, "schedule_at_start": [t, 0.0, 0.0]}
-                        for r, w, t in history]}
+    return {
+        "eval": {
+            "welfare": welfare,
+            "designer_return": net,
+            "door_opened": 1.0 if welfare > 0 else 0.0,
+            "schedule_at_start": [lever, 0.0, 0.0],
+        },
+        "history": [{"designer_return": r, "welfare": w, "schedule_at_start": [t, 0.0, 0.0]} for r, w, t in history],
+    }
 
 
 def test_escape_room_targets_count_seeds_and_average_the_second_half():
     early = [(-5.0, -4.0, 2.0)] * 2
-    runs = {"metagrad": [_er_run(7.9, 5.0, 1.2, early + [(5.0, 7.9, 1.5), (6.0, 8.0, 0.5)]),
-                         _er_run(6.0, 3.0, 0.0, early + [(3.0, 7.0, 1.0), (4.0, 7.0, 1.0)])],
-            "none": [_er_run(-3.0, -3.0, 0.0, early)]}
+    runs = {
+        "metagrad": [
+            _er_run(7.9, 5.0, 1.2, early + [(5.0, 7.9, 1.5), (6.0, 8.0, 0.5)]),
+            _er_run(6.0, 3.0, 0.0, early + [(3.0, 7.0, 1.0), (4.0, 7.0, 1.0)]),
+        ],
+        "none": [_er_run(-3.0, -3.0, 0.0, early)],
+    }
     text = ri.targets("er_3_2", runs)
     assert "7.2 in **1/2** seeds" in text  # 0.9 x 8 = 7.2: only the first seed's final welfare reaches it
     assert "equilibrium of the final schedule, in 1/2 seeds" in text  # final lever incentive 1.2 > 1, 0.0 is not
@@ -44,11 +53,15 @@ def test_escape_room_targets_count_seeds_and_average_the_second_half():
 
 def test_prisoners_dilemma_targets_report_the_maintained_gap():
     def run(gaps):
-        return {"eval": {"cooperation": 1.0, "tau_C_minus_tau_D": gaps[-1]},
-                "history": [{"tau_C_minus_tau_D": g} for g in gaps]}
+        return {
+            "eval": {"cooperation": 1.0, "tau_C_minus_tau_D": gaps[-1]},
+            "history": [{"tau_C_minus_tau_D": g} for g in gaps],
+        }
 
-    text = ri.targets("pd", {"metagrad": [run([3.0, 3.0, 1.5, 2.5]), run([3.0, 3.0, 1.0, 2.0])],
-                             "none": [{"eval": {"cooperation": 0.1}}]})
+    text = ri.targets(
+        "pd",
+        {"metagrad": [run([3.0, 3.0, 1.5, 2.5]), run([3.0, 3.0, 1.0, 2.0])], "none": [{"eval": {"cooperation": 0.1}}]},
+    )
     assert "gap averaged over the second half of training 1.75 ± 0.25" in text
     assert "range per seed 1.50-2.50, 1.00-2.00" in text
     assert "no designer: cooperation 0.10" in text
@@ -60,8 +73,11 @@ def test_prisoners_dilemma_learner_specific_threshold():
     assert abs(ri.regularised_cooperation(1.0 + 0.4 * np.log(9.0), 0.4) - 0.9) < 1e-12
     assert abs(ri.regularised_gap(0.99, 0.4) - (1.0 + 0.4 * np.log(99.0))) < 1e-12
     assert abs(ri.regularised_gap(ri.regularised_cooperation(1.7, 0.05), 0.05) - 1.7) < 1e-9
-    run = {"args": {"entropy_coef": 0.4}, "eval": {"cooperation": 1.0, "tau_C_minus_tau_D": 1.4},
-           "history": [{"tau_C_minus_tau_D": 1.4}] * 2}
+    run = {
+        "args": {"entropy_coef": 0.4},
+        "eval": {"cooperation": 1.0, "tau_C_minus_tau_D": 1.4},
+        "history": [{"tau_C_minus_tau_D": 1.4}] * 2,
+    }
     text = ri.targets("pd", {"metagrad": [run, run], "none": []})
     assert "cooperation 0.9 / 0.99 needs g = 1.88 / 2.84" in text
     assert "final gaps imply cooperation 0.73 ± 0.00" in text  # sigmoid(0.4 / 0.4) = 0.731
