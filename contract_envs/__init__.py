@@ -7,9 +7,7 @@ Submodules are loaded on first use: ``contract_envs.vector``, ``.views``, ``.sol
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from contract_envs._lazy import lazy_submodules
 from contract_envs.registry import env_ids, make, register_all
 
 __version__ = "0.2.0"
@@ -27,16 +25,12 @@ _SUBMODULES = (
     "solvers",
     "vector",
     "views",
-    "wrappers",
 )
 
 register_all()
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"contract_envs.{name}")
-    raise AttributeError(f"module 'contract_envs' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _SUBMODULES)
 
 
 def __dir__() -> list[str]:

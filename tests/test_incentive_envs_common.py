@@ -190,36 +190,3 @@ def test_arguments_defaulting_to_none_reject_nan_inf_strings_and_fractions(env_i
     for value in bad:
         with pytest.raises(ValueError, match=name):
             contract_envs.vector.make(env_id, 1, **{name: value})
-
-
-@pytest.mark.parametrize("name", ["escape_room", "cleanup", "tax_economy"])
-def test_rules_modules_import_only_the_game_layer(name):
-    """A rules module depends on the Game protocol, the contract layer, the RNG, the checks and numpy/scipy/spaces
-    only (never PettingZoo, the adapters or the machines)."""
-    import ast
-    import importlib
-
-    module = importlib.import_module(f"contract_envs.games.{name}")
-    tree = ast.parse(open(module.__file__).read())
-    allowed = (
-        "__future__",
-        "dataclasses",
-        "typing",
-        "numpy",
-        "scipy",
-        "gymnasium.spaces",
-        "contract_envs.core.game",
-        "contract_envs.contracts",
-        "contract_envs.rng",
-        "contract_envs.checks",
-        "contract_envs.games._incentive_common",
-    )
-    imported = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            imported += [f"{base}.{alias.name}" if base == "gymnasium" else base for alias in node.names]
-    for mod in imported:
-        assert any(mod == a or mod.startswith(a + ".") for a in allowed), f"{name} imports {mod}"

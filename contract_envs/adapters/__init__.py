@@ -4,3 +4,7 @@
 * :mod:`contract_envs.adapters.views`: role views (the agents' game with a principal policy plugged
   in; one player's problem as a Gymnasium env with the others' policies plugged in).
 """
+
+from contract_envs._lazy import lazy_submodules
+
+__getattr__ = lazy_submodules(__name__, ("pettingzoo", "views"))
