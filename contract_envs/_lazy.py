@@ -11,9 +11,9 @@ def lazy_submodules(package: str, names: Iterable[str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` that imports ``package.<name>`` for every name in ``names`` on first use."""
     known = frozenset(names)
 
-    def __getattr__(name: str) -> Any:
+    def load(name: str) -> Any:
         if name in known:
             return importlib.import_module(f"{package}.{name}")
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
-    return __getattr__
+    return load
