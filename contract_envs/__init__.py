@@ -7,8 +7,10 @@ Submodules are loaded on first use: ``contract_envs.vector``, ``.views``, ``.sol
 
 from __future__ import annotations
 
+from typing import Any
+
 from contract_envs._lazy import lazy_submodules
-from contract_envs.registry import env_ids, make, register_all
+from contract_envs.registry import env_ids, register_all
 
 __version__ = "0.2.0"
 
@@ -28,6 +30,14 @@ _SUBMODULES = (
 )
 
 register_all()
+
+
+def make(env_type: str, env_id: str, **kwargs: Any):
+    """Create an environment: ``make("parallel" | "aec", "contract_envs/<name>-v1", **kwargs)``
+    (the PettingZoo adapters, loaded on first use)."""
+    from contract_envs.adapters.pettingzoo import make as make_adapter
+
+    return make_adapter(env_type, env_id, **kwargs)
 
 
 __getattr__ = lazy_submodules(__name__, _SUBMODULES)

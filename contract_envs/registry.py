@@ -95,33 +95,6 @@ def spec(env_id: str) -> EnvSpec:
     return EnvSpec(name, current, module)
 
 
-def make(env_type: str, env_id: str, **kwargs: Any):
-    """Create an environment: ``make("parallel" | "aec", "contract_envs/<name>-v1", **kwargs)``."""
-    from contract_envs.adapters import pettingzoo as adapters
-
-    if env_type not in ("aec", "parallel"):
-        raise ValueError(f"env_type must be 'aec' or 'parallel', got {env_type!r}")
-    cls = adapters.ParallelContractEnv if env_type == "parallel" else adapters.AECContractEnv
-    return cls(spec(env_id).id, **kwargs)
-
-
-def pettingzoo_module(name: str) -> types.ModuleType:
-    """A module ``<name>_v<N>`` with PettingZoo's ``env``, ``raw_env`` and ``parallel_env`` creators."""
-    env_spec = spec(name)
-    from contract_envs.adapters import pettingzoo as adapters
-
-    module = types.ModuleType(f"contract_envs.envs.{env_spec.name}_v{env_spec.version}", env_spec.rules.__doc__)
-
-    def parallel_env(**kwargs: Any):
-        return adapters.ParallelContractEnv(env_spec.id, **kwargs)
-
-    def env(**kwargs: Any):
-        return adapters.AECContractEnv(env_spec.id, **kwargs)
-
-    module.parallel_env, module.env, module.raw_env = parallel_env, env, env
-    return module
-
-
 def register_all() -> None:
     """Register every id with PettingZoo (AEC and Parallel) and the Gymnasium ids (idempotent)."""
     for name, (entry_point, kwargs) in GYMNASIUM_ENVIRONMENTS.items():
@@ -139,4 +112,4 @@ def register_all() -> None:
                 )
 
 
-__all__ = ["ENVIRONMENTS", "GYMNASIUM_ENVIRONMENTS", "NAMESPACE", "EnvSpec", "env_ids", "make", "register_all", "spec"]
+__all__ = ["ENVIRONMENTS", "GYMNASIUM_ENVIRONMENTS", "NAMESPACE", "EnvSpec", "env_ids", "register_all", "spec"]

@@ -21,6 +21,7 @@ state), so a copy continues exactly as the original would.
 from __future__ import annotations
 
 import copy
+import types
 from typing import Any
 
 import gymnasium
@@ -270,4 +271,26 @@ class AECContractEnv(_Adapter, AECEnv):
             self.render()
 
 
-__all__ = ["AECContractEnv", "ParallelContractEnv"]
+def make(env_type: str, env_id: str, **kwargs: Any) -> ParallelContractEnv | AECContractEnv:
+    """Create an environment: ``make("parallel" | "aec", "contract_envs/<name>-v1", **kwargs)``."""
+    check_choice("env_type", env_type, ("aec", "parallel"))
+    cls = ParallelContractEnv if env_type == "parallel" else AECContractEnv
+    return cls(spec(env_id).id, **kwargs)
+
+
+def versioned_module(name: str) -> types.ModuleType:
+    """A module ``<name>_v<N>`` with PettingZoo's ``env``, ``raw_env`` and ``parallel_env`` creators."""
+    env_spec = spec(name)
+    module = types.ModuleType(f"contract_envs.envs.{env_spec.name}_v{env_spec.version}", env_spec.rules.__doc__)
+
+    def parallel_env(**kwargs: Any) -> ParallelContractEnv:
+        return ParallelContractEnv(env_spec.id, **kwargs)
+
+    def env(**kwargs: Any) -> AECContractEnv:
+        return AECContractEnv(env_spec.id, **kwargs)
+
+    module.parallel_env, module.env, module.raw_env = parallel_env, env, env
+    return module
+
+
+__all__ = ["AECContractEnv", "ParallelContractEnv", "make", "versioned_module"]
