@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -444,11 +444,18 @@ class Ledger:
         """Load storage taken by :meth:`snapshot`."""
         self.entries[...] = snapshot
 
-    def party_info(self, party: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def copy_rows(self) -> list[np.ndarray]:
+        """A copy of every key's row ``[P, B]`` (for infos that outlive the step). One array per key,
+        not one for the whole table: large single allocations would go to ``mmap`` and page-fault
+        at every step."""
+        return [row.copy() for row in self.entries]
+
+    def party_info(self, party: int, table: Any = None) -> dict[str, np.ndarray]:
         """Arrays ``[B]`` per key for party ``party`` (agent index, or ``n_agents`` for the principal),
-        as views into ``table`` (a copy of :attr:`entries`; default: the live entries)."""
+        as views into ``table`` (:meth:`copy_rows`, or a copy of :attr:`entries`; default: the live
+        entries)."""
         table = self.entries if table is None else table
-        return {k: table[j, party] for j, k in enumerate(self.info_keys)}
+        return {k: table[j][party] for j, k in enumerate(self.info_keys)}
 
     def agent_info(self, i: int, table: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return self.party_info(i, table)

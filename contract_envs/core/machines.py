@@ -491,7 +491,7 @@ class _PrincipalAgentsMachine(StageMachine):
         extra = self.game.infos(self.state)
         out: dict[str, dict[str, Any]] = {}
         if env_index is None:
-            table = led.entries.copy()
+            table = led.copy_rows()
             if self.terms is not None:
                 info = led.party_info(n, table)
                 info["acting"] = PRINCIPAL in movers  # the same in every environment of the batch
