@@ -270,11 +270,35 @@ class StageMachine:
     def _parse(self, player: str, action: Any, stage: int) -> Any:
         raise NotImplementedError
 
-    def _clear_round(self) -> None:
+    def _empty_offers(self) -> np.ndarray:
+        """The offers on the table at the start of a round (none)."""
         raise NotImplementedError
 
+    def _clear_round(self) -> None:
+        """Forget the round in play and the ledger (a full reset)."""
+        self.ledger.reset()
+        self.offers = self._empty_offers()
+        self.outcomes = self._no_outcomes
+        self._settled = False
+        self.finished[:] = False
+        self._any_finished = False
+
     def _reset_envs(self, idx: np.ndarray) -> None:
-        raise NotImplementedError
+        """New episodes in the environments ``idx`` (their ledger, outcomes and ended flags too)."""
+        whole = len(idx) == self.num_envs
+        self.ledger.reset(None if whole else idx)
+        if whole:
+            self.finished[:] = False
+            self._any_finished = False
+            self.outcomes = self._no_outcomes
+        else:
+            self.finished[idx] = False
+            self._any_finished = bool(self.finished.any())
+            if self._settled:
+                self.outcomes = self.outcomes.copy()
+                self.outcomes[idx] = -1
+        self.state.t[idx] = 0
+        self.game.reset(self.state, idx, self.rng)
 
     def _shown_offers(self) -> np.ndarray | None:
         return None
@@ -442,29 +466,8 @@ class _PrincipalAgentsMachine(StageMachine):
         self.offers = self._zero_offers
         return rewards, terminated, truncated, True
 
-    def _clear_round(self) -> None:
-        self.ledger.reset()
-        self.offers = self._zero_offers
-        self.outcomes = self._no_outcomes
-        self._settled = False
-        self.finished[:] = False
-        self._any_finished = False
-
-    def _reset_envs(self, idx: np.ndarray) -> None:
-        whole = len(idx) == self.num_envs
-        self.ledger.reset(None if whole else idx)
-        if whole:
-            self.finished[:] = False
-            self._any_finished = False
-            self.outcomes = self._no_outcomes
-        else:
-            self.finished[idx] = False
-            self._any_finished = bool(self.finished.any())
-            if self._settled:
-                self.outcomes = self.outcomes.copy()
-                self.outcomes[idx] = -1
-        self.state.t[idx] = 0
-        self.game.reset(self.state, idx, self.rng)
+    def _empty_offers(self) -> np.ndarray:
+        return self._zero_offers
 
     # ------------------------------------------------------------------ observations and infos
     def observe(self) -> dict[str, Any]:
@@ -744,29 +747,8 @@ class HierarchicalContracts(StageMachine):
             self._mark_finished(tr.terminated | truncated)
         return rewards, tr.terminated, truncated, True
 
-    def _clear_round(self) -> None:
-        self.ledger.reset()
-        self.offers = np.zeros_like(self.offers)
-        self.outcomes = self._no_outcomes
-        self._settled = False
-        self.finished[:] = False
-        self._any_finished = False
-
-    def _reset_envs(self, idx: np.ndarray) -> None:
-        whole = len(idx) == self.num_envs
-        self.ledger.reset(None if whole else idx)
-        if whole:
-            self.finished[:] = False
-            self._any_finished = False
-            self.outcomes = self._no_outcomes
-        else:
-            self.finished[idx] = False
-            self._any_finished = bool(self.finished.any())
-            if self._settled:
-                self.outcomes = self.outcomes.copy()
-                self.outcomes[idx] = -1
-        self.state.t[idx] = 0
-        self.game.reset(self.state, idx, self.rng)
+    def _empty_offers(self) -> np.ndarray:
+        return np.zeros_like(self.offers)  # written in place by the offer stages
 
     def _shown_offers(self) -> np.ndarray:
         return self.offers

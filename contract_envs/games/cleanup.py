@@ -490,34 +490,5 @@ class CleanupGame(Game):
         return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
 
 
-def make_game(
-    num_envs: int = 1,
-    map_name: str = "7x7",
-    n_agents: int | None = None,
-    horizon: int = 50,
-    incentives: str = "per_action",
-    incentive_cap: float = 2.0,
-    view_size: int | None = None,
-    apple_respawn_prob: float | None = None,
-    waste_spawn_prob: float | None = None,
-    depletion_threshold: float | None = None,
-    restoration_threshold: float | None = None,
-    cleaning_penalty: float = 0.0,
-    incentive_cost: float = 1.0,
-) -> CleanupGame:
-    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
-    return CleanupGame(
-        num_envs,
-        map_name,
-        n_agents,
-        horizon,
-        incentives,
-        incentive_cap,
-        view_size,
-        apple_respawn_prob,
-        waste_spawn_prob,
-        depletion_threshold,
-        restoration_threshold,
-        cleaning_penalty,
-        incentive_cost,
-    )
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = CleanupGame

@@ -264,18 +264,5 @@ class EscapeRoomGame(Game):
         return f"escape_room ER({self.n_agents},{self.min_at_lever}): step {int(state.t[b])}, door {door} | {where}"
 
 
-def make_game(
-    num_envs: int = 1,
-    n_agents: int = 5,
-    min_at_lever: int = 2,
-    horizon: int = 5,
-    incentives: str = "per_action",
-    incentive_cap: float = 2.0,
-    door_reward: float = 10.0,
-    move_cost: float = 1.0,
-    incentive_cost: float = 1.0,
-) -> EscapeRoomGame:
-    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
-    return EscapeRoomGame(
-        num_envs, n_agents, min_at_lever, horizon, incentives, incentive_cap, door_reward, move_cost, incentive_cost
-    )
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = EscapeRoomGame

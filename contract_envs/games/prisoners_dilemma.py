@@ -223,14 +223,5 @@ class PrisonersDilemmaGame(Game):
         return f"prisoners_dilemma: step {int(state.t[b])}, previous joint action {last}"
 
 
-def make_game(
-    num_envs: int = 1,
-    horizon: int = 5,
-    incentives: str = "per_action",
-    incentive_cap: float = 3.0,
-    keep_fraction: float = 1.0,
-    payoffs=LOLA_PAYOFFS,
-    incentive_cost: float = 1.0,
-) -> PrisonersDilemmaGame:
-    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
-    return PrisonersDilemmaGame(num_envs, horizon, incentives, incentive_cap, keep_fraction, payoffs, incentive_cost)
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = PrisonersDilemmaGame

@@ -337,18 +337,5 @@ class TaxEconomyGame(Game):
         )
 
 
-def make_game(
-    num_envs: int = 1,
-    tax_model: str = "flat",
-    horizon: int | None = None,
-    period_length: int | None = None,
-    skills=(1, 2, 4, 8),
-    max_labour: int = 10,
-    labour_cost: float = 0.8,
-    isoelastic_eta: float = 0.23,
-    starting_coin: float = 0.0,
-) -> TaxEconomyGame:
-    """The game for ``num_envs`` environments (the registry's entry; arguments in the module docstring)."""
-    return TaxEconomyGame(
-        num_envs, tax_model, horizon, period_length, skills, max_labour, labour_cost, isoelastic_eta, starting_coin
-    )
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = TaxEconomyGame
