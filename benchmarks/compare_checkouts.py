@@ -84,10 +84,14 @@ def main() -> None:
     rate_here = med(r[0]["env_steps_per_s"] for r in rows)
     rate_there = med(r[1]["env_steps_per_s"] for r in rows)
     ratio = med(r[0]["env_steps_per_s"] / r[1]["env_steps_per_s"] for r in rows)
-    print(f"{args.id} (this tree) vs {args.other_id or args.id} ({args.other}), B = {args.num_envs}, {args.pairs} pairs:")
+    print(
+        f"{args.id} (this tree) vs {args.other_id or args.id} ({args.other}), B = {args.num_envs}, {args.pairs} pairs:"
+    )
     print(f"  this tree : median {rate_here:,.0f} env-steps/s, sys {med(r[0]['sys'] for r in rows):.2f} s")
     print(f"  other tree: median {rate_there:,.0f} env-steps/s, sys {med(r[1]['sys'] for r in rows):.2f} s")
-    print(f"  ratio this/other: median {ratio:.3f} (min {min(r[0]['env_steps_per_s'] / r[1]['env_steps_per_s'] for r in rows):.3f})")
+    print(
+        f"  ratio this/other: median {ratio:.3f} (min {min(r[0]['env_steps_per_s'] / r[1]['env_steps_per_s'] for r in rows):.3f})"
+    )
 
 
 if __name__ == "__main__":
