@@ -50,7 +50,8 @@ c0, t0 = os.times(), time.perf_counter()
 for k in range(rounds):
     play(k)
 elapsed, c1 = time.perf_counter() - t0, os.times()
-print(json.dumps({"env_steps_per_s": rounds * num_envs / elapsed, "user": c1.user - c0.user, "sys": c1.system - c0.system}))
+rate = rounds * num_envs / elapsed
+print(json.dumps({"env_steps_per_s": rate, "user": c1.user - c0.user, "sys": c1.system - c0.system}))
 """
 
 
@@ -83,7 +84,8 @@ def main() -> None:
     med = statistics.median
     rate_here = med(r[0]["env_steps_per_s"] for r in rows)
     rate_there = med(r[1]["env_steps_per_s"] for r in rows)
-    ratio = med(r[0]["env_steps_per_s"] / r[1]["env_steps_per_s"] for r in rows)
+    ratios = [r[0]["env_steps_per_s"] / r[1]["env_steps_per_s"] for r in rows]
+    ratio = med(ratios)
     print(
         f"{args.id} (this tree) vs {args.other_id or args.id} ({args.other}), B = {args.num_envs}, {args.pairs} pairs:"
     )
