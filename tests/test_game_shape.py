@@ -133,6 +133,10 @@ def test_batched_api_refuses_ended_environments_without_autoreset_and_resets_som
     vec.step({"agent_0": np.array([0, 1, 2])})  # the one-shot game ends for every environment
     with pytest.raises(RuntimeError, match=r"environments \[0, 1, 2\] have ended"):
         vec.step({"principal_0": np.zeros((3, 1, 2))})
+    with pytest.raises(ValueError, match=r"env_idx must be integer indices in \[0, 2\]"):
+        vec.reset(env_idx=[1.5])
+    with pytest.raises(ValueError, match=r"env_idx must lie in \[0, 2\]"):
+        vec.reset(env_idx=[3])
     vec.reset(env_idx=[1])
     with pytest.raises(RuntimeError, match=r"environments \[0, 2\] have ended"):
         vec.step({"principal_0": np.zeros((3, 1, 2))})

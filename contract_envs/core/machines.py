@@ -159,9 +159,12 @@ class StageMachine:
                     f"reset: environments can be reset one by one only between rounds (stage {self.stage_names[0]!r});"
                     f" the batch is in stage {self.stage_names[self.stage]!r}"
                 )
-            idx = np.unique(np.asarray(env_idx, dtype=np.int64).reshape(-1))
+            given = np.asarray(env_idx)
+            if given.dtype.kind not in "iu":
+                raise ValueError(f"reset: env_idx must be integer indices in [0, {self.num_envs - 1}], got {env_idx!r}")
+            idx = np.unique(given.astype(np.int64).reshape(-1))
             if idx.size and (idx[0] < 0 or idx[-1] >= self.num_envs):
-                raise ValueError(f"reset: env_idx must lie in [0, {self.num_envs - 1}], got {np.asarray(env_idx)}")
+                raise ValueError(f"reset: env_idx must lie in [0, {self.num_envs - 1}], got {given}")
             self._reset_envs(idx)
         return self.observe(), self.infos()
 
