@@ -2,7 +2,7 @@
 # Cleanup (with an incentive designer)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -152,6 +152,9 @@ from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = "None (statistical checks of the dynamics only)"
 
 MAPS = {
     "7x7": (

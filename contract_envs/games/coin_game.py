@@ -1,10 +1,8 @@
 """
 # Coin Game (with a contracting principal)
 
-![Coin Game](../img/coin_game.png)
-
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -242,6 +240,13 @@ from contract_envs.checks import check_choice, check_int, check_optional_int, ch
 from contract_envs.contracts import ContractTerms, reward_sharing_transfers
 from contract_envs.core.game import Game, GameState, Transition
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Two agents: `solve_coin_game_welfare(rules)` (the welfare optimum W* by expectimax DP: 15.249 on `parl`) "
+    "and `solve_coin_game_principal(rules)` (the principal's optimum against `SelfishCoinAgent`); any N: "
+    "`coin_game_welfare_upper_bound(rules)`"
+)
 
 # (row, column) steps: right, left, down, up, stay (LOLA / JaxMARL order)
 MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]], dtype=np.int64)
@@ -852,7 +857,7 @@ class CoinGame(Game):
         for i in range(n):
             canvas.rect(y + 2, x0, y + 12, x0 + 10, tuple(int(v) for v in colours[i]))
             line = f"agent_{i}"
-            if played:
+            if played and offers is None:
                 line += f"  {ACTION_NAMES[int(state.last_actions[i, b])]}, reward {state.last_rewards[i, b]:+.2f}"
             canvas.text(y, x0 + 14, line)
             if self.has_principal:

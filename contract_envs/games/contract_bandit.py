@@ -1,8 +1,8 @@
 """
 # Contract Bandit
 
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -133,6 +133,12 @@ from contract_envs.checks import check_choice, check_real, real_array
 from contract_envs.contracts import ContractTerms
 from contract_envs.core.game import Game, GameState, Transition, index_contract_state
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `solve_contract_bandit(instance)` (the optimal arm and min-pay contract: `ipa_k5` arm 2, "
+    "incentive 0.26, value 0.62 per round; `e8` 0.45)"
+)
 
 TIE_BREAKS = ("lowest", "principal")
 NOISES = ("gaussian", "bernoulli")

@@ -3,8 +3,8 @@
 
 This environment is part of the *incentive-design* environments of contract-envs: a designer
 (`principal_0`) pays self-interested agents incentives that depend on what they do, to steer them
-to a cooperative outcome. Please read the contract layer's page (`contract_envs.contracts`) for
-the ledger and the money accounting.
+to a cooperative outcome. Please read [Concepts](../concepts.md) for the
+round structure, the ledger and the money accounting.
 
 | | |
 |---|---|
@@ -130,6 +130,13 @@ from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms, others_index
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `escape_room_max_welfare` (10(N-M) - M), `escape_room_pure_equilibria`, "
+    "`escape_room_min_lever_incentive` (a lever incentive above 1 sustains the optimum), "
+    "`escape_room_best_designer_return`"
+)
 
 LEVER, START, DOOR = 0, 1, 2
 POSITION_NAMES = ("lever", "start", "door")

@@ -1,8 +1,8 @@
 """
 # Principal-Agent MDP
 
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -103,6 +103,13 @@ from contract_envs.checks import check_int, check_real, real_array
 from contract_envs.contracts import ContractTerms
 from contract_envs.core.game import Game, GameState, Transition, index_contract_state
 from contract_envs.rng import BatchedStreams, categorical_from_uniform
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `contract_envs.solvers.solve_spe(spec)`, the subgame-perfect equilibrium (values, contracts, "
+    "recommended actions); `agent_best_response` and `evaluate_policies` score a learned principal against the "
+    "exact agent"
+)
 
 _PROB_TOL = 1e-9
 

@@ -2,7 +2,7 @@
 # Prisoner's Dilemma (iterated, with an incentive designer, peer incentives or reward transfer)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -103,6 +103,12 @@ from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `pd_min_incentive_gap` (cooperation is dominant iff tau_C - tau_D >= 1), "
+    "`reward_transfer_threshold` (keep fraction s <= 2/3), `pd_best_designer_return`"
+)
 
 COOPERATE, DEFECT = 0, 1
 START_STATE = 4

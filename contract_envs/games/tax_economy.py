@@ -2,7 +2,7 @@
 # Tax Economy (TaxLite and a multi-period bracket-tax economy)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -127,6 +127,12 @@ from contract_envs.contracts import PolicyTerms, Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import gini_equality
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "TaxLite: `taxlite_solve()` (t* = 0.75, productivity x equality 93.0, by enumerating the labour "
+    "equilibria at every rate); the bracket economy: none"
+)
 
 US_FEDERAL_CUTOFFS = (0.0, 9.7, 39.475, 84.2, 160.725, 204.1, 510.3)
 US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)

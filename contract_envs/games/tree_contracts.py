@@ -2,7 +2,7 @@
 # Tree Contracts
 
 This environment is part of the *hierarchical* environments of contract-envs: every player is a
-principal to its children and an agent of its parent.
+principal to its children and an agent of its parent (see [Concepts](../concepts.md)).
 
 | | |
 |---|---|
@@ -165,6 +165,12 @@ import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_optional_int, check_real, real_array
 from contract_envs.core.game import GameState, HierarchicalGame, Transition
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `solve_tree_contracts(instance)` (equilibrium profile, transfers and welfare W*: 2.0 on T1 and T2; "
+    "the no-transfer outcome)"
+)
 
 _TIE = 1e-9
 NOISES = ("gaussian", "bernoulli")
