@@ -42,7 +42,13 @@ def navigation(docs_dir: Path) -> list:
         {"Environments": [{"Overview": "envs/index.md"}, *_titled(envs)]},
         {"Baselines": [{"Conventions": "baselines/index.md"}, *_titled(baselines)]},
         {"Results": [{"Overview": "results/index.md"}, *_titled(results)]},
-        {"API reference": ["api/index.md", *[page for page, *_ in site_pages.API_PAGES], "api/games.md"]},
+        {
+            "API reference": [
+                {"Overview": "api/index.md"},
+                *[{title: page} for page, title, *_ in site_pages.API_PAGES],
+                {"Games": "api/games.md"},
+            ]
+        },
         {"Changelog": "changelog.md"},
     ]
     named = {"index.md", "changelog.md", *guide}
@@ -63,6 +69,14 @@ _QUOTE_IN_LIST = re.compile(r"^(\s*[-*+] )>", flags=re.M)
 def on_page_markdown(markdown, page, config, files, **kwargs):
     """A list item that starts with ``>`` (e.g. ``- >= 80% ...``) is text, not a quotation."""
     return _QUOTE_IN_LIST.sub(r"\1\\>", markdown)
+
+
+_SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):<code>(~?)([^<]+)</code>")
+
+
+def on_page_content(html, page, config, files, **kwargs):
+    """Docstrings use Sphinx roles (``:class:`~pkg.Name```): show them as code, ``~`` keeping the last name."""
+    return _SPHINX_ROLE.sub(lambda m: f"<code>{m[2].rsplit('.', 1)[-1] if m[1] else m[2]}</code>", html)
 
 
 def on_files(files, config, **kwargs):

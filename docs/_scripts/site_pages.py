@@ -224,30 +224,33 @@ def baseline_pages() -> dict[str, str]:
 
 
 def results_index() -> str:
+    from contract_envs.registry import ENVIRONMENTS
+
     lines = [
         "<!-- generated at build time by docs/_scripts/site_pages.py from docs/results -->",
         "# Results",
         "",
         "Every number on these pages comes from a recorded run of a baseline, with its command, seeds, machine and "
         "wall-clock on the page. Headlines are fractions of an exact optimum wherever one can be computed "
-        "([exact solvers](../solvers.md)); learned references are named as such.",
+        "([exact solvers](../solvers.md)); learned references are named as such. Each baseline's page "
+        "([Baselines](../baselines/index.md)) shows the tables and plots that concern it.",
         "",
-        "| page | what it reports |",
-        "|---|---|",
+        "| page | baselines | environments |",
+        "|---|---|---|",
     ]
-    for page in results_pages():
-        first = next(
-            (
-                line.strip()
-                for line in page.read_text().splitlines()
-                if line.strip() and not line.startswith(("#", "|", "!", "```", "<"))
-            ),
-            "",
+    pages = results_pages()
+    titles = [short_title(p) for p in pages]
+    scripts = baseline_scripts()
+    for page, title in zip(pages, titles, strict=True):
+        text = page.read_text()
+        used = [s.stem for s in scripts if _mentions(text, s.stem) or any(r in text for r in _runners(s.stem))]
+        sources = text + "".join((BASELINES / f"{u}.py").read_text() for u in used)
+        envs = [name for name in ENVIRONMENTS if f"{name}-v" in sources or f"{name}_v" in sources]
+        label = f"{title} ({page.name})" if titles.count(title) > 1 else title
+        baselines = ", ".join(f"[`{u}.py`](../baselines/{u}.md)" for u in used) or "-"
+        lines.append(
+            f"| [{label}]({page.name}) | {baselines} | {', '.join(f'[{e}](../envs/{e}.md)' for e in envs) or '-'} |"
         )
-        first = re.sub(r"\s+", " ", first.replace("|", "/"))
-        if len(first) > 220:
-            first = first[:217].rsplit(" ", 1)[0] + " ..."
-        lines.append(f"| [{title_of(page)}]({page.name}) | {first} |")
     return "\n".join(lines) + "\n"
 
 
