@@ -156,3 +156,13 @@ def test_baseline_pages_show_what_it_learns_a_command_and_its_results():
                 assert f"]({'../results/' + results_page.name})" in results, (stem, results_page.name)
         for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", results):
             assert (ROOT / "docs" / "baselines" / image).resolve().exists(), (stem, image)
+
+
+def test_site_shows_links_to_repository_files_as_paths():
+    _scripts()
+    import mkdocs_hooks
+
+    docs = (ROOT / "docs").resolve()
+    text = "[the script](../../baselines/parl_tabular.py), [Coin Game](../envs/coin_game.md), [web](https://x.org)"
+    shown = mkdocs_hooks._outside_docs(text, docs / "results", docs)
+    assert shown == "the script (`baselines/parl_tabular.py`), [Coin Game](../envs/coin_game.md), [web](https://x.org)"

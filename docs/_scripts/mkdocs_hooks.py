@@ -66,9 +66,32 @@ def on_config(config, **kwargs):
 _QUOTE_IN_LIST = re.compile(r"^(\s*[-*+] )>", flags=re.M)
 
 
+_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(([^)\s]+)\)")
+
+
+def _outside_docs(markdown: str, page_dir: Path, docs_dir: Path) -> str:
+    """A link to a repository file outside ``docs/`` (a script, the README) becomes its path in code: the site
+    has no page for it, and the text stays readable."""
+
+    def replace(match: re.Match) -> str:
+        text, target = match[1], match[2]
+        if "://" in target or target.startswith(("#", "mailto:")):
+            return match[0]
+        path = (page_dir / target.split("#", 1)[0]).resolve()
+        if path.is_relative_to(docs_dir) or not path.is_relative_to(ROOT):
+            return match[0]
+        where = path.relative_to(ROOT).as_posix()
+        return f"{text} (`{where}`)" if text.strip("`") != where else f"`{where}`"
+
+    return _LINK.sub(replace, markdown)
+
+
 def on_page_markdown(markdown, page, config, files, **kwargs):
-    """A list item that starts with ``>`` (e.g. ``- >= 80% ...``) is text, not a quotation."""
-    return _QUOTE_IN_LIST.sub(r"\1\\>", markdown)
+    """A list item that starts with ``>`` (e.g. ``- >= 80% ...``) is text, not a quotation; links to repository
+    files outside ``docs/`` are shown as their paths."""
+    docs_dir = Path(config["docs_dir"]).resolve()
+    page_dir = (docs_dir / page.file.src_uri).parent
+    return _outside_docs(_QUOTE_IN_LIST.sub(r"\1\\>", markdown), page_dir, docs_dir)
 
 
 _SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):<code>(~?)([^<]+)</code>")
