@@ -199,7 +199,7 @@ def baseline_page(script: Path) -> str:
     ]
     if not found:
         lines += ["No results page names this script yet."]
-    titles = [section.heading or title_of(section.page) for section in found]
+    titles = [section.heading or short_title(section.page) for section in found]
     for section, heading in zip(found, titles, strict=True):
         rel = Path(_relpath(section.page, page.parent)).as_posix()
         if titles.count(heading) > 1:
