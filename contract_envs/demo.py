@@ -23,10 +23,13 @@ ENV_ID = "contract_envs/principal_agent_mdp-v1"
 LEGEND = """How to read this: each round the principal (who cannot see the agent's action) offers a contract,
 a payment for each observable outcome: b(bad) if the outcome is 0 = bad, b(good) if it is 1 = good.
 The agent then picks action 0 = low effort (free) or 1 = high effort (costly; the good outcome
-becomes likely). "recommend" is the action the SPE contract makes the agent's best response;
-"E[payment]" is what the principal expects to pay for it, "principal q" its value of recommending
-that action (its own reward minus payments, now and later), "agent value" the agent's value of the
-state. Money is conserved: what the principal pays, the agent receives."""
+becomes likely). SPE = subgame-perfect equilibrium: the principal's best contracts, the agent
+best-responding in every state. "recommend" is the action the SPE contract makes the agent's best
+response; "E[payment]" is what the principal expects to pay for it, "principal q" its value of
+recommending that action (its own reward minus payments, now and later), "agent value" the agent's
+value of the state. Rewards: the agent gets its own reward (minus the effort's cost) plus the
+payment, the principal its own reward minus the payment. Money is conserved: what the principal
+pays, the agent receives."""
 
 
 def best_response(sol, state: int, contract: np.ndarray, outcome_probs: np.ndarray) -> int:
@@ -50,7 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     sol = solve_spe(spec)
     n_dec = 2**args.depth - 1
     print(f"Random binary tree, depth {args.depth}: {n_dec} decision states, gamma = {spec.gamma}")
-    print(f"Exact SPE ({sol.method}): principal value {sol.principal_value:.4f}, agent value {sol.agent_value:.4f}")
+    print(
+        f"Exact subgame-perfect equilibrium (SPE, by {sol.method.replace('_', ' ')}): principal value "
+        f"{sol.principal_value:.4f}, agent value {sol.agent_value:.4f}"
+    )
     print(f"High effort incentivised in {np.mean(sol.recommended_action[:n_dec] == 1):.1%} of decision states\n")
     print(LEGEND + "\n")
     print("state  recommend  b(bad)  b(good)  E[payment]  principal q  agent value")

@@ -54,6 +54,7 @@ RULES_MAY_IMPORT = (
     "contract_envs.rng",
     "contract_envs.checks",
     "contract_envs.games._incentive_common",
+    "contract_envs.games._draw",
 )
 
 

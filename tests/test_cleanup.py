@@ -14,6 +14,7 @@ from contract_envs.games.cleanup import (
     APPLE,
     CELL_CHARS,
     CELL_COLOURS,
+    CELL_PIXELS,
     CLEAN,
     CLEANED,
     COLLECTED,
@@ -211,16 +212,17 @@ def test_render_modes():
     env = contract_envs.make("parallel", CU, render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
-    assert frame.shape == (7 * 16, 7 * 16, 3) and frame.dtype == np.uint8
-    # every 16x16 block shows the colour of its cell: the agents' colours on their cells, else the cell type's
+    px = CELL_PIXELS
+    assert frame.shape[0] >= 7 * px and frame.shape[1] > 7 * px and frame.dtype == np.uint8  # the map, then a panel
+    # every block of the map shows the colour of its cell: the agents' colours on their cells, else the cell type's
     state = env.machine.state
-    cells = frame[::16, ::16].astype(np.float32)
+    cells = frame[: 7 * px : px, : 7 * px : px].astype(np.float32)
     for r in range(7):
         for c in range(7):
             agent = [i for i in range(2) if tuple(state.pos[0, i]) == (r, c)]
             colour = AGENT_COLOURS[agent[0]] if agent else CELL_COLOURS[state.world[0, r, c]]
             np.testing.assert_array_equal(cells[r, c], colour, err_msg=f"cell {(r, c)}")
-    np.testing.assert_array_equal(frame[16 * 3 : 16 * 4, 16 * 3 : 16 * 4], 0)  # an empty cell: a black block
+    np.testing.assert_array_equal(frame[px * 3 : px * 4, px * 3 : px * 4], 0)  # an empty cell: a black block
     env = contract_envs.make("parallel", CU, render_mode="ansi")
     env.reset(seed=0)
     text = env.render()

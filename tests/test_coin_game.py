@@ -447,7 +447,7 @@ def test_render_rgb_and_ansi():
     env = contract_envs.make("parallel", ENV_ID, preset="parl_3x3", render_mode="rgb_array")
     env.reset(seed=1)
     frame = env.render()
-    assert frame.shape == (96, 96, 3) and frame.dtype == np.uint8
+    assert frame.ndim == 3 and frame.shape[0] >= 96 and frame.shape[1] > 96 and frame.dtype == np.uint8  # board + panel
     state = env.machine.state
     r, c = divmod(int(state.agent_cell[0, 0]), 3)
     if state.agent_cell[0, 0] != state.agent_cell[0, 1]:

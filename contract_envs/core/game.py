@@ -180,8 +180,10 @@ class Game(ABC):
         self, state: GameState, actions: np.ndarray, principal_action: np.ndarray | None, rng: BatchedStreams
     ) -> Transition:
         """Play one round in every environment: agents' validated actions ``[B, N]``, the principal's
-        validated move (contracts ``[B, N, O]``, a policy ``[B, *shape]`` or ``None``); update ``state``
-        in place (not ``state.t``: the stage machine counts rounds) and return the transition."""
+        validated move (contracts ``[B, N, O]``, a policy ``[B, *shape]`` or ``None``; hierarchical games:
+        every node's offer from its parent ``[B, N, K_max]``); update ``state`` in place (not ``state.t``:
+        the stage machine counts rounds) and return the transition. The move is read-only; a game may keep
+        a reference to it (to draw the last round's contracts)."""
 
     @abstractmethod
     def observe_agents(self, state: GameState, offers: np.ndarray | None) -> Any:
@@ -214,9 +216,13 @@ class Game(ABC):
 
     # ------------------------------------------------------------------ rendering
     def render_ansi(self, state: GameState, env_index: int, offers: np.ndarray | None = None) -> str:
+        """A text frame of environment ``env_index``; ``offers``: the contracts on the table, if any."""
         return f"{self.name}: round {int(state.t[env_index])}"
 
     def render_rgb(self, state: GameState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """An RGB frame ``[H, W, 3]`` uint8 of environment ``env_index`` (``"rgb_array"`` in ``render_modes``):
+        the state, ``offers`` (the contracts on the table in the round in play, ``None`` between rounds)
+        and the last round's moves, outcomes and payments, drawn with numpy (``contract_envs.games._draw``)."""
         raise NotImplementedError(f"{self.name} has no rgb_array rendering")
 
 

@@ -264,7 +264,9 @@ class StageMachine:
         return f"{text} | coming stage: {self.stage_names[self.stage]}"
 
     def render_rgb(self, env_index: int = 0) -> np.ndarray:
-        return self.game.render_rgb(self.state, env_index, self.offers)
+        """The game's frame of environment ``env_index``, with the offers on the table in the round in play
+        (``None`` between rounds: the games draw the last round's contracts and payments from their state)."""
+        return self.game.render_rgb(self.state, env_index, self.offers if self.stage > 0 else None)
 
     # ------------------------------------------------------------------ per machine
     def _advance(self, actions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -736,7 +738,7 @@ class HierarchicalContracts(StageMachine):
                 raise ValueError(f"{p}: no action given in the act stage")
             joint[:, v] = self._act_move(p, v, actions[p])
         g, state = self.game, self.state
-        tr = g.step(state, joint, None, self.rng)
+        tr = g.step(state, joint, self.offers, self.rng)  # the settled offers (the game may record them)
         state.t += 1
         s = settle_hierarchy(self.offers, joint, tr.agent_own, self.parents)
         self.ledger.record(s)

@@ -2,7 +2,7 @@
 # Cleanup (with an incentive designer)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -146,11 +146,15 @@ import numpy as np
 from gymnasium import spaces
 from numpy.lib.stride_tricks import sliding_window_view
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_real
 from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = "None (statistical checks of the dynamics only)"
 
 MAPS = {
     "7x7": (
@@ -185,6 +189,9 @@ LEFT, RIGHT, UP, DOWN, NOOP, CLEAN = range(6)
 ACTION_NAMES = ("left", "right", "up", "down", "noop", "clean")
 MOVES = np.array([[0, -1], [0, 1], [-1, 0], [1, 0], [0, 0], [0, 0]], dtype=np.int64)
 CLEANED, COLLECTED, OTHER = 0, 1, 2
+OUTCOME_NAMES = ("cleaned", "collected", "other")
+ACTION_NAMES_PAST = ("cleaned", "collected", "moved, no apple")
+CELL_PIXELS = 24  # rgb_array: pixels per map cell
 CELL_COLOURS = np.array([[0, 0, 0], [180, 180, 180], [113, 75, 24], [99, 156, 194], [0, 255, 0]], dtype=np.float32)
 BEAM_COLOUR = np.array([100, 255, 255], dtype=np.float32)
 AGENT_COLOURS = np.array([[159, 67, 255], [2, 81, 154], [204, 0, 204], [216, 30, 54], [254, 151, 0]], dtype=np.float32)
@@ -209,7 +216,8 @@ BEAMS = np.array(
 class CleanupState(GameState):
     """``world [B, H, W]`` cell types; ``pos [B, N, 2]`` agents' (row, col); ``beam [B, H, W]`` cells
     covered by this round's cleaning beams; ``last_clean [B, N]`` who chose ``clean`` last round;
-    ``last_apples``, ``last_cleaned [B, N]`` apples eaten and waste cells cleaned last round."""
+    ``last_apples``, ``last_cleaned [B, N]`` apples eaten and waste cells cleaned last round; ``last_offers
+    [B, N, 3]`` the designer's schedule of the last round (renders; ``None`` without a designer)."""
 
     world: np.ndarray
     pos: np.ndarray
@@ -217,6 +225,7 @@ class CleanupState(GameState):
     last_clean: np.ndarray
     last_apples: np.ndarray
     last_cleaned: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, N, 3]: the designer's schedule of the previous round (renders)
 
 
 class CleanupGame(Game):
@@ -305,6 +314,7 @@ class CleanupGame(Game):
             last_clean=np.zeros((b, n), dtype=bool),
             last_apples=np.zeros((b, n)),
             last_cleaned=np.zeros((b, n)),
+            last_offers=np.zeros((b, n, 3)) if self.has_principal else None,
         )
 
     def reset(self, state: CleanupState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -425,6 +435,8 @@ class CleanupGame(Game):
         reward = apples.astype(np.float64) - self.cleaning_penalty * used_clean
         outcomes = np.where(used_clean, CLEANED, np.where(reward > 0, COLLECTED, OTHER))
         state.last_clean, state.last_apples, state.last_cleaned = used_clean, apples.astype(np.float64), cleaned
+        if principal_action is not None:
+            state.last_offers = principal_action
         return Transition(reward, reward.sum(axis=1), outcomes, np.zeros(b, dtype=bool))
 
     def on_settlement(self, state: CleanupState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
@@ -485,9 +497,70 @@ class CleanupGame(Game):
         return f"cleanup {self.map_name}: step {int(state.t[b])}, waste density {density:.2f}\n{grid}"
 
     def render_rgb(self, state: CleanupState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
-        scale = 16
-        img = np.take(_PALETTE, self.cell_codes(state)[env_index], axis=0).astype(np.uint8)
-        return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+        """RGB frame uint8: the map (``CELL_PIXELS`` per cell from the top-left, the observation's colours:
+        waste brown, clean river blue, apples green, walls grey, this round's beams cyan, agents in their
+        colours) and beside it the waste density, the designer's schedule and each agent's outcome and pay."""
+        b, px, n = env_index, CELL_PIXELS, self.n_agents
+        img = np.take(_PALETTE, self.cell_codes(state)[b], axis=0).astype(np.uint8)
+        board = np.repeat(np.repeat(img, px, axis=0), px, axis=1)
+        box = 62
+        panel_w = max(3 * (box + 3) + 16, 260)
+        row_h = 34
+        schedule_h = (
+            (2 * _draw.GLYPH_HEIGHT + 6 + 20) * (1 if self.mode == "per_action" else n) if self.has_principal else 0
+        )
+        height = max(board.shape[0], 64 + schedule_h + n * row_h)
+        canvas = _draw.Canvas(height, board.shape[1] + panel_w)
+        canvas.paste(0, 0, board)
+        for i in range(n):  # agent ids on their cells
+            r, c = state.pos[b, i]
+            canvas.text(
+                r * px + (px - _draw.GLYPH_HEIGHT) / 2, c * px + px / 2, str(i), (255, 255, 255), align="center"
+            )
+        x0 = board.shape[1] + 12
+        played = bool(state.t[b] > 0)
+        canvas.text(4, x0, f"Cleanup {self.map_name}  round {int(state.t[b])}/{self.horizon}", bold=True)
+        density = float(self.waste_density(state, np.array([b]))[0])
+        ap = self.apple_points
+        apples = int((state.world[b, ap[:, 0], ap[:, 1]] == APPLE).sum())
+        canvas.text(20, x0, f"waste {density:.0%} of the river; apples {apples}", _draw.MUTED)
+        canvas.bar(36, x0, density, 1.0, panel_w - 28, 6, tuple(int(v) for v in CELL_COLOURS[WASTE]))
+        stop = x0 + (panel_w - 28) * self.depletion
+        canvas.rect(33, stop, 45, stop + 2, _draw.ALERT)  # apples stop growing beyond this density
+        y = 48
+        outcome = np.where(state.last_clean[b], CLEANED, np.where(state.last_apples[b] > 0, COLLECTED, OTHER))
+        labels = list(OUTCOME_NAMES)
+        if self.has_principal:
+            rows = (
+                [("schedule (every agent)", 0)]
+                if self.mode == "per_action"
+                else [(f"to agent_{i}", i) for i in range(n)]
+            )
+            canvas.text(y, x0, "designer pays per outcome" + ("" if played else " (none yet)"), _draw.INK)
+            y += 16
+            for title, i in rows:
+                amounts = state.last_offers[b, i] if played else None
+                taken = int(outcome[i]) if played and self.mode == "per_agent" else None
+                canvas.text(y, x0, title, _draw.MUTED)
+                y = canvas.contract_row(y + 14, x0, labels, amounts, taken, box_width=box) + 6
+        for i in range(n):
+            colour = tuple(int(v) for v in AGENT_COLOURS[i])
+            canvas.rect(y + 3, x0, y + 13, x0 + 10, colour)
+            if played:
+                what = (
+                    f"cleaned {int(state.last_cleaned[b, i])} cell(s)"
+                    if outcome[i] == CLEANED
+                    else ("ate an apple (+1)" if outcome[i] == COLLECTED else ACTION_NAMES_PAST[int(outcome[i])])
+                )
+                canvas.text(y, x0 + 14, f"agent_{i}: {what}")
+                if self.has_principal:
+                    paid = float(state.last_offers[b, i, outcome[i]])
+                    colour = _draw.MONEY if paid > 0 else _draw.MUTED
+                    canvas.text(y + 14, x0 + 14, f"{OUTCOME_NAMES[outcome[i]]}: paid {_draw.fmt(paid)}", colour)
+            else:
+                canvas.text(y, x0 + 14, f"agent_{i}")
+            y += row_h
+        return canvas.pixels
 
 
 # The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).

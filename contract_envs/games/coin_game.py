@@ -1,10 +1,8 @@
 """
 # Coin Game (with a contracting principal)
 
-![Coin Game](../img/coin_game.png)
-
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -237,14 +235,23 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_optional_int, check_real
 from contract_envs.contracts import ContractTerms, reward_sharing_transfers
 from contract_envs.core.game import Game, GameState, Transition
 from contract_envs.rng import BatchedStreams
 
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Two agents: `solve_coin_game_welfare(rules)` (the welfare optimum W* by expectimax DP: 15.249 on `parl`) "
+    "and `solve_coin_game_principal(rules)` (the principal's optimum against `SelfishCoinAgent`); any N: "
+    "`coin_game_welfare_upper_bound(rules)`"
+)
+
 # (row, column) steps: right, left, down, up, stay (LOLA / JaxMARL order)
 MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]], dtype=np.int64)
 ACTION_NAMES = ("right", "left", "down", "up", "stay")
+CELL_PIXELS = 32  # rgb_array: pixels per board cell
 
 COIN_MODES = ("cycle", "random", "per_agent")
 TIE_RULES = ("all", "first", "random")
@@ -412,7 +419,8 @@ class CoinGameState(GameState):
 
     ``positions [N + K, B]``: flat cells ``row * G + col`` of the agents, then of the coins (K = 1, or N
     with ``coins="per_agent"``); ``colours [K, B]``: the coins' colours (agent indices);
-    ``last_actions``, ``last_rewards [N, B]``: the previous round (renders; -1 / 0 before the first).
+    ``last_actions``, ``last_rewards [N, B]``: the previous round (renders; -1 / 0 before the first);
+    ``last_offers [B, N, A]``: the contracts of the previous round (renders; ``None`` without a principal).
     Observations are cached in ``cache`` until the state changes (call ``clear_cache()`` after editing
     the arrays by hand).
     """
@@ -421,6 +429,7 @@ class CoinGameState(GameState):
     colours: np.ndarray
     last_actions: np.ndarray
     last_rewards: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, N, A]: the contracts settled in the previous round (renders)
 
     def __post_init__(self) -> None:
         self.cache: dict[str, Any] = {}
@@ -567,6 +576,7 @@ class CoinGame(Game):
             colours=colours,
             last_actions=np.full((n, b), -1, dtype=np.int64),
             last_rewards=np.zeros((n, b)),
+            last_offers=np.zeros((b, n, self.n_actions)) if self.has_principal else None,
         )
 
     def reset(self, state: CoinGameState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -635,6 +645,8 @@ class CoinGame(Game):
             if np.count_nonzero(at_boundary):
                 self.reset(state, np.flatnonzero(at_boundary), rng)
         state.last_actions, state.last_rewards = act, rewards
+        if principal_action is not None:
+            state.last_offers = principal_action
         agent_own = rewards.T
         outcomes = actions if self.has_principal else None  # observed-action contracts: outcome = action
         transfers = reward_sharing_transfers(agent_own, self.reward_sharing) if self.transfers else None
@@ -794,31 +806,79 @@ class CoinGame(Game):
         return head + "\n" + "\n".join(rows) + last
 
     def render_rgb(self, state: CoinGameState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
-        """Top-down RGB frame ``[G * 32, G * 32, 3]`` uint8: agents as squares, coins as discs."""
-        b, g, p = env_index, self.grid_size, 32
-        img = np.full((g * p, g * p, 3), 245, dtype=np.uint8)
-        img[::p, :] = 200
-        img[:, ::p] = 200
-        img[-1, :] = 200
-        img[:, -1] = 200
-        colours = _palette(self.n_agents)
+        """RGB frame uint8: the board (``CELL_PIXELS`` per cell from the top-left: agents as squares with
+        an arrow of their last move, coins as discs with a gold rim), and beside it each agent's contract
+        (``offers`` on the table, else the previous round's) and what it was paid for the move it made."""
+        b, g, p = env_index, self.grid_size, CELL_PIXELS
+        n, a = self.n_agents, self.n_actions
+        box = 36
+        panel_w = max(a * (box + 3) + 16, 240)
+        row_h = 16 + 2 * _draw.GLYPH_HEIGHT + 6 + 20
+        height = max(g * p, 40 + n * row_h + 20)
+        canvas = _draw.Canvas(height, g * p + panel_w)
+        board = canvas.pixels[: g * p, : g * p]
+        board[...] = 245
+        board[::p, :] = 200
+        board[:, ::p] = 200
+        board[-1, :] = 200
+        board[:, -1] = 200
+        colours = _palette(n)
         agent_cell = state.agent_cell[b]
+        inset = max(2, p // 8)
+        played = state.t[b] > 0 and state.last_actions[0, b] >= 0
         for c in np.unique(agent_cell):
             here = np.flatnonzero(agent_cell == c)
             r0, c0 = (c // g) * p, (c % g) * p
-            inset = max(2, p // 8)
             width = (p - 2 * inset) / len(here)
             for j, i in enumerate(here):
                 x0, x1 = c0 + inset + int(round(j * width)), c0 + inset + int(round((j + 1) * width))
-                img[r0 + inset : r0 + p - inset, x0:x1] = colours[i]
+                board[r0 + inset : r0 + p - inset, x0:x1] = colours[i]
+                if played and len(here) == 1:
+                    _move_icon(canvas, r0 + p / 2, c0 + p / 2, int(state.last_actions[i, b]), (255, 255, 255), p / 4)
         yy, xx = np.mgrid[0:p, 0:p] - (p - 1) / 2.0
         dist = np.sqrt(yy**2 + xx**2)
         disc, ring = dist <= 0.22 * p, dist <= 0.30 * p
         for c, colour in zip(state.coin_cell[b], state.coin_colour[b], strict=True):
-            block = img[(c // g) * p : (c // g + 1) * p, (c % g) * p : (c % g + 1) * p]
+            block = board[(c // g) * p : (c // g + 1) * p, (c % g) * p : (c % g + 1) * p]
             block[ring] = (255, 215, 0)  # gold rim marks a coin even on an agent of its colour
             block[disc] = colours[colour]
-        return img
+        # the panel: contracts and payments
+        x0 = g * p + 12
+        canvas.text(4, x0, f"Coin Game  round {int(state.t[b])}/{self.horizon}", bold=True)
+        if not self.has_principal:
+            status = "no principal" if not played else "last round"
+        elif offers is not None:
+            status = "offer on the table; agents move next"
+        else:
+            status = "last round: offer, move, payment" if played else "the principal offers next"
+        canvas.text(20, x0, status, _draw.MUTED)
+        labels = [ACTION_NAMES[k] for k in range(a)]
+        y = 40
+        for i in range(n):
+            canvas.rect(y + 2, x0, y + 12, x0 + 10, tuple(int(v) for v in colours[i]))
+            line = f"agent_{i}"
+            if played and offers is None:
+                line += f"  {ACTION_NAMES[int(state.last_actions[i, b])]}, reward {state.last_rewards[i, b]:+.2f}"
+            canvas.text(y, x0 + 14, line)
+            if self.has_principal:
+                on_table = offers is not None
+                amounts = offers[b, i] if on_table else (state.last_offers[b, i] if played else None)
+                taken = None if on_table or not played else int(state.last_actions[i, b])
+                bottom = canvas.contract_row(y + 16, x0, labels, amounts, taken, box_width=box)
+                if taken is not None:
+                    paid = float(state.last_offers[b, i, taken])
+                    canvas.text(bottom + 1, x0, f"paid {_draw.fmt(paid)}", _draw.MONEY if paid > 0 else _draw.MUTED)
+            y += row_h
+        return canvas.pixels
+
+
+def _move_icon(canvas: _draw.Canvas, cy: float, cx: float, action: int, colour, size: float) -> None:
+    """An arrow of a move (action index into ``MOVES``), a dot for stay."""
+    dy, dx = MOVES[action]
+    if dy == 0 and dx == 0:
+        canvas.disc(cy, cx, size / 3, colour)
+    else:
+        canvas.arrow(cy - dy * size, cx - dx * size, cy + dy * size, cx + dx * size, colour, width=2, head=size * 0.8)
 
 
 class SelfishCoinAgent:

@@ -1,8 +1,8 @@
 """
 # Contract Bandit
 
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -128,10 +128,17 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_real, real_array
 from contract_envs.contracts import ContractTerms
 from contract_envs.core.game import Game, GameState, Transition, index_contract_state
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `solve_contract_bandit(instance)` (the optimal arm and min-pay contract: `ipa_k5` arm 2, "
+    "incentive 0.26, value 0.62 per round; `e8` 0.45)"
+)
 
 TIE_BREAKS = ("lowest", "principal")
 NOISES = ("gaussian", "bernoulli")
@@ -262,16 +269,19 @@ def best_response_policy(instance: str | BanditInstance = "ipa_k5", tie_break: s
 @dataclass
 class ContractBanditState(GameState):
     """State of a batch: the previous round's outcome (``O`` before the first round: the principal's
-    observation) and the agent's action (``-1`` before the first round; renders only)."""
+    observation), the agent's action (``-1`` before the first round) and the contract ``last_offers [B, 1, O]``
+    (renders only)."""
 
     last_outcome: np.ndarray
     last_action: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, 1, O]: the contract of the last round (renders)
 
 
 class ContractBanditGame(Game):
     """Batched rules of a :class:`BanditInstance` (a repeated game: the state is only the last round)."""
 
     name = "contract_bandit"
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -324,6 +334,7 @@ class ContractBanditGame(Game):
             t=np.zeros(b, dtype=np.int64),
             last_outcome=np.full(b, self.instance.n_outcomes, dtype=np.int64),
             last_action=np.full(b, -1, dtype=np.int64),
+            last_offers=np.zeros((b, 1, self.instance.n_outcomes)),
         )
 
     def reset(self, state: ContractBanditState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -341,6 +352,8 @@ class ContractBanditGame(Game):
         else:
             principal_own = (rng.uniform(1)[:, 0] < theta).astype(np.float64)
         state.last_outcome, state.last_action = outcome, a.copy()
+        if principal_action is not None:
+            state.last_offers = principal_action
         terminated = np.zeros(self.num_envs, dtype=bool)
         return Transition(inst.agent_values[a][:, None], principal_own, outcome[:, None], terminated)
 
@@ -362,6 +375,53 @@ class ContractBanditGame(Game):
         if offers is not None and np.any(offers[b] > 0):
             text += f" | contract offered {np.array2string(offers[b, 0], precision=3)}"
         return text
+
+    def render_rgb(self, state: ContractBanditState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the contract per outcome (on the table, or the last round's with the realised
+        outcome framed and the payment), and per action the agent's own value, the payment it expects under
+        that contract and their sum (what a best-responding agent maximises), the chosen action framed."""
+        b, inst = env_index, self.instance
+        k, n_o = inst.n_actions, inst.n_outcomes
+        left, width = 12, 500
+        height = 60 + 2 * _draw.GLYPH_HEIGHT + 40 + 18 * (k + 1) + 30
+        canvas = _draw.Canvas(height, width)
+        played = bool(state.t[b] > 0)
+        canvas.text(4, left, f"Contract bandit [{inst.name}]  round {int(state.t[b])}/{self.horizon}", bold=True)
+        kind = "observed action: the outcome is the arm" if inst.observed_action else "hidden action: outcome only"
+        canvas.text(20, left, kind, _draw.MUTED)
+        y = 40
+        labels = [f"o={o}" for o in range(n_o)]
+        if offers is not None:
+            contract, taken = offers[b, 0], None
+            canvas.text(y, left, "contract offered (agent acts next)")
+        elif played:
+            contract, taken = state.last_offers[b, 0], int(state.last_outcome[b])
+            paid = float(contract[taken])
+            line = f"last round: action {int(state.last_action[b])} -> outcome {taken}, paid {_draw.fmt(paid)}"
+            canvas.text(y, left, line, _draw.MONEY)
+        else:
+            contract, taken = None, None
+            canvas.text(y, left, "the principal offers a contract next", _draw.MUTED)
+        box = max(34, min(56, (width - 2 * left) // max(n_o, 1) - 3))
+        y = canvas.contract_row(y + 16, left, labels, contract, taken, box_width=box) + 10
+        canvas.text(y, left, "action  own value  + expected pay  = agent's total", _draw.INK)
+        y += 16
+        pay = np.zeros(k) if contract is None else inst.outcome_probs @ np.asarray(contract, dtype=np.float64)
+        total = inst.agent_values + pay
+        high = max(float(np.abs(total).max()), 1e-9)
+        chosen = int(state.last_action[b]) if played and offers is None else -1
+        for a in range(k):
+            if a == chosen:
+                canvas.rect(y - 2, left - 4, y + 15, width - 8, _draw.HIGHLIGHT)
+            canvas.text(y, left, f"{a:>4}", _draw.INK, bold=a == chosen)
+            canvas.text(y, left + 56, _draw.fmt(float(inst.agent_values[a]), sign=True), _draw.MUTED)
+            canvas.text(y, left + 130, _draw.fmt(float(pay[a]), sign=True), _draw.OFFER)
+            canvas.text(y, left + 214, _draw.fmt(float(total[a]), 3), _draw.INK)
+            canvas.bar(y + 3, left + 270, max(float(total[a]), 0.0), high, 200, 8, _draw.colour_of(0))
+            y += 18
+        values = ", ".join(_draw.fmt(float(v)) for v in inst.principal_values)
+        canvas.text(y + 6, left, f"principal's value per outcome (mean): [{values}]", _draw.MUTED)
+        return canvas.pixels
 
 
 def make_game(

@@ -3,8 +3,8 @@
 
 This environment is part of the *incentive-design* environments of contract-envs: a designer
 (`principal_0`) pays self-interested agents incentives that depend on what they do, to steer them
-to a cooperative outcome. Please read the contract layer's page (`contract_envs.contracts`) for
-the ledger and the money accounting.
+to a cooperative outcome. Please read [Concepts](../concepts.md) for the
+round structure, the ledger and the money accounting.
 
 | | |
 |---|---|
@@ -124,11 +124,19 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_int, check_real
 from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms, others_index
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `escape_room_max_welfare` (10(N-M) - M), `escape_room_pure_equilibria`, "
+    "`escape_room_min_lever_incentive` (a lever incentive above 1 sustains the optimum), "
+    "`escape_room_best_designer_return`"
+)
 
 LEVER, START, DOOR = 0, 1, 2
 POSITION_NAMES = ("lever", "start", "door")
@@ -139,12 +147,14 @@ _ONE_HOT = np.vstack([np.eye(3), np.zeros(3)]).astype(np.float32)
 class EscapeRoomState(GameState):
     """``pos [B, N]``: each agent's position; ``last_action [B, N]``: the previous joint action (-1 at
     the start); ``door_open [B]``: whether the door opened this round; ``given [B, N, N]``: cumulative
-    peer gifts payer -> payee this episode."""
+    peer gifts payer -> payee this episode; ``last_offers [B, N, 3]``: the designer's schedule of the last
+    round (renders; ``None`` without a designer)."""
 
     pos: np.ndarray
     last_action: np.ndarray
     door_open: np.ndarray
     given: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, N, 3]: the designer's schedule of the last round (renders)
 
 
 class EscapeRoomGame(Game):
@@ -153,6 +163,7 @@ class EscapeRoomGame(Game):
     name = "escape_room"
     timing = SIMULTANEOUS
     principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -194,6 +205,7 @@ class EscapeRoomGame(Game):
             last_action=np.full((b, n), -1, dtype=np.int64),
             door_open=np.zeros(b, dtype=bool),
             given=np.zeros((b, n, n)),
+            last_offers=np.zeros((b, n, 3)) if self.has_principal else None,
         )
 
     def reset(self, state: EscapeRoomState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -212,6 +224,8 @@ class EscapeRoomGame(Game):
         state.pos = actions.copy()
         state.last_action = actions.copy()
         state.door_open = door_open
+        if principal_action is not None:
+            state.last_offers = principal_action
         terminated = door_open & (state.pos == DOOR).any(axis=1)
         return Transition(reward, reward.sum(axis=1), actions.copy(), terminated)
 
@@ -262,6 +276,64 @@ class EscapeRoomGame(Game):
         where = ", ".join(f"agent_{i}@{POSITION_NAMES[p]}" for i, p in enumerate(state.pos[b]))
         door = "open" if state.door_open[b] else "shut"
         return f"escape_room ER({self.n_agents},{self.min_at_lever}): step {int(state.t[b])}, door {door} | {where}"
+
+    def render_rgb(self, state: EscapeRoomState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the three places (lever, start, door) with the agents where they stand, the door
+        open or shut, the designer's schedule of the last round and what each agent was paid."""
+        b, n = env_index, self.n_agents
+        zone_w, gap, left = 130, 14, 12
+        per_zone_rows = (n + 1) // 2
+        zone_h = max(70, 26 + per_zone_rows * 46)
+        rows = (1 if self.mode == "per_action" else n) if self.has_principal else 0
+        width = left + 3 * zone_w + 2 * gap + 12
+        height = 44 + zone_h + 20 + rows * (2 * _draw.GLYPH_HEIGHT + 12) + (20 if self.has_principal else 0) + 8
+        if self.peer_terms is not None:
+            height += 16 * (n + 1)
+        canvas = _draw.Canvas(height, width)
+        played = bool(state.t[b] > 0)
+        door = "OPEN" if state.door_open[b] else "shut"
+        title = f"Escape Room ER({n},{self.min_at_lever})  round {int(state.t[b])}/{self.horizon}"
+        canvas.text(4, left, title, bold=True)
+        canvas.text(20, left, f"door {door}: it opens when >= {self.min_at_lever} agents pull the lever", _draw.MUTED)
+        top = 40
+        for z, name in enumerate(POSITION_NAMES):
+            x0 = left + z * (zone_w + gap)
+            canvas.rect(top, x0, top + zone_h, x0 + zone_w, _draw.PANEL)
+            canvas.outline(top, x0, top + zone_h, x0 + zone_w, _draw.FAINT)
+            canvas.text(top + 4, x0 + zone_w / 2, name, _draw.MUTED, bold=True, align="center")
+            if z == DOOR:
+                colour = _draw.MONEY if state.door_open[b] else (150, 95, 45)
+                canvas.rect(top + 4, x0 + zone_w - 16, top + zone_h - 4, x0 + zone_w - 6, colour)
+                if state.door_open[b]:
+                    canvas.rect(top + 8, x0 + zone_w - 14, top + zone_h - 8, x0 + zone_w - 8, _draw.PAPER)
+            here = np.flatnonzero(state.pos[b] == z)
+            for k, i in enumerate(here):
+                cy = top + 38 + (k // 2) * 46
+                cx = x0 + 32 + (k % 2) * 56
+                canvas.disc(cy, cx, 12, _draw.colour_of(i))
+                canvas.text(cy - 6, cx, str(i), (255, 255, 255), bold=True, align="center")
+                if played and self.has_principal:
+                    paid = float(state.last_offers[b, i, z])
+                    if paid > 0:
+                        canvas.text(cy + 13, cx, "+" + _draw.fmt(paid), _draw.MONEY, align="center")
+        y = top + zone_h + 8
+        if self.has_principal:
+            what = "designer's schedule, last round" if played else "designer's schedule (none yet)"
+            canvas.text(y, left, f"{what}: pays an agent for where it moved", _draw.INK)
+            y += 16
+            for r in range(rows):
+                label = "every agent" if self.mode == "per_action" else f"agent_{r}"
+                canvas.text(y + 9, left, label, _draw.MUTED)
+                amounts = state.last_offers[b, r] if played else None
+                taken = int(state.last_action[b, r]) if played and self.mode == "per_agent" else None
+                canvas.contract_row(y, left + 90, list(POSITION_NAMES), amounts, taken, box_width=56)
+                y += 2 * _draw.GLYPH_HEIGHT + 12
+        if self.peer_terms is not None:
+            canvas.text(y, left, "peer gifts this episode (given / received)", _draw.INK)
+            for i in range(n):
+                given, got = state.given[b, i].sum(), state.given[b, :, i].sum()
+                canvas.text(y + 16 * (i + 1), left, f"agent_{i}: {_draw.fmt(given)} / {_draw.fmt(got)}", _draw.MONEY)
+        return canvas.pixels
 
 
 # The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).

@@ -1,8 +1,8 @@
 """
 # Principal-Agent MDP
 
-This environment is part of the *principal-agent* environments of contract-envs. Please read that
-page first for general information (round structure, ledger, role views).
+This environment is part of the *principal-agent* environments of contract-envs. Please read
+[Concepts](../concepts.md) first for the round structure, the ledger and the role views.
 
 | | |
 |---|---|
@@ -98,10 +98,18 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_int, check_real, real_array
 from contract_envs.contracts import ContractTerms
 from contract_envs.core.game import Game, GameState, Transition, index_contract_state
 from contract_envs.rng import BatchedStreams, categorical_from_uniform
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `contract_envs.solvers.solve_spe(spec)`, the subgame-perfect equilibrium (values, contracts, "
+    "recommended actions); `agent_best_response` and `evaluate_policies` score a learned principal against the "
+    "exact agent"
+)
 
 _PROB_TOL = 1e-9
 
@@ -317,17 +325,20 @@ def hidden_action_e8() -> PrincipalAgentMDPSpec:
 
 @dataclass
 class PrincipalAgentMDPState(GameState):
-    """State of a batch: ``s [B]`` the current MDP state; the last round's action and outcome (renders)."""
+    """State of a batch: ``s [B]`` the current MDP state; the last round's action, outcome and contract
+    ``last_offers [B, 1, O]`` (renders)."""
 
     s: np.ndarray
     last_action: np.ndarray
     last_outcome: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, 1, O]: the contract of the last round (renders)
 
 
 class PrincipalAgentMDPGame(Game):
     """Batched rules of a :class:`PrincipalAgentMDPSpec` (one agent)."""
 
     name = "principal_agent_mdp"
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self, spec: PrincipalAgentMDPSpec, num_envs: int = 1, horizon: int | None = None, payment_cap: float = 10.0
@@ -361,6 +372,7 @@ class PrincipalAgentMDPGame(Game):
             s=np.full(b, self.spec.initial_state, dtype=np.int64),
             last_action=np.full(b, -1, dtype=np.int64),
             last_outcome=np.full(b, -1, dtype=np.int64),
+            last_offers=np.zeros((b, 1, self.spec.n_outcomes)),
         )
 
     def reset(self, state: PrincipalAgentMDPState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -390,6 +402,8 @@ class PrincipalAgentMDPGame(Game):
         agent_own = spec.agent_reward[s, a][:, None]
         principal_own = spec.principal_reward[s, outcome]
         state.s, state.last_action, state.last_outcome = nxt, a.copy(), outcome
+        if principal_action is not None:
+            state.last_offers = principal_action
         return Transition(agent_own, principal_own, outcome[:, None], spec.terminal[nxt])
 
     def observe_principal(self, state: PrincipalAgentMDPState) -> np.ndarray:
@@ -409,6 +423,114 @@ class PrincipalAgentMDPGame(Game):
         if offers is not None:
             text += f" | contract offered {np.array2string(offers[b, 0], precision=3)}"
         return text
+
+    def tree_layout(self) -> dict[str, np.ndarray] | None:
+        """``parent``, ``via`` (outcome leading to each state), ``depth`` and ``x`` (horizontal position in
+        ``[0, 1]``) of every state when the spec is a small tree (deterministic transitions, every state
+        reached by one (state, outcome) pair, at most 64 leaves), else ``None``; cached."""
+        if "_tree" in self.__dict__:
+            return self._tree
+        self._tree = None
+        spec = self.spec
+        if self._next_state is None or self.levels is None:
+            return None
+        n_s, n_o = spec.n_states, spec.n_outcomes
+        parent = np.full(n_s, -1, dtype=np.int64)
+        via = np.full(n_s, -1, dtype=np.int64)
+        for s in np.flatnonzero(~spec.terminal):
+            for o in range(n_o):
+                child = int(self._next_state[s * n_o + o])
+                if child == s or parent[child] >= 0 or child == spec.initial_state:
+                    return None
+                parent[child], via[child] = s, o
+        depth = np.zeros(n_s, dtype=np.int64)
+        order = [spec.initial_state]
+        for s in order:  # breadth-first from the initial state
+            if not spec.terminal[s]:
+                for o in range(n_o):
+                    child = int(self._next_state[s * n_o + o])
+                    depth[child] = depth[s] + 1
+                    order.append(child)
+        if len(order) != n_s:
+            return None
+        leaves = [s for s in order if spec.terminal[s]]
+        if len(leaves) > 64:
+            return None
+        x = np.zeros(n_s)
+        x[leaves] = (np.arange(len(leaves)) + 0.5) / len(leaves)
+        for s in reversed(order):  # a decision state sits above the middle of its children
+            if not spec.terminal[s]:
+                x[s] = np.mean([x[int(self._next_state[s * n_o + o])] for o in range(n_o)])
+        self._tree = {"parent": parent, "via": via, "depth": depth, "x": x}
+        return self._tree
+
+    def render_rgb(self, state: PrincipalAgentMDPState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: small trees drawn whole (edges by outcome, the path played so far in bold, the
+        current state ringed), and below the contract (offered now, or the last round's with the realised
+        outcome framed and the payment), and the agent's options at the current state."""
+        b, spec = env_index, self.spec
+        n_o, n_a = spec.n_outcomes, spec.n_actions
+        s = int(state.s[b])
+        layout = self.tree_layout()
+        width, left = 500, 12
+        tree_h = 0 if layout is None else 26 * (int(layout["depth"].max()) + 1) + 10
+        options = min(n_a, 4)
+        height = 40 + tree_h + 2 * _draw.GLYPH_HEIGHT + 40 + 16 * (options + 1) + 28
+        canvas = _draw.Canvas(height, width)
+        played = bool(state.t[b] > 0)
+        title = f"Principal-agent MDP  round {int(state.t[b])}" + (f"/{self.horizon}" if self.horizon else "")
+        canvas.text(4, left, title + f"  state {s}" + (" (terminal)" if spec.terminal[s] else ""), bold=True)
+        canvas.text(20, left, "the principal pays per outcome; it never sees the agent's action", _draw.MUTED)
+        y = 40
+        outcome_colours = [(200, 35, 51), (25, 135, 84), (0, 114, 178), (204, 121, 167)]
+        if layout is not None:
+            parent, via, depth, xs = layout["parent"], layout["via"], layout["depth"], layout["x"]
+            span = width - 2 * left - 20
+            pos = {v: (y + 8 + 26 * depth[v], left + 10 + span * xs[v]) for v in range(spec.n_states)}
+            path = set()
+            v = s
+            while v >= 0:
+                path.add(v)
+                v = int(parent[v])
+            for v in range(spec.n_states):
+                if parent[v] >= 0:
+                    (y0, x0), (y1, x1) = pos[int(parent[v])], pos[v]
+                    on_path = v in path
+                    colour = outcome_colours[int(via[v]) % 4] if on_path else _draw.FAINT
+                    canvas.line(y0, x0, y1, x1, colour, 3 if on_path else 1)
+            for v in range(spec.n_states):
+                cy, cx = pos[v]
+                colour = _draw.INK if v in path else (_draw.MUTED if not spec.terminal[v] else _draw.FAINT)
+                canvas.disc(cy, cx, 3.5 if spec.terminal[v] else 4.5, colour)
+            cy, cx = pos[s]
+            canvas.ring(cy, cx, 9, _draw.OFFER, 2.5)
+            y += tree_h
+            legend_x = left
+            for o in range(min(n_o, 4)):
+                canvas.rect(y - 4, legend_x, y - 1, legend_x + 14, outcome_colours[o])
+                legend_x = canvas.text(y - 9, legend_x + 18, f"outcome {o}", _draw.MUTED) + 12
+            y += 10
+        labels = [f"o={o}" for o in range(n_o)]
+        if offers is not None:
+            canvas.text(y, left, f"contract offered at state {s} (agent acts next)", _draw.INK)
+            canvas.contract_row(y + 16, left, labels, offers[b, 0], box_width=52)
+        elif played:
+            a, o = int(state.last_action[b]), int(state.last_outcome[b])
+            paid = float(state.last_offers[b, 0, o])
+            before = "" if layout is None else f" at state {int(layout['parent'][s])}"
+            canvas.text(y, left, f"last round{before}: action {a} -> outcome {o}, paid {_draw.fmt(paid)}", _draw.MONEY)
+            canvas.contract_row(y + 16, left, labels, state.last_offers[b, 0], o, box_width=52)
+        else:
+            canvas.text(y, left, "the principal offers a contract next", _draw.MUTED)
+            canvas.contract_row(y + 16, left, labels, None, box_width=52)
+        y += 16 + 2 * _draw.GLYPH_HEIGHT + 14
+        if not spec.terminal[s]:
+            canvas.text(y, left, f"agent's options at state {s}: own reward, outcome probabilities", _draw.INK)
+            for a in range(options):
+                probs = ", ".join(f"{p:.2f}" for p in spec.outcome_probs[s, a])
+                text = f"action {a}: reward {_draw.fmt(spec.agent_reward[s, a], sign=True)}; P(o) = [{probs}]"
+                canvas.text(y + 16 * (a + 1), left + 8, text, _draw.MUTED)
+        return canvas.pixels
 
 
 def make_game(

@@ -2,7 +2,7 @@
 # Prisoner's Dilemma (iterated, with an incentive designer, peer incentives or reward transfer)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.envs.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -97,11 +97,18 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_int, check_real, real_array
 from contract_envs.contracts import Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import designer_rewards, incentive_terms
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `pd_min_incentive_gap` (cooperation is dominant iff tau_C - tau_D >= 1), "
+    "`reward_transfer_threshold` (keep fraction s <= 2/3), `pd_best_designer_return`"
+)
 
 COOPERATE, DEFECT = 0, 1
 START_STATE = 4
@@ -120,10 +127,12 @@ def payoff_matrix(payoffs) -> np.ndarray:
 @dataclass
 class PrisonersDilemmaState(GameState):
     """``prev [B]``: index of the previous joint action ``2 a_0 + a_1`` (4 at the start);
-    ``given [B, 2]``: what each agent has given the other this episode (peer incentives)."""
+    ``given [B, 2]``: what each agent has given the other this episode (peer incentives); ``last_offers
+    [B, 2, 2]``: the designer's schedule of the last round (renders; ``None`` without a designer)."""
 
     prev: np.ndarray
     given: np.ndarray
+    last_offers: np.ndarray | None = None  # [B, 2, 2]: the designer's schedule of the last round (renders)
 
 
 class PrisonersDilemmaGame(Game):
@@ -132,6 +141,7 @@ class PrisonersDilemmaGame(Game):
     name = "prisoners_dilemma"
     timing = SIMULTANEOUS
     principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -161,7 +171,10 @@ class PrisonersDilemmaGame(Game):
     def init_state(self) -> PrisonersDilemmaState:
         b = self.num_envs
         return PrisonersDilemmaState(
-            t=np.zeros(b, dtype=np.int64), prev=np.full(b, START_STATE, dtype=np.int64), given=np.zeros((b, 2))
+            t=np.zeros(b, dtype=np.int64),
+            prev=np.full(b, START_STATE, dtype=np.int64),
+            given=np.zeros((b, 2)),
+            last_offers=np.zeros((b, 2, 2)) if self.has_principal else None,
         )
 
     def reset(self, state: PrisonersDilemmaState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -184,6 +197,8 @@ class PrisonersDilemmaGame(Game):
             transfers[:, 0, 1] = np.maximum(share[:, 0], 0.0) + np.maximum(-share[:, 1], 0.0)
             transfers[:, 1, 0] = np.maximum(share[:, 1], 0.0) + np.maximum(-share[:, 0], 0.0)
         state.prev = 2 * a0 + a1
+        if principal_action is not None:
+            state.last_offers = principal_action
         done = np.zeros(self.num_envs, dtype=bool)
         return Transition(reward, reward.sum(axis=1), actions.copy(), done, transfers)
 
@@ -221,6 +236,60 @@ class PrisonersDilemmaGame(Game):
         prev = state.prev[b]
         last = "start" if prev == START_STATE else "CD"[prev // 2] + "CD"[prev % 2]
         return f"prisoners_dilemma: step {int(state.t[b])}, previous joint action {last}"
+
+    def render_rgb(self, state: PrisonersDilemmaState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the payoff matrix with the last joint action framed, the designer's schedule over
+        cooperate / defect and what each agent was paid (or the peer gifts and the reward transfer)."""
+        b = env_index
+        played = bool(state.t[b] > 0) and state.prev[b] != START_STATE
+        a0, a1 = (int(state.prev[b]) // 2, int(state.prev[b]) % 2) if played else (None, None)
+        cell_w, cell_h, left, top = 110, 40, 84, 58
+        height = top + 2 * cell_h + 30 + (2 * (2 * _draw.GLYPH_HEIGHT + 12) + 20 if self.has_principal else 40)
+        canvas = _draw.Canvas(height, left + 2 * cell_w + 170)
+        canvas.text(4, 12, f"Prisoner's Dilemma  round {int(state.t[b])}/{self.horizon}", bold=True)
+        canvas.text(20, 12, "payoffs (agent_0, agent_1); frame: last round", _draw.MUTED)
+        names = ("cooperate", "defect")
+        canvas.text(top - 16, left + cell_w, "agent_1", _draw.colour_of(1), bold=True, align="center")
+        canvas.text(top + cell_h - 6, 12, "agent_0", _draw.colour_of(0), bold=True)
+        for j in range(2):
+            canvas.text(top - 2, left + j * cell_w + cell_w / 2, names[j], _draw.MUTED, align="center")
+            canvas.text(
+                top + 12 + (j * cell_h) + cell_h / 2 - 6, left - 4, names[j][0].upper(), _draw.MUTED, align="right"
+            )
+        for i in range(2):
+            for j in range(2):
+                y0, x0 = top + 12 + i * cell_h, left + j * cell_w
+                hit = played and (i, j) == (a0, a1)
+                canvas.rect(y0, x0, y0 + cell_h, x0 + cell_w, _draw.HIGHLIGHT if hit else _draw.PANEL)
+                canvas.outline(y0, x0, y0 + cell_h, x0 + cell_w, _draw.MONEY if hit else _draw.FAINT, 2 if hit else 1)
+                text = f"({_draw.fmt(self.payoff[i, j])}, {_draw.fmt(self.payoff[j, i])})"
+                canvas.text(y0 + cell_h / 2 - 6, x0 + cell_w / 2, text, _draw.INK, align="center")
+        x = left + 2 * cell_w + 16
+        y = top + 12
+        if played:
+            for k, act in enumerate((a0, a1)):
+                canvas.text(y + 16 * k, x, f"agent_{k}: {names[act]}", _draw.colour_of(k))
+        if self.keep_fraction < 1.0:
+            canvas.text(y + 40, x, f"keeps {self.keep_fraction:.0%} of its reward,", _draw.MUTED)
+            canvas.text(y + 54, x, "gives the rest", _draw.MUTED)
+        y = top + 12 + 2 * cell_h + 12
+        if self.has_principal:
+            canvas.text(y, 12, "designer's schedule, last round" if played else "designer's schedule (none yet)")
+            y += 16
+            for k in range(2):
+                amounts = state.last_offers[b, k] if played else None
+                act = (a0, a1)[k]
+                canvas.text(y + 9, 12, f"agent_{k}", _draw.colour_of(k))
+                canvas.contract_row(y, 84, ["C", "D"], amounts, act, box_width=50)
+                if played:
+                    paid = float(state.last_offers[b, k, act])
+                    canvas.text(y + 9, 196, f"paid {_draw.fmt(paid)}", _draw.MONEY if paid > 0 else _draw.MUTED)
+                y += 2 * _draw.GLYPH_HEIGHT + 12
+        elif self.peer_terms is not None:
+            canvas.text(y, 12, "peer gifts this episode (net, given to the other)")
+            for k in range(2):
+                canvas.text(y + 16 * (k + 1), 12, f"agent_{k}: {_draw.fmt(state.given[b, k])}", _draw.MONEY)
+        return canvas.pixels
 
 
 # The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).

@@ -2,7 +2,7 @@
 # Tax Economy (TaxLite and a multi-period bracket-tax economy)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -121,11 +121,18 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_optional_int, check_real, real_array
 from contract_envs.contracts import PolicyTerms, Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import gini_equality
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "TaxLite: `taxlite_solve()` (t* = 0.75, productivity x equality 93.0, by enumerating the labour "
+    "equilibria at every rate); the bracket economy: none"
+)
 
 US_FEDERAL_CUTOFFS = (0.0, 9.7, 39.475, 84.2, 160.725, 204.1, 510.3)
 US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
@@ -179,6 +186,7 @@ class TaxEconomyGame(Game):
     name = "tax_economy"
     timing = SIMULTANEOUS
     principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -335,6 +343,50 @@ class TaxEconomyGame(Game):
             f"tax_economy ({self.tax_model}): step {int(state.t[b])}, rates {rates}, "
             f"productivity x equality {state.coin[b].sum() * eq:.3f} | {workers}"
         )
+
+    def render_rgb(self, state: TaxEconomyState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the tax rates in force, each worker's skill, last labour and coin (bars), the
+        revenue collected and redistributed last round, and productivity x equality (the planner's score)."""
+        b, n, k = env_index, self.n_agents, len(self.cutoffs)
+        left, bar_len = 12, 220
+        height = 60 + 20 * k + 22 + 34 * n + 44
+        canvas = _draw.Canvas(height, 480)
+        canvas.text(4, left, f"Tax economy ({self.tax_model})  round {int(state.t[b])}/{self.horizon}", bold=True)
+        canvas.text(20, left, "planner sets marginal tax rates; revenue is shared equally", _draw.MUTED)
+        y = 40
+        canvas.text(y, left, "tax rate in force" if k == 1 else "rates in force, by bracket of period income")
+        y += 16
+        for j in range(k):
+            label = "flat rate" if k == 1 else f">= {_draw.fmt(self.cutoffs[j], 1)}"
+            canvas.text(y + 1, left, label, _draw.MUTED)
+            canvas.bar(y + 3, left + 90, float(state.rates[b, j]), 1.0, bar_len, 8, _draw.PRINCIPAL_COLOUR)
+            canvas.text(y + 1, left + 96 + bar_len, f"{state.rates[b, j]:.2f}", _draw.PRINCIPAL_COLOUR)
+            y += 20
+        y += 6
+        coin_high = max(float(state.coin[b].max()), 1e-9)
+        canvas.text(y, left, "worker (skill)  labour; coin held (green)")
+        y += 16
+        for i in range(n):
+            colour = _draw.colour_of(i)
+            canvas.text(y + 2, left, f"agent_{i} ({_draw.fmt(self.skills[i])})", colour)
+            canvas.bar(y + 4, left + 90, float(state.last_labour[b, i]), self.max_labour, 60, 8, colour)
+            labour, income = float(state.last_labour[b, i]), float(state.last_income[b, i])
+            canvas.text(y + 1, left + 156, f"{_draw.fmt(labour)} (earned {_draw.fmt(income)})", colour)
+            canvas.bar(y + 19, left + 90, float(state.coin[b, i]), coin_high, bar_len, 8, _draw.MONEY)
+            canvas.text(y + 16, left + 96 + bar_len, f"{state.coin[b, i]:.1f}", _draw.MONEY)
+            y += 34
+        equality = float(gini_equality(state.coin[b : b + 1])[0])
+        productivity = float(state.coin[b].sum())
+        revenue = float(state.revenue[b])
+        canvas.text(y + 4, left, f"taxes collected last round {revenue:.2f}; {revenue / n:.2f} paid back to each")
+        canvas.text(
+            y + 22,
+            left,
+            f"productivity {productivity:.1f} x equality {equality:.2f} = {productivity * equality:.2f}",
+            _draw.PRINCIPAL_COLOUR,
+            bold=True,
+        )
+        return canvas.pixels
 
 
 # The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).

@@ -2,7 +2,7 @@
 # Tree Contracts
 
 This environment is part of the *hierarchical* environments of contract-envs: every player is a
-principal to its children and an agent of its parent.
+principal to its children and an agent of its parent (see [Concepts](../concepts.md)).
 
 | | |
 |---|---|
@@ -161,9 +161,16 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_optional_int, check_real, real_array
 from contract_envs.core.game import GameState, HierarchicalGame, Transition
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "Yes: `solve_tree_contracts(instance)` (equilibrium profile, transfers and welfare W*: 2.0 on T1 and T2; "
+    "the no-transfer outcome)"
+)
 
 _TIE = 1e-9
 NOISES = ("gaussian", "bernoulli")
@@ -417,6 +424,7 @@ class TreeContractsState(GameState):
 
     last_actions: np.ndarray  # [B, N] int64
     last_rewards: np.ndarray  # [B, N] float64
+    last_offers: np.ndarray | None = None  # [B, N, K_max]: each node's offer from its parent last round (renders)
 
 
 class TreeContractGame(HierarchicalGame):
@@ -425,6 +433,7 @@ class TreeContractGame(HierarchicalGame):
     :class:`~contract_envs.core.machines.HierarchicalContracts`."""
 
     name = "tree_contracts"
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -512,6 +521,7 @@ class TreeContractGame(HierarchicalGame):
             t=np.zeros(b, dtype=np.int64),
             last_actions=np.tile(self.none_action, (b, 1)),
             last_rewards=np.zeros((b, self.n_nodes)),
+            last_offers=np.zeros((b, self.n_nodes, self.k_max)),
         )
 
     def reset(self, state: TreeContractsState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
@@ -532,6 +542,8 @@ class TreeContractGame(HierarchicalGame):
         else:
             own = (rng.uniform(self.n_nodes) < mean).astype(np.float64)
         state.last_actions, state.last_rewards = actions.copy(), own
+        if principal_action is not None:  # the settled offers [B, N, K_max] (the stage machine's)
+            state.last_offers = principal_action
         done = np.zeros(self.num_envs, dtype=bool)
         return Transition(own, np.zeros(self.num_envs), actions.copy(), done)
 
@@ -573,6 +585,78 @@ class TreeContractGame(HierarchicalGame):
             ]
             text += f" | offers {', '.join(shown)}"
         return text
+
+    def render_rgb(self, state: TreeContractsState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the tree (root on top); each node with its last action and reward; each edge with
+        the parent's offer to the child (on the table in the round in play, else last round's) and, after a
+        round, the transfer paid when the child took the recommended action (green) or not (grey)."""
+        b, inst, n = env_index, self.instance, self.n_nodes
+        depth = np.asarray(inst.depth)
+        leaves = [v for v in range(n) if not self.children[v]]
+        order = sorted(range(n), key=lambda v: (depth[v], v))
+        x = np.zeros(n)
+        rank = {v: i for i, v in enumerate(sorted(leaves, key=lambda v: self._leaf_key(v)))}
+        for v in leaves:
+            x[v] = (rank[v] + 0.5) / len(leaves)
+        for v in reversed(order):
+            if self.children[v]:
+                x[v] = np.mean([x[w] for w in self.children[v]])
+        width, left = max(480, 70 * len(leaves) + 40), 20
+        radius = 16 if len(leaves) <= 8 else 9
+        level_h = 92 if radius > 9 else 70
+        top = 62
+        height = top + level_h * int(depth.max()) + 2 * radius + 40
+        canvas = _draw.Canvas(height, width)
+        played = bool(state.t[b] > 0) and np.any(state.last_actions[b] < self.none_action)
+        on_table = offers is not None and np.any(offers[b] > 0)
+        canvas.text(4, 12, f"Tree contracts [{inst.name}]  round {int(state.t[b])}/{self.horizon}", bold=True)
+        if on_table:
+            status = "offers on the table (amber: recommended action, transfer)"
+        elif played:
+            status = "last round: offers; green = transfer paid (recommendation taken)"
+        else:
+            status = "parents offer their children contracts next, top-down"
+        canvas.text(20, 12, status, _draw.MUTED)
+        pos = {v: (top + level_h * depth[v], left + (width - 2 * left) * x[v]) for v in range(n)}
+        shown = offers[b] if on_table else (state.last_offers[b] if played else None)
+        for w in range(1, n):
+            (y0, x0), (y1, x1) = pos[self.parents[w]], pos[w]
+            k_w = self.node_actions[w]
+            contract = None if shown is None else shown[w, :k_w]
+            paid = None
+            if played and not on_table:
+                paid = float(state.last_offers[b, w, int(state.last_actions[b, w])])
+            colour = _draw.MONEY if paid else _draw.FAINT
+            canvas.line(y0 + radius, x0, y1 - radius, x1, colour, 3 if paid else 2)
+            my, mx = (y0 + y1) / 2, (x0 + x1) / 2
+            side, align = (-8, "right") if x1 < x0 - 1 else (8, "left")
+            if contract is not None and np.any(contract > 0):
+                if np.count_nonzero(contract) == 1:
+                    a = int(np.flatnonzero(contract)[0])
+                    label = f"a={a}: {_draw.fmt(float(contract[a]))}"
+                else:
+                    label = "[" + " ".join(_draw.fmt(float(c)) for c in contract) + "]"
+                canvas.text(my - 14, mx + side, label, _draw.OFFER, align=align)
+            if paid is not None:
+                colour = _draw.MONEY if paid else _draw.MUTED
+                canvas.text(my + 1, mx + side, f"paid {_draw.fmt(paid)}", colour, align=align)
+        for v in range(n):
+            cy, cx = pos[v]
+            canvas.disc(cy, cx, radius, _draw.PRINCIPAL_COLOUR if self.children[v] else _draw.colour_of(0))
+            canvas.text(cy - 6, cx, str(v), (255, 255, 255), bold=True, align="center")
+            if played:
+                a, r = int(state.last_actions[b, v]), float(state.last_rewards[b, v])
+                canvas.text(cy - 6, cx + radius + 4, f"a={a} X={_draw.fmt(r)}", _draw.INK)
+        return canvas.pixels
+
+    def _leaf_key(self, v: int) -> tuple[int, ...]:
+        """Left-to-right order of a leaf: its path of child ranks from the root."""
+        path = []
+        while self.parents[v] >= 0:
+            p = self.parents[v]
+            path.append(self.children[p].index(v))
+            v = p
+        return tuple(reversed(path))
 
 
 def make_game(
