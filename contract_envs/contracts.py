@@ -174,7 +174,7 @@ def _real_batch(value, num_envs: int, shape: tuple[int, ...], player: str, what:
     if arr.shape != (num_envs, *shape):
         want = shape if num_envs == 1 else (num_envs, *shape)
         raise ValueError(f"{player}: {what} has shape {np.shape(value)}; expected {want}")
-    return arr.astype(np.float64, copy=False)
+    return arr.astype(np.float64)  # a copy: the caller may reuse its buffer before the offer is settled
 
 
 def validate_actions(actions, num_envs: int, n_actions: int, players: list[str]) -> np.ndarray:

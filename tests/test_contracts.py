@@ -103,3 +103,18 @@ def test_ledger_accumulates_and_resets_per_env():
         "episode_utility",
         "episode_welfare",
     }
+
+
+def test_validated_offers_do_not_alias_the_callers_buffer():
+    """An offer is settled on what was offered, even if the caller reuses its array before the act stage."""
+    import contract_envs
+
+    env = contract_envs.vector.make("contract_envs/principal_agent_mdp-v1", 1, seed=0, depth=2)
+    buffer = np.array([[[0.0, 1.5]]])
+    env.step({"principal_0": buffer})
+    buffer[...] = 9.0  # reused for something else
+    _, _, _, _, infos = env.step({"agent_0": np.array([1])})
+    outcome = infos["agent_0"]["outcome"][0]
+    assert infos["agent_0"]["payment"][0] == [0.0, 1.5][outcome]
+    offer = np.zeros((1, 2, 3))  # already float64 [B, N, O]: validation must still copy it
+    assert not np.shares_memory(TERMS.validate(offer, num_envs=1), offer)
