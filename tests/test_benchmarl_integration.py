@@ -38,6 +38,14 @@ BENCHMARL_RUNS = [
 ALGORITHMS = {"mappo": MappoConfig, "ippo": IppoConfig}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 cores shared by 2 test workers
+    yield
+    torch.set_num_threads(threads)
+
+
 def _experiment(task_name, algorithm, frames, kwargs, folder):
     task = getattr(cb.ContractEnvsTask, task_name).get_from_yaml()
     task.config["kwargs"] = dict(kwargs)
