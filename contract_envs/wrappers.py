@@ -11,6 +11,8 @@
 * :class:`FlattenParallelEnv` / :class:`FlattenGymEnv`: those flatteners applied to a PettingZoo
   ParallelEnv (the full game, or the agents-only view for SuperSuit and BenchMARL) or to a
   Gymnasium env (the role views).
+* :class:`SingleAgentGymEnv`: the agent of a one-agent game as a Gymnasium env (registered with
+  Gymnasium as ``contract_envs/<Name>Agent-v1``).
 * :class:`TurnBasedEnv`: a multi-agent env in which **only the players whose move counts observe
   and act** in a step (RLlib's turn-based multi-agent convention), built on the stage machine's
   ``stage_movers``: with Principal-Agent RL timing a round is one step of the principal (its offer)
@@ -456,6 +458,50 @@ class TurnBasedEnv:
         pass
 
 
+class SingleAgentGymEnv(gymnasium.Env):
+    """The one agent of a game as a Gymnasium env: the agents-only view of a single-agent game, with the
+    principal's offers from ``principal_policy`` (``None``: no contracts, so the agent faces its own
+    rewards alone). One ``step`` is one round; infos carry the ledger.
+
+    Args:
+        env_id: a registered id whose game has one agent.
+        principal_policy: the offers (see :class:`~contract_envs.views.AgentsOnlyParallelEnv`).
+        render_mode: ``"ansi"``, ``"rgb_array"`` (games that draw) or ``None``.
+        **kwargs: the game's arguments.
+    """
+
+    def __init__(self, env_id: str, principal_policy: Any = None, render_mode: str | None = None, **kwargs: Any):
+        from contract_envs.adapters.views import AgentsOnlyParallelEnv
+
+        self.env = AgentsOnlyParallelEnv(env_id, principal_policy=principal_policy, render_mode=render_mode, **kwargs)
+        if len(self.env.possible_agents) != 1:
+            raise ValueError(
+                f"{env_id} has {len(self.env.possible_agents)} agents {self.env.possible_agents}; a single-agent view "
+                "needs a game with one (use AgentsOnlyParallelEnv for several)"
+            )
+        self.player = self.env.possible_agents[0]
+        self.observation_space = self.env.observation_space(self.player)
+        self.action_space = self.env.action_space(self.player)
+        self.render_mode = render_mode
+        self.metadata = {
+            "render_modes": self.env.metadata["render_modes"],
+            "render_fps": self.env.metadata["render_fps"],
+        }
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, infos = self.env.reset(seed=seed, options=options)
+        return obs[self.player], infos[self.player]
+
+    def step(self, action: Any):
+        obs, rewards, terms, truncs, infos = self.env.step({self.player: action})
+        p = self.player
+        return obs[p], rewards[p], terms[p], truncs[p], infos[p]
+
+    def render(self) -> Any:
+        return self.env.render()
+
+
 def group_map(env) -> dict[str, list[str]]:
     """Players grouped for libraries that stack a group's specs (TorchRL, BenchMARL): by role prefix
     (``principal``, ``agent``, ``node``) when the role's players share their spaces, else one group each."""
@@ -483,6 +529,7 @@ __all__ = [
     "FlattenGymEnv",
     "FlattenParallelEnv",
     "ObservationFlattener",
+    "SingleAgentGymEnv",
     "TurnBasedEnv",
     "group_map",
 ]
