@@ -32,7 +32,7 @@ def test_torchrl_check_env_specs(env_id, agents_only, layout):
         assert "principal_0" not in players
     else:
         assert players[0] in ("principal_0", "node_0")
-    rollout = env.rollout(4)
+    rollout = env.rollout(4, break_when_any_done=False)  # resets when an episode ends
     assert rollout.batch_size == torch.Size([4])
 
 
