@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames-per-batch", type=int, default=2000, help="Parallel steps collected per iteration")
     parser.add_argument("--n-envs", type=int, default=4, help="environment copies per collector")
     parser.add_argument("--seed", type=int, default=0, help="seed")
-    parser.add_argument("--env-kwargs", default="{}", help='game arguments as JSON, e.g. \'{"horizon": 20}\'')
+    parser.add_argument("--env-kwargs", default="{}", help="game arguments as JSON, e.g. '{\"horizon\": 20}'")
     parser.add_argument("--max-steps", type=int, default=None, help="Parallel steps per episode (if horizon changes)")
     parser.add_argument("--save-folder", default=None, help="BenchMARL's output folder (default: a temporary one)")
     return parser.parse_args(argv)
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None):
     args = parse_args(argv)
     from contract_envs.integrations.benchmarl import ContractEnvsTask  # before BenchMARL (see its docstring)
 
-    from benchmarl.algorithms import IppoConfig, MappoConfig  # noqa: I001
+    # isort: split
+    from benchmarl.algorithms import IppoConfig, MappoConfig
     from benchmarl.experiment import Experiment, ExperimentConfig
     from benchmarl.models import MlpConfig
 

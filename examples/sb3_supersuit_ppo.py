@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-steps", type=int, default=256, help="PPO rollout length per slot")
     parser.add_argument("--batch-size", type=int, default=256, help="PPO minibatch size")
     parser.add_argument("--seed", type=int, default=0, help="seed of PPO and the games (copy i gets seed + i)")
-    parser.add_argument("--env-kwargs", default="{}", help='game arguments as JSON, e.g. \'{"horizon": 20}\'')
+    parser.add_argument("--env-kwargs", default="{}", help="game arguments as JSON, e.g. '{\"horizon\": 20}'")
     return parser.parse_args(argv)
 
 

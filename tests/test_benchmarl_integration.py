@@ -16,7 +16,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from contract_envs.integrations import benchmarl as cb  # first: it lets BenchMARL import on TorchRL >= 0.12
 
-    from benchmarl.algorithms import IppoConfig, MappoConfig  # noqa: I001
+    # isort: split
+    from benchmarl.algorithms import IppoConfig, MappoConfig
     from benchmarl.experiment import Experiment, ExperimentConfig
     from benchmarl.models import MlpConfig
 

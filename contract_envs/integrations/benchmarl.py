@@ -192,4 +192,12 @@ if __name__ == "__main__":
     print("\n".join(str(p) for p in write_yaml()))
 
 
-__all__ = ["CONF_DIR", "ContractEnvsClass", "ContractEnvsTask", "default_config", "task_name", "write_yaml", "yaml_path"]
+__all__ = [
+    "CONF_DIR",
+    "ContractEnvsClass",
+    "ContractEnvsTask",
+    "default_config",
+    "task_name",
+    "write_yaml",
+    "yaml_path",
+]
