@@ -1,14 +1,13 @@
 """BenchMARL: every game is a task (full and agents-only) that BenchMARL's stock MAPPO/IPPO run."""
 
-import importlib.util
 import warnings
 
 import pytest
 
 from contract_envs.registry import env_ids
+from tests.extras import require
 
-if importlib.util.find_spec("benchmarl") is None:  # the "benchmarl" extra, which .ci/run installs
-    pytest.skip("BenchMARL is not installed (pip install 'contract-envs[benchmarl]')", allow_module_level=True)
+require("benchmarl", "benchmarl")  # .ci/run installs it
 
 import torch  # noqa: E402
 

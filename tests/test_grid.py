@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks.grid import run_grid
+from tests.extras import require
 
 
 def seeded_rollout(task):
@@ -38,8 +39,9 @@ def test_jobs_one_runs_in_order_in_this_process():
         run_grid(seeded_rollout, GRID, jobs=0)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray comes with the rllib extra (.ci/run)")
 def test_two_task_grid_on_local_ray_equals_the_sequential_run():
+    if importlib.util.find_spec("ray") is None:
+        require("ray", "rllib")
     sequential = [seeded_rollout(task) for task in GRID]
     on_ray = run_grid(seeded_rollout, GRID, jobs=2)
     for a, b in zip(sequential, on_ray, strict=True):

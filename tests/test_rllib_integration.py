@@ -1,14 +1,12 @@
 """RLlib: every registered game trains one PPO iteration (local Ray), turn-based, one policy per role."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from contract_envs.registry import env_ids
+from tests.extras import require
 
-if importlib.util.find_spec("ray") is None:  # the "rllib" extra, which .ci/run installs
-    pytest.skip("Ray RLlib is not installed (pip install 'contract-envs[rllib]')", allow_module_level=True)
+require("ray", "rllib")  # .ci/run installs it
 
 import ray  # noqa: E402
 from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402

@@ -1,14 +1,12 @@
 """Stable-Baselines3 + SuperSuit: PPO trains on the agents-only view of every game (>= 2,048 steps)."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from contract_envs.registry import env_ids
+from tests.extras import require
 
-if importlib.util.find_spec("stable_baselines3") is None:  # the "sb3" extra, which .ci/run installs
-    pytest.skip("Stable-Baselines3 is not installed (pip install 'contract-envs[sb3]')", allow_module_level=True)
+require("stable_baselines3", "sb3")  # .ci/run installs it
 
 import torch  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
