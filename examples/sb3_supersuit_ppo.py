@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_id": args.env_id,
         "timesteps": model.num_timesteps,
         "seconds": round(time.time() - start, 1),
-        "mean_episode_return_last_100": sum(e["r"] for e in episodes) / max(len(episodes), 1),
+        "mean_episode_return_last_100": float(sum(e["r"] for e in episodes) / max(len(episodes), 1)),
     }
     print(json.dumps(summary))
     return summary

@@ -5,6 +5,7 @@ import warnings
 import pytest
 
 from contract_envs.registry import env_ids
+from tests.ecosystem_cases import BENCHMARL_RUNS
 from tests.extras import require
 
 require("benchmarl", "benchmarl")  # .ci/run installs it
@@ -22,19 +23,6 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # BenchMARL/TorchRL deprecation chatter
 
-# (task, algorithm, Parallel steps per iteration, game arguments): the four runs, then one
-# iteration of every other task
-BENCHMARL_RUNS = [
-    ("COIN_GAME", "mappo", 60, {"horizon": 10}),
-    ("COIN_GAME", "ippo", 60, {"horizon": 10}),
-    ("PRISONERS_DILEMMA", "mappo", 60, {}),
-    ("PRISONERS_DILEMMA", "ippo", 60, {}),
-] + [
-    (cb.task_name(env_id, agents_only), "ippo", 20, {"horizon": 5} if "bandit" in env_id else {})
-    for env_id in env_ids()
-    for agents_only in (False, True)
-    if cb.task_name(env_id, agents_only) not in ("COIN_GAME", "PRISONERS_DILEMMA")
-]
 ALGORITHMS = {"mappo": MappoConfig, "ippo": IppoConfig}
 
 

@@ -10,12 +10,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import contract_envs
-from contract_envs.registry import GYMNASIUM_ENVIRONMENTS, NAMESPACE, env_ids, spec
+from contract_envs.registry import GYMNASIUM_ENVIRONMENTS, env_ids, spec
+from tests.ecosystem_cases import GYMNASIUM_IDS
 
-GYM_IDS = [f"{NAMESPACE}/{name}" for name in GYMNASIUM_ENVIRONMENTS]
 
-
-@pytest.mark.parametrize("gym_id", GYM_IDS)
+@pytest.mark.parametrize("gym_id", GYMNASIUM_IDS)
 def test_gymnasium_id_passes_check_env_and_plays_an_episode(gym_id):
     kwargs = {"horizon": 20} if "Bandit" in gym_id else {}
     env = gymnasium.make(gym_id, **kwargs)

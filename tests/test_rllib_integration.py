@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from contract_envs.registry import env_ids
+from tests.ecosystem_cases import RLLIB_CASES
 from tests.extras import require
 
 require("ray", "rllib")  # .ci/run installs it
@@ -15,9 +15,6 @@ from ray.rllib.utils.pre_checks.env import check_multiagent_environments  # noqa
 from contract_envs.integrations import rllib  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Overriding environment.*")
-
-# what each game's one-iteration run is asked for: (env_id, game arguments)
-RLLIB_CASES = [(env_id, {}) for env_id in env_ids()]
 
 
 @pytest.fixture(scope="module")

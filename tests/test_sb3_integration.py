@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from contract_envs.registry import env_ids
+from tests.ecosystem_cases import SB3_CASES
+from tests.ecosystem_cases import SB3_STEPS as STEPS
 from tests.extras import require
 
 require("stable_baselines3", "sb3")  # .ci/run installs it
@@ -14,10 +15,6 @@ from stable_baselines3 import PPO  # noqa: E402
 from contract_envs.integrations.sb3 import make_vec_env  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*render_mode.*")
-
-# (env_id, game arguments): the bandit's 10,000-round episodes are shortened so that episodes end in CI
-SB3_CASES = [(env_id, {"horizon": 20} if "bandit" in env_id else {}) for env_id in env_ids()]
-STEPS = 2048
 
 
 @pytest.fixture(autouse=True)

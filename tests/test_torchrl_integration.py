@@ -4,17 +4,12 @@ import warnings
 
 import pytest
 
-from contract_envs.registry import env_ids
-
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchrl")  # the "test" extra, so this always runs in CI
 from torchrl.envs.utils import check_env_specs  # noqa: E402
 
 from contract_envs.integrations.torchrl import make_env  # noqa: E402
-
-TORCHRL_CASES = [
-    (env_id, agents_only, layout) for env_id in env_ids() for agents_only in (False, True) for layout in ("raw", "flat")
-]
+from tests.ecosystem_cases import TORCHRL_CASES  # noqa: E402
 
 
 @pytest.mark.parametrize(
