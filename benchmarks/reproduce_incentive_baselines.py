@@ -18,7 +18,6 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -27,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.grid import run_grid  # noqa: E402
 from contract_envs.solvers import escape_room_max_welfare, taxlite_solve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -533,6 +533,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
     parser.add_argument("--only", default="", help="comma-separated substrings of configuration names")
     parser.add_argument("--runs-dir", default=str(REPO / "runs" / "reproduce_incentive_baselines"))
     parser.add_argument("--out", default=str(REPO / "docs" / "results" / "incentives_baselines.md"))
@@ -548,9 +549,8 @@ def main() -> None:
         names = [n for n in CONFIGS if not args.only or any(s in n for s in args.only.split(","))]
         jobs = [(n, s) for n in names for s in range(1, args.seeds + 1)]
         start = time.time()
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            for name, seed, wall in pool.map(lambda job: run_one(*job, runs_dir), jobs):
-                walls[(name, seed)] = wall
+        for name, seed, wall in run_grid(lambda job: run_one(*job, runs_dir), jobs, args.workers, args.address):
+            walls[(name, seed)] = wall
         total += time.time() - start
         saved = {f"{n}__s{s}": w for (n, s), w in walls.items()}
         saved["__total__"] = total

@@ -18,10 +18,11 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.grid import run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "baselines" / "metagrad_incentives.py"
@@ -545,6 +546,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="processes at a time (the machine has 2 cores)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
     parser.add_argument("--only", nargs="*", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     parser.add_argument("--reuse", action="store_true", help="reuse per-run metrics already in runs/")
     parser.add_argument("--output", default=str(OUT_MD))
@@ -552,8 +554,7 @@ def main() -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     jobs = [(e, d, s) for e in opts.only for d in DESIGNERS for s in range(1, opts.seeds + 1)]
     start = time.time()
-    with ThreadPoolExecutor(opts.jobs) as pool:
-        done = list(pool.map(lambda j: (j, run_one(*j, reuse=opts.reuse)), jobs))
+    done = run_grid(lambda j: (j, run_one(*j, reuse=opts.reuse)), jobs, opts.jobs, opts.address)
     wall = time.time() - start
     ran = sum(m["ran"] for _, m in done)
     # per experiment: the summed process time of its runs (runs reused from an earlier invocation keep theirs)

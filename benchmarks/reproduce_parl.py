@@ -22,12 +22,13 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import tyro
+
+from benchmarks.grid import run_grid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +60,8 @@ class Args:
     """greedy evaluation episodes per run"""
     jobs: int = 1
     """runs in parallel"""
+    address: str | None = None
+    """Ray cluster address (None: a local Ray instance when jobs > 1)"""
     out_dir: str = "runs/reproduce_parl"
     """where the per-run metrics JSON files go"""
     doc_path: str = "docs/results/parl_coin_game.md"
@@ -177,12 +180,11 @@ def main(args: Args) -> None:
         return run_script("dqn_independent.py", [*seed_args, *budget, *extra], out)
 
     results: dict[str, list[dict]] = {}
-    with ThreadPoolExecutor(args.jobs) as pool:
-        first = {(m, s): pool.submit(job, m, s) for m in ("selfish", "welfare", "parl") for s in args.seeds}
-        for (m, _), fut in first.items():
-            results.setdefault(m, []).append(fut.result())
-        p = float(np.clip(np.nanmean([r["eval_payment_share"] for r in results["parl"]]), 0.0, 1.0))
-        results["reward_sharing"] = [f.result() for f in [pool.submit(job, "reward_sharing", s, p) for s in args.seeds]]
+    first = [(m, s) for m in ("selfish", "welfare", "parl") for s in args.seeds]
+    for (m, _), result in zip(first, run_grid(lambda t: job(*t), first, args.jobs, args.address), strict=True):
+        results.setdefault(m, []).append(result)
+    p = float(np.clip(np.nanmean([r["eval_payment_share"] for r in results["parl"]]), 0.0, 1.0))
+    results["reward_sharing"] = run_grid(lambda s: job("reward_sharing", s, p), args.seeds, args.jobs, args.address)
     total_wall = time.time() - start
 
     learned_cooperative = float(np.mean([r["eval_welfare"] for r in results["welfare"]]))

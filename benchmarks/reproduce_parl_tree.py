@@ -19,11 +19,12 @@ import shlex
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import tyro
+
+from benchmarks.grid import run_grid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "baselines", "parl_dqn_tree.py")
@@ -45,6 +46,8 @@ class Args:
     """nudge used in training and offering (PARL's trees: none)"""
     processes: int = 2
     """runs at a time"""
+    address: str | None = None
+    """Ray cluster address (None: a local Ray instance when processes > 1)"""
     runs_dir: str = "runs/reproduce_parl_tree"
     """where each run's metrics JSON and log go"""
     out_dir: str = os.path.join(REPO, "docs", "results")
@@ -112,10 +115,9 @@ def main(args: Args) -> None:
         ]
     )
     if todo:
-        with ThreadPoolExecutor(max_workers=args.processes) as pool:
-            for result in pool.map(lambda job: run_one(args, *job), todo):
-                print(f"tree {result['tree']} seed {result['seed']}: {result['wall_clock_s']:.0f} s", flush=True)
-                timings.append(result)
+        for result in run_grid(lambda job: run_one(args, *job), todo, args.processes, args.address):
+            print(f"tree {result['tree']} seed {result['seed']}: {result['wall_clock_s']:.0f} s", flush=True)
+            timings.append(result)
     total = time.time() - start
     runs = []
     for t, s in jobs:

@@ -22,11 +22,13 @@ _SUBMODULES = (
     "demo",
     "envs",
     "games",
+    "integrations",
     "registry",
     "rng",
     "solvers",
     "vector",
     "views",
+    "wrappers",
 )
 
 register_all()

@@ -36,11 +36,21 @@ ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "coin_game": (1, "contract_envs.games.coin_game"),
 }
 
-# Gymnasium ids (``gymnasium.make("contract_envs/<Name>-v<N>")``) -> (entry point, default kwargs)
+# Gymnasium ids -> (entry point, default kwargs): the principal's view of every game whose agents have a reference
+# policy (``Game.default_policy``) and the single-agent view of every game with one agent.
+# ``gymnasium.make("contract_envs:contract_envs/<Name>-v<N>")`` imports this package first, so it needs no import.
 GYMNASIUM_ENVIRONMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "CoinGamePrincipal-v1": ("contract_envs.adapters.views:PrincipalGymEnv", {"env_id": "contract_envs/coin_game-v1"}),
     "ContractBanditPrincipal-v1": (
         "contract_envs.adapters.views:PrincipalGymEnv",
+        {"env_id": "contract_envs/contract_bandit-v1"},
+    ),
+    "PrincipalAgentMDPAgent-v1": (
+        "contract_envs.wrappers:SingleAgentGymEnv",
+        {"env_id": "contract_envs/principal_agent_mdp-v1"},
+    ),
+    "ContractBanditAgent-v1": (
+        "contract_envs.wrappers:SingleAgentGymEnv",
         {"env_id": "contract_envs/contract_bandit-v1"},
     ),
 }
