@@ -57,7 +57,8 @@ def make_env(
     Args:
         env_id: a registered id.
         agents_only: the agents' game (:class:`~contract_envs.views.AgentsOnlyParallelEnv`).
-        observations, actions: ``"raw"`` or ``"flat"`` (observations also ``"image"``).
+        observations: ``"raw"``, ``"flat"`` or ``"image"``.
+        actions: ``"raw"`` or ``"flat"``.
         principal_policy: the offers in the agents-only view (``None``: no contracts).
         seed: passed to TorchRL (``reset(seed=...)``).
         device: TorchRL device.
