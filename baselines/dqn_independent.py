@@ -23,7 +23,8 @@ each iteration is one batched env step plus ``updates_per_iteration`` gradient s
 counted in env-steps. Episodes of the Coin Game end by truncation only; the target bootstraps through
 the time limit (the round number is not observed, so the value function is stationary).
 
-Fastest meaningful command (3x3, about a minute; selfish agents reach about 60% of W* = 13.90):
+Fastest meaningful command (3x3; about 30 s on an idle core, 5 minutes at load average 14; selfish agents reach
+60% of W* = 13.90 with 52% own-colour coins, seed 1):
 ``PYTHONPATH=. python baselines/dqn_independent.py --preset parl_3x3 --total-env-steps 64000 --num-envs 16``
 """
 

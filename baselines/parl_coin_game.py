@@ -38,7 +38,8 @@ over agents for the agents' network); Huber loss and gradient clipping at 10 (th
 stabilisers); episodes end by truncation only and targets bootstrap through the time limit; bits ``f_i`` are
 i.i.d. Bernoulli(``follow_prob``).
 
-Fastest meaningful command (3x3, about 2 minutes on one CPU core; welfare about 90% of W* = 13.90):
+Fastest meaningful command (3x3; about a minute on an idle core, 12 minutes at load average 14; exact welfare
+85.5% of W* = 13.90, payments 21% of welfare, 78% of recommendations followed, seed 1):
 ``PYTHONPATH=. python baselines/parl_coin_game.py --preset parl_3x3 --total-env-steps 64000 --num-envs 16``
 """
 

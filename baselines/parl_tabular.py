@@ -29,7 +29,7 @@ min-pay contract leaves the agent indifferent, so any estimation error in ``Q̄`
 off the recommendation unless ``--margin`` nudges it), and the share of states where the learned
 recommendation is the SPE's.
 
-Fastest meaningful command (depth-6 tree, about 10 s; 100% of the SPE value against the oracle):
+Fastest meaningful command (depth-6 tree; 23 s at load average 10; 100% of the SPE value against the oracle):
 ``PYTHONPATH=. python baselines/parl_tabular.py --depth 6``
 """
 
