@@ -678,7 +678,9 @@ def exact_evaluation(rules, principal: FrozenPrincipal, validators: CoinQNetwork
     IC ratio (PARL Fig. 2e): agent i's best-response value over its value of following the recommendations while
     the other agent plays its validation policy; SPE ratio (Fig. 2d): the same while the other agent follows.
     The best response is computed exactly given the frozen principal and the other agent's frozen policy, so the
-    evaluated validation agent never rates itself. Both agents' ratios are averaged.
+    evaluated validation agent never rates itself. Both agents' ratios are averaged. ``*_ratio_binary``: the same
+    over PARL's binary strategy space only (follow throughout, or ignore the contracts throughout and play the best
+    unpaid policy), the space its dominant-strategy incentive compatibility (Eq. 5) is stated on.
     """
     dp = TwoAgentCoinGameDP(rules)
     rec, amounts, validator_actions = frozen_policy_tables(dp, principal, validators, device)
@@ -691,8 +693,9 @@ def exact_evaluation(rules, principal: FrozenPrincipal, validators: CoinQNetwork
         "exact_follow_rate": (deployed["follow_0"] + deployed["follow_1"]) / (2 * rules.horizon),
         "exact_all_follow_welfare": dp.evaluate(rec, rec, amounts)["welfare"],
     }
+    no_pay = np.zeros_like(amounts)
     for condition, others in (("ic", validator_actions), ("spe", rec)):
-        ratios, gains = [], []
+        ratios, gains, binary = [], [], []
         for i in (0, 1):
             fixed = others.copy()
             fixed[:, i] = rec[:, i]  # agent i follows; the other plays its validation policy (IC) or follows (SPE)
@@ -701,8 +704,13 @@ def exact_evaluation(rules, principal: FrozenPrincipal, validators: CoinQNetwork
             ratios.append(best / follow if follow > 0 else float("nan"))
             gains.append(best - follow)
             out[f"{condition}_ratio_agent_{i}"] = ratios[-1]
+            # PARL's binary strategy space: follow throughout, or deviate throughout with the best policy that
+            # ignores contracts (never paid), against the same others
+            deviate = dp.best_response_value(fixed, rec, no_pay, i)
+            binary.append(max(follow, deviate) / follow if follow > 0 else float("nan"))
         out[f"{condition}_ratio"] = float(np.mean(ratios))
         out[f"{condition}_deviation_gain"] = float(np.mean(gains))
+        out[f"{condition}_ratio_binary"] = float(np.mean(binary))
     # how much a validation agent could gain by best-responding to the principal and the other validation agent
     gains = [dp.best_response_value(validator_actions, rec, amounts, i) - deployed[f"utility_{i}"] for i in (0, 1)]
     out["validators_exploitability"] = float(np.mean(gains))

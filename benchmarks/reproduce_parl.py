@@ -80,28 +80,21 @@ class Args:
     """the multi-agent results page"""
 
 
-def run_script(script: str, args: list[str], metrics_path: str, runs_dir: str) -> dict:
+def run_script(script: str, args: list[str], metrics_path: str, runs_dir: str, resume: bool = False) -> dict:
+    """Run a baseline (or, with ``resume``, reuse its metrics JSON if it exists); the command is attached."""
     cmd = [sys.executable, os.path.join("baselines", script), *args, "--metrics-path", metrics_path]
-    start = time.time()
-    subprocess.run(
-        [*cmd, "--runs-dir", runs_dir],
-        check=True,
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return load_run(metrics_path, "PYTHONPATH=. python " + " ".join(cmd[1:]), time.time() - start)
-
-
-def load_run(metrics_path: str, command: str | None = None, wall: float | None = None) -> dict:
+    if not (resume and os.path.exists(os.path.join(ROOT, metrics_path))):
+        subprocess.run(
+            [*cmd, "--runs-dir", runs_dir],
+            check=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     with open(os.path.join(ROOT, metrics_path)) as fh:
         metrics = json.load(fh)
-    if command is not None:
-        metrics["command"], metrics["subprocess_wall_clock_s"] = command, wall
-        with open(os.path.join(ROOT, metrics_path), "w") as fh:
-            json.dump(metrics, fh, indent=1)
-    return metrics
+    return metrics | {"command": "PYTHONPATH=. python " + " ".join(cmd[1:])}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -180,18 +173,16 @@ def main(args: Args) -> None:
 
     def job(method: str, seed: int, p: float = 0.0) -> dict:
         out = f"{out_dir}/{args.preset}_{method}_{seed}.json"
-        if args.resume and os.path.exists(os.path.join(ROOT, out)):
-            return load_run(out)
         seed_args = ["--seed", str(seed), *common]
         runs_dir = f"{out_dir}/runs"
         if method == "parl":
             budget = ["--total-env-steps", str(args.env_steps), "--nudge", str(args.nudge), "--save-model"]
-            return run_script("parl_coin_game.py", [*seed_args, *budget], out, runs_dir)
+            return run_script("parl_coin_game.py", [*seed_args, *budget], out, runs_dir, args.resume)
         extra = ["--objective", "welfare"] if method == "welfare" else []
         if method == "reward_sharing":
             extra = ["--reward-sharing", f"{p:.4f}"]
         budget = ["--total-env-steps", str(args.env_steps), "--save-model"]
-        return run_script("dqn_independent.py", [*seed_args, *budget, *extra], out, runs_dir)
+        return run_script("dqn_independent.py", [*seed_args, *budget, *extra], out, runs_dir, args.resume)
 
     results: dict[str, list[dict]] = {}
     first_methods = [m for m in args.methods if m != "reward_sharing"]
@@ -341,11 +332,9 @@ def multi_agent(args: Args) -> None:
 
     def job(method: str, n: int, seed: int) -> dict:
         out = f"{args.out_dir}/{args.preset}_n{n}_{method}_{seed}.json"
-        if args.resume and os.path.exists(os.path.join(ROOT, out)):
-            return load_run(out)
         script = "parl_coin_game.py" if method == "parl" else "dqn_independent.py"
         cli = ["--seed", str(seed), "--n-agents", str(n), *common]
-        return run_script(script, cli, out, f"{args.out_dir}/runs")
+        return run_script(script, cli, out, f"{args.out_dir}/runs", args.resume)
 
     methods = [m for m in ("selfish", "parl") if m in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:

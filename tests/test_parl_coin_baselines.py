@@ -84,6 +84,9 @@ def test_parl_learns_on_3x3_and_beats_selfish_welfare(tmp_path):
     # a best response is worth at least following, and the ratios are utility ratios of the DP's values
     assert final["ic_ratio"] >= 1.0 - 1e-9 and final["spe_ratio"] >= 1.0 - 1e-9
     assert final["ic_deviation_gain"] >= -1e-9
+    # PARL's binary deviations (follow or ignore contracts throughout) are a subset of all deviations
+    assert 1.0 - 1e-9 <= final["ic_ratio_binary"] <= final["ic_ratio"] + 1e-9
+    assert 1.0 - 1e-9 <= final["spe_ratio_binary"] <= final["spe_ratio"] + 1e-9
     (folder,) = run_folders(tmp_path)
     metrics = json.loads((folder / "metrics.json").read_text())
     check_schema(metrics, "parl_coin_game", 3)
