@@ -197,7 +197,37 @@ def main(args: Args) -> None:
             futures = [pool.submit(job, "reward_sharing", s, p) for s in args.seeds]
             results["reward_sharing"] = [f.result() for f in futures]
     total_wall = time.time() - start
+    for run in results.get("parl", []):
+        complete_evaluation(run, args.out_dir)
     write_page(args, results, p, total_wall, load_start, os.getloadavg())
+
+
+def complete_evaluation(run: dict, out_dir: str) -> None:
+    """Runs made before ``ic_ratio_binary`` existed: evaluate their saved model again and take the new keys."""
+    if "ic_ratio_binary" in run["final"]:
+        return
+    import glob
+
+    pattern = os.path.join(ROOT, out_dir, "runs", f"parl_coin_game__coin_game__{run['seed']}__*", "model.pt")
+    done = (p for p in sorted(glob.glob(pattern)) if os.path.exists(os.path.join(os.path.dirname(p), "metrics.json")))
+    trained = list(done)
+    if not trained:
+        return
+    eval_path = os.path.join(ROOT, out_dir, f"eval_{os.path.basename(os.path.dirname(trained[-1]))}.json")
+    if not os.path.exists(eval_path):
+        cli = ["--eval-checkpoint", trained[-1], "--eval-episodes", str(run["args"]["eval_episodes"])]
+        cli += ["--metrics-path", eval_path, "--runs-dir", os.path.join(ROOT, out_dir, "runs_eval")]
+        subprocess.run(
+            [sys.executable, os.path.join("baselines", "parl_coin_game.py"), *cli],
+            check=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    with open(eval_path) as fh:
+        evaluated = json.load(fh)["final"]
+    run["final"] |= {k: v for k, v in evaluated.items() if k not in run["final"]}
 
 
 def write_page(args: Args, results: dict, p: float, total_wall: float, load_start, load_end) -> None:
@@ -225,11 +255,12 @@ def write_page(args: Args, results: dict, p: float, total_wall: float, load_star
                 fmt([f["exact_follow_rate"] for f in finals], pct=True),
                 fmt([f["spe_ratio"] for f in finals], digits=3),
                 fmt([f["ic_ratio"] for f in finals], digits=3),
+                fmt([f.get("ic_ratio_binary", float("nan")) for f in finals], digits=3),
                 "–",
             ]
         else:
             welfare = [f["eval_welfare"] for f in finals]
-            cells = ["–", "–", "–", "–", fmt([f["eval_own_coin_share"] for f in finals], pct=True)]
+            cells = ["–", "–", "–", "–", "–", fmt([f["eval_own_coin_share"] for f in finals], pct=True)]
         rows.append(
             f"| {labels[method]} | {fmt([w / w_star for w in welfare], pct=True)} | {fmt(welfare)} | "
             f"{fmt([w / scripted.mean() for w in welfare], pct=True)} | " + " | ".join(cells) + " |"
@@ -240,6 +271,7 @@ def write_page(args: Args, results: dict, p: float, total_wall: float, load_star
         f"{r['final']['eval_welfare_fraction_of_optimum']:.1%} ± {r['final']['eval_welfare_se'] / w_star:.1%} | "
         f"{r['final']['exact_payment_share']:.1%} | {r['final']['exact_follow_rate']:.1%} | "
         f"{r['final']['spe_ratio']:.3f} | {r['final']['ic_ratio']:.3f} | "
+        f"{r['final'].get('ic_ratio_binary', float('nan')):.3f} | "
         f"{r['final']['validators_exploitability']:.2f} | "
         f"{r['final']['wall_clock_s'] / 60:.1f} | {r['final']['env_steps_per_s']:.0f} | "
         f"{r['final']['load_average_start']:.1f} / {r['final']['load_average_end']:.1f} |"
@@ -286,11 +318,13 @@ every state (`TwoAgentCoinGameDP` in `baselines/parl_coin_game.py`); the indepen
 {scripted.mean() / w_star:.1%} of W*); scripted greedy grabbing: {greedy.mean():.2f} ({greedy.mean() / w_star:.1%}).
 SPE / IC ratios (PARL Fig. 2 d, e): an agent's exact best-response value over its value of following the
 recommendations, the other agent following (SPE) or playing its validation policy (IC), averaged over the two
-agents; 1 = following is a best response.
+agents; 1 = following is a best response. "Binary deviations": the same over PARL's strategy space only (follow
+throughout, or ignore the contracts throughout with the best unpaid policy), on which its dominant-strategy IC is
+stated.
 
 | method | welfare / W* | welfare / episode | / scripted own-colour | payments / welfare | followed | SPE ratio | \
-IC ratio | own-colour coins |
-|---|---|---|---|---|---|---|---|---|
+IC ratio | IC ratio, binary deviations | own-colour coins |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Mean ± standard error over {len(args.seeds)} seeds.
@@ -303,8 +337,9 @@ fraction of W*); shading: standard error over seeds.
 ## PARL per seed
 
 | seed | welfare / W* (exact) | welfare / W* ({args.eval_episodes} episodes) | payments / welfare | followed | \
-SPE ratio | IC ratio | validation agents' exploitability | wall-clock (min) | env-steps/s | load (start / end) |
-|---|---|---|---|---|---|---|---|---|---|---|
+SPE ratio | IC ratio | IC ratio, binary | validation agents' exploitability | wall-clock (min) | env-steps/s | \
+load (start / end) |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {per_seed}
 
 "Exploitability": what a validation agent could gain per episode by best-responding to the principal and the other
