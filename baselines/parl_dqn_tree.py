@@ -32,17 +32,31 @@ gradient steps, and an underpayment of that size at a state on the main path mak
 (tree 2, seed 4, ξ = 0.02: the oracle's value swings between 69% and 96% of the SPE value across the
 last validations; with averaged weights it stays at 97%). Training is unchanged.
 
+Metrics (validation against the oracle, as a share of the SPE value ``solve_spe``): ``ratio_oracle`` (the learned
+contracts *as offered*, i.e. with the training nudge ``--margin``), ``ratio_oracle_no_nudge`` (the same contracts
+priced with no nudge), ``ratio_oracle_nudge_{xi}`` (priced with nudge xi at validation only),
+``ratio_implemented``, ``ratio_learned_agent``, ``accuracy``; diagnostics of the indifference problem:
+``oracle_follow_rate_paid`` (the oracle follows among the states whose contract pays something) and
+``oracle_path_deviation_prob`` (probability that the oracle, starting at the root, meets a state where it does
+not follow).
+
 Deviation: states are one-hot (an embedding row per state, which equals a linear layer on a one-hot
 input); PARL does not say how tree states are encoded.
+
+Fastest meaningful command (depth 6; about a minute on an idle core, 6 minutes at load average 13; 95% SPE
+actions, recommendations worth 99.9% of the SPE value priced exactly, learned contracts 53% against the oracle):
+``PYTHONPATH=. python baselines/parl_dqn_tree.py --depth 6 --iterations 5000``
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import platform
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -51,6 +65,7 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+import contract_envs
 import contract_envs.vector
 from contract_envs.games.principal_agent_mdp import PrincipalAgentMDPSpec, random_binary_tree
 from contract_envs.solvers import (
@@ -62,12 +77,12 @@ from contract_envs.solvers import (
 )
 
 TIE = 1e-9
+ALGORITHM = os.path.basename(__file__)[: -len(".py")]
+ENV_ID = "contract_envs/principal_agent_mdp-v1"
 
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment"""
     seed: int = 1
     """seed of the experiment (networks, exploration, environment randomness)"""
     torch_deterministic: bool = True
@@ -81,9 +96,13 @@ class Args:
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
     save_model: bool = False
-    """whether to save the networks into `runs/{run_name}` and validate the reloaded copy"""
+    """whether to save `model.pt` (both networks and their averaged copies) into the run folder"""
+    runs_dir: str = "runs"
+    """folder of the run folders `{algorithm}__{env}__{seed}__{time}` (TensorBoard, metrics.json, model.pt)"""
     metrics_path: str | None = None
-    """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
+    """also write metrics.json to this path"""
+    eval_checkpoint: str | None = None
+    """validate this model.pt only (its args override the CLI except the evaluation options) and exit"""
     torch_threads: int = 1
     """CPU threads torch may use"""
 
@@ -209,6 +228,25 @@ def learned_policy(spec, q: np.ndarray, qbar: np.ndarray, margin: float) -> tupl
     return rec, contract
 
 
+def path_deviation_probability(spec: PrincipalAgentMDPSpec, policy: np.ndarray, recommended: np.ndarray) -> float:
+    """Probability that an agent playing ``policy`` from the initial state meets a state where it does not take the
+    recommendation (mass flows through followed states only)."""
+    live = ~spec.terminal
+    deviates = live & (policy != recommended)
+    states = np.arange(spec.n_states)
+    mass = np.zeros(spec.n_states)
+    mass[spec.initial_state] = 1.0
+    total = 0.0
+    for _ in range(spec.n_states):
+        total += mass[deviates].sum()
+        mass = np.where(live & ~deviates, mass, 0.0)
+        if mass.sum() < 1e-15:
+            break
+        flow = (mass[:, None] * spec.outcome_probs[states, policy]).ravel()  # [S * O]
+        mass = spec.transition_matrix.T @ flow
+    return float(total)
+
+
 def validate(
     spec: PrincipalAgentMDPSpec,
     solution,
@@ -217,11 +255,16 @@ def validate(
     margin: float,
     eval_margins: tuple[float, ...] = (),
 ) -> dict:
-    """Score the learned principal on the true model against the exact oracle agent (and the learned agent)."""
-    states = torch.arange(spec.n_states)
+    """Score the learned principal on the true model against the exact oracle agent (and the learned agent).
+
+    ``ratio_oracle``: the contracts as the principal offers them (training nudge ``margin``);
+    ``ratio_oracle_no_nudge``: priced with no nudge; ``ratio_oracle_nudge_{xi}``: priced with nudge xi instead.
+    """
+    device = next(principal.parameters()).device
+    states = torch.arange(spec.n_states, device=device)
     with torch.no_grad():
-        q = principal(states).numpy().astype(np.float64)
-        qbar = agent(states).numpy().astype(np.float64)
+        q = principal(states).cpu().numpy().astype(np.float64)
+        qbar = agent(states).cpu().numpy().astype(np.float64)
     rec, contract = learned_policy(spec, q, qbar, margin)
     oracle = agent_best_response(spec, contract, rec)
     learned = evaluate_policies(spec, contract, agent_choice(qbar, contract, spec.outcome_probs), rec)
@@ -229,9 +272,11 @@ def validate(
     opt = solution.principal_value
     implemented, _ = implement_recommendations(spec, rec)
     nudged = {}
-    for xi in eval_margins:
+    for xi in sorted({0.0, *eval_margins}):
         rec_xi, contract_xi = learned_policy(spec, q, qbar, xi)
-        nudged[f"ratio_oracle_nudge_{xi:g}"] = agent_best_response(spec, contract_xi, rec_xi).principal_value / opt
+        key = "ratio_oracle_no_nudge" if xi == 0.0 else f"ratio_oracle_nudge_{xi:g}"
+        nudged[key] = agent_best_response(spec, contract_xi, rec_xi).principal_value / opt
+    paid = live & (contract.sum(-1) > 0)
     return nudged | {
         "spe_principal_value": opt,
         "principal_value_oracle": oracle.principal_value,
@@ -242,18 +287,90 @@ def validate(
         "ratio_learned_agent": learned.principal_value / opt,
         "accuracy": float(np.mean(rec[live] == solution.recommended_action[live])),
         "oracle_follow_rate": oracle.follow_rate,
+        "oracle_follow_rate_paid": float(np.mean(oracle.agent_policy[paid] == rec[paid])) if paid.any() else 1.0,
+        "oracle_path_deviation_prob": path_deviation_probability(spec, oracle.agent_policy, rec),
         "agent_qbar_max_error": float(np.abs(qbar - learned.agent_truncated_q)[live].max()),
         "agent_qbar_mean_error": float(np.abs(qbar - learned.agent_truncated_q)[live].mean()),
         "principal_q_estimate": float(q[spec.initial_state, rec[spec.initial_state]]),
     }
 
 
+def versions() -> dict:
+    return {
+        "contract_envs": getattr(contract_envs, "__version__", "unknown"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def env_kwargs(args: Args) -> dict:
+    return {
+        "spec": f"random_binary_tree(depth={args.depth}, seed={args.instance_seed})",
+        "payment_cap": args.payment_cap,
+    }
+
+
+def write_metrics(run_dir: str, args: Args, final: dict, history: list, wall: float, eval_: dict | None) -> dict:
+    metrics = {
+        "schema": "contract-envs/metrics/v1",
+        "algorithm": ALGORITHM,
+        "env_id": ENV_ID,
+        "env_kwargs": env_kwargs(args),
+        "seed": args.seed,
+        "args": dataclasses.asdict(args),
+        "final": {k: float(v) for k, v in final.items()},
+        "history": history,
+        "wall_clock_s": float(wall),
+        "versions": versions(),
+        "eval": eval_,
+    }
+    for path in filter(None, (os.path.join(run_dir, "metrics.json"), args.metrics_path)):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(metrics, f, indent=1)
+    return metrics
+
+
+def run_folder(args: Args) -> str:
+    return os.path.join(args.runs_dir, f"{ALGORITHM}__principal_agent_mdp__{args.seed}__{int(time.time())}")
+
+
+#: options an `--eval-checkpoint` run takes from the command line; everything else comes from the checkpoint
+EVAL_OPTIONS = ("eval_checkpoint", "eval_margins", "cuda", "torch_threads", "runs_dir", "metrics_path", "track")
+EVAL_OPTIONS += ("wandb_project_name", "wandb_entity")
+
+
+def evaluate_checkpoint(args: Args) -> dict:
+    """Load ``model.pt``, validate it against the oracle and write metrics.json (with ``eval``) into a new folder."""
+    checkpoint = torch.load(args.eval_checkpoint, map_location="cpu", weights_only=False)
+    args = dataclasses.replace(args, **{k: v for k, v in checkpoint["args"].items() if k not in EVAL_OPTIONS})
+    args.eval_margins = tuple(args.eval_margins)
+    start = time.time()
+    spec = random_binary_tree(args.depth, seed=args.instance_seed)
+    solution = solve_spe(spec)
+    nets = {k: QNetwork(spec.n_states, spec.n_actions, args.hidden_size) for k in checkpoint["state_dicts"]}
+    for name, net in nets.items():
+        net.load_state_dict(checkpoint["state_dicts"][name])
+    final = validate(spec, solution, nets["principal"], nets["agent"], args.margin, args.eval_margins)
+    averaged = validate(spec, solution, nets["principal_ema"], nets["agent_ema"], args.margin, args.eval_margins)
+    final |= {f"ema_{k}": v for k, v in averaged.items() if k != "spe_principal_value"}
+    run_dir = run_folder(args)
+    os.makedirs(run_dir, exist_ok=True)
+    evaluation = {"checkpoint": args.eval_checkpoint, "final": {k: float(v) for k, v in final.items()}}
+    metrics = write_metrics(run_dir, args, final, [], time.time() - start, evaluation)
+    print(json.dumps(metrics["final"]))
+    return metrics
+
+
 def main(args: Args) -> dict:
+    if args.eval_checkpoint:
+        return evaluate_checkpoint(args)
     if not 0.0 <= args.ema_decay < 1.0:
         raise ValueError(f"--ema-decay: {args.ema_decay} is outside the allowed range [0, 1)")
     spec = random_binary_tree(args.depth, seed=args.instance_seed)
     solution = solve_spe(spec)
-    run_name = f"{args.exp_name}__tree{args.instance_seed}__{args.seed}__{int(time.time())}"
+    run_dir = run_folder(args)
     if args.track:
         import wandb
 
@@ -262,10 +379,10 @@ def main(args: Args) -> dict:
             entity=args.wandb_entity,
             sync_tensorboard=True,
             config=vars(args),
-            name=run_name,
+            name=os.path.basename(run_dir),
             save_code=True,
         )
-    writer = SummaryWriter(f"runs/{run_name}")
+    writer = SummaryWriter(run_dir)
     table = "\n".join(f"|{k}|{v}|" for k, v in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
 
@@ -297,12 +414,10 @@ def main(args: Args) -> dict:
         with torch.no_grad():
             return net(torch.as_tensor(s, device=device)).cpu().numpy().astype(np.float64)
 
-    envs = contract_envs.vector.make(
-        "contract_envs/principal_agent_mdp-v1", args.num_envs, seed=args.seed, spec=spec, payment_cap=args.payment_cap
-    )
+    envs = contract_envs.vector.make(ENV_ID, args.num_envs, seed=args.seed, spec=spec, payment_cap=args.payment_cap)
     obs, _ = envs.reset(seed=args.seed)
     history = []
-    start = time.time()
+    start, load_start = time.time(), os.getloadavg()[0]
     episode_utilities = []
     for iteration in tqdm(range(1, args.iterations + 1), desc="iterations", mininterval=2.0):
         # ---- act: the principal recommends epsilon-greedily and offers the min-pay contract
@@ -382,8 +497,8 @@ def main(args: Args) -> dict:
             metrics = validate(spec, solution, principal, agent, args.margin, args.eval_margins)
             averaged = validate(spec, solution, principal_avg.module, agent_avg.module, args.margin, args.eval_margins)
             metrics |= {f"ema_{k}": v for k, v in averaged.items() if k != "spe_principal_value"}
+            metrics["step"] = metrics["env_steps"] = iteration * args.num_envs
             metrics["iteration"] = iteration
-            metrics["env_steps"] = iteration * args.num_envs
             metrics["training_episode_utility"] = float(np.mean(episode_utilities)) if episode_utilities else 0.0
             metrics["wall_clock_s"] = time.time() - start
             episode_utilities = []
@@ -392,40 +507,22 @@ def main(args: Args) -> dict:
                 writer.add_scalar(f"eval/{k}", v, metrics["env_steps"])
 
     final = dict(history[-1])
+    final |= {"load_average_start": load_start, "load_average_end": os.getloadavg()[0]}
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in final.items()}, indent=1))
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save(
-            {
-                "principal": principal.state_dict(),
-                "agent": agent.state_dict(),
-                "principal_ema": principal_avg.module.state_dict(),
-                "agent_ema": agent_avg.module.state_dict(),
-            },
-            model_path,
-        )
-        print(f"model saved to {model_path}")
-        loaded = torch.load(model_path, map_location=device)
-        principal_eval = QNetwork(n_s, n_a, args.hidden_size).to(device)
-        agent_eval = QNetwork(n_s, n_a, args.hidden_size).to(device)
-        principal_eval.load_state_dict(loaded["principal"])
-        agent_eval.load_state_dict(loaded["agent"])
-        reloaded = validate(spec, solution, principal_eval, agent_eval, args.margin)
-        final["reloaded_ratio_oracle"] = reloaded["ratio_oracle"]
-        final["reloaded_accuracy"] = reloaded["accuracy"]
-        principal_eval.load_state_dict(loaded["principal_ema"])
-        agent_eval.load_state_dict(loaded["agent_ema"])
-        final["reloaded_ema_ratio_oracle"] = validate(spec, solution, principal_eval, agent_eval, args.margin)[
-            "ratio_oracle"
-        ]
-    out = {"args": asdict(args), "final": final, "history": history}
-    path = args.metrics_path or f"runs/{run_name}/metrics.json"
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
+        path = os.path.join(run_dir, "model.pt")
+        state_dicts = {
+            "principal": principal.state_dict(),
+            "agent": agent.state_dict(),
+            "principal_ema": principal_avg.module.state_dict(),
+            "agent_ema": agent_avg.module.state_dict(),
+        }
+        torch.save({"args": dataclasses.asdict(args), "state_dicts": state_dicts}, path)
+        print(f"model saved to {path}")
+    metrics = write_metrics(run_dir, args, final, history, time.time() - start, None)
     writer.close()
-    return final
+    return metrics
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

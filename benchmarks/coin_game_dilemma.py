@@ -9,7 +9,9 @@ episode (mean +- standard error over episodes) as a markdown table.
 The Coin Game is a dilemma for welfare only if ``own_only`` beats ``greedy``. With the presets'
 RLlib tie rule (``tie_rule="all"``: every agent landing on the coin is credited) a shared landing
 creates value (1 + 0.2 on an own-colour coin), so greedy grabbing can *raise* welfare; the PARL
-reproduction's random-winner rule (``tie_rule="random"``) removes that bonus.
+reproduction's random-winner rule (``tie_rule="random"``, the ``parl`` presets' default) removes that bonus.
+Every welfare is also given as a fraction of the exact optimum W* of the same rules
+(``contract_envs.solvers.solve_coin_game_welfare``).
 
 Run: ``PYTHONPATH=. python benchmarks/coin_game_dilemma.py --presets parl_3x3 parl``
 """
@@ -22,6 +24,8 @@ import numpy as np
 import tyro
 
 import contract_envs.vector
+from contract_envs.games.coin_game import coin_game_rules
+from contract_envs.solvers import solve_coin_game_welfare
 
 MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0]])
 
@@ -81,18 +85,19 @@ def scripted_welfare(preset: str, tie_rule: str, policy: str, args: Args) -> np.
 
 
 def main(args: Args) -> None:
-    print("| preset | tie rule | random | greedy (selfish) | own colour only | dilemma (own only > greedy) |")
-    print("|---|---|---|---|---|---|")
+    print("| preset | tie rule | W* (exact) | random | greedy (selfish) | own colour only | dilemma (own > greedy) |")
+    print("|---|---|---|---|---|---|---|")
     for preset in args.presets:
         for tie_rule in args.tie_rules:
+            w_star = solve_coin_game_welfare(coin_game_rules(preset, tie_rule=tie_rule), store_values=False).value
             cells, means = [], {}
             for policy in ("random", "greedy", "own_only"):
                 w = scripted_welfare(preset, tie_rule, policy, args)
                 means[policy] = w.mean()
-                cells.append(f"{w.mean():.2f} ± {w.std(ddof=1) / np.sqrt(len(w)):.2f}")
+                cells.append(f"{w.mean():.2f} ± {w.std(ddof=1) / np.sqrt(len(w)):.2f} ({w.mean() / w_star:.1%})")
             dilemma = "yes" if means["own_only"] > means["greedy"] else "no"
-            print(f"| `{preset}` | `{tie_rule}` | {' | '.join(cells)} | {dilemma} |")
+            print(f"| `{preset}` | `{tie_rule}` | {w_star:.3f} | {' | '.join(cells)} | {dilemma} |")
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

@@ -89,19 +89,52 @@ def test_oracle_validation_of_the_exact_policy_scores_one():
     assert agent_best_response(spec, contract, rec).principal_value == pytest.approx(sol.principal_value)
 
 
-def test_oracle_validation_of_networks_reports_ratios_and_accuracy():
-    spec = random_binary_tree(3, seed=0)
+def table_network(table: np.ndarray) -> torch.nn.Module:
+    """A float64 QNetwork whose output at state s is ``table[s]`` exactly (identity embedding and hidden layer)."""
+    n_s, n_a = table.shape
+    net = deep.QNetwork(n_s, n_a, n_s).double()
+    with torch.no_grad():
+        net.embed.weight.copy_(torch.eye(n_s, dtype=torch.float64))
+        net.body[1].weight.copy_(torch.eye(n_s, dtype=torch.float64))
+        net.body[1].bias.zero_()
+        net.body[3].weight.copy_(torch.as_tensor(table.T))
+        net.body[3].bias.zero_()
+    return net
+
+
+def test_validation_scores_exact_networks_one_and_sees_an_underpriced_root():
+    """Networks that output the SPE's Q-tables validate at 1; under-estimating the agent's effort gap at the root by
+    0.01 makes the oracle deviate there (the learned contract underpays), which a validation nudge of 0.02 repairs."""
+    spec = random_binary_tree(4, seed=1)
     sol = solve_spe(spec)
-    torch.manual_seed(0)
-    principal = deep.QNetwork(spec.n_states, 2, 16)
-    agent = deep.QNetwork(spec.n_states, 2, 16)
-    metrics = deep.validate(spec, sol, principal, agent, 0.0, (0.01,))
-    assert metrics["spe_principal_value"] == pytest.approx(sol.principal_value)
-    assert metrics["ratio_oracle"] == pytest.approx(metrics["principal_value_oracle"] / sol.principal_value)
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and "ratio_oracle_nudge_0.01" in metrics
-    assert metrics["ratio_implemented"] <= 1.0 + 1e-9
-    # an untrained principal is far from the SPE
-    assert metrics["ratio_oracle"] < 0.99
+    principal_q = np.where(np.isfinite(sol.principal_q), sol.principal_q, -1e6)
+    root = spec.initial_state
+    assert sol.recommended_action[root] == 1 and sol.contract[root].sum() > 0  # the SPE pays for effort at the root
+    exact = deep.validate(spec, sol, table_network(principal_q), table_network(sol.agent_truncated_q), 0.0, (0.02,))
+    assert exact["ratio_oracle"] == pytest.approx(1.0) and exact["ratio_oracle_no_nudge"] == pytest.approx(1.0)
+    assert exact["accuracy"] == 1.0 and exact["oracle_follow_rate"] == 1.0 and exact["oracle_follow_rate_paid"] == 1.0
+    assert exact["oracle_path_deviation_prob"] == 0.0 and exact["agent_qbar_max_error"] < 1e-12
+    assert exact["ratio_oracle_nudge_0.02"] < 1.0  # a nudge costs money when the agent is known exactly
+    qbar = sol.agent_truncated_q.copy()
+    qbar[root, 0] -= 0.01  # the agent's value of shirking at the root, under-estimated
+    off = deep.validate(spec, sol, table_network(principal_q), table_network(qbar), 0.0, (0.02,))
+    assert off["oracle_path_deviation_prob"] == 1.0  # the oracle shirks at the root
+    assert off["ratio_oracle_no_nudge"] < 0.9 and off["ratio_implemented"] == pytest.approx(1.0)
+    assert off["accuracy"] == 1.0  # the recommendations are still the SPE's
+    # a nudge above the error restores the root (and pays a little less there than with the exact agent model)
+    assert off["ratio_oracle_nudge_0.02"] > 0.95
+    assert off["ratio_oracle_nudge_0.02"] >= exact["ratio_oracle_nudge_0.02"] - 1e-9
+
+
+def test_validation_as_offered_uses_the_training_nudge_and_no_nudge_row_does_not():
+    spec = random_binary_tree(4, seed=1)
+    sol = solve_spe(spec)
+    principal_q = np.where(np.isfinite(sol.principal_q), sol.principal_q, -1e6)
+    nets = table_network(principal_q), table_network(sol.agent_truncated_q)
+    nudged = deep.validate(spec, sol, *nets, 0.02, (0.02,))
+    assert nudged["ratio_oracle"] == pytest.approx(nudged["ratio_oracle_nudge_0.02"])  # as offered: the training xi
+    assert nudged["ratio_oracle_no_nudge"] == pytest.approx(1.0)
+    assert nudged["ratio_oracle"] < 0.99
 
 
 def test_replay_wraps_around():
@@ -126,56 +159,47 @@ def run_script(args, cwd):
     return out
 
 
+SCHEMA_KEYS = {"schema", "algorithm", "env_id", "env_kwargs", "seed", "args", "final", "history", "wall_clock_s"}
+SCHEMA_KEYS |= {"versions", "eval"}
+
+
+def only_run_folder(tmp_path, exclude=()):
+    (folder,) = [f for f in (tmp_path / "runs").iterdir() if f not in exclude]
+    return folder
+
+
 def test_parl_tabular_script_end_to_end(tmp_path):
-    metrics = tmp_path / "m.json"
-    out = run_script(
-        [
-            os.path.join(REPO, "baselines/parl_tabular.py"),
-            "--depth",
-            "3",
-            "--meta-iterations",
-            "2",
-            "--rounds-per-phase",
-            "3000",
-            "--save-model",
-            "--metrics-path",
-            str(metrics),
-        ],
-        tmp_path,
-    )
+    script = os.path.join(REPO, "baselines/parl_tabular.py")
+    args = ["--depth", "3", "--meta-iterations", "2", "--rounds-per-phase", "3000", "--save-model"]
+    out = run_script([script, *args, "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert "model saved" in out.stdout
-    data = json.loads(metrics.read_text())
-    assert len(data["history"]) == 2
-    assert data["final"]["reloaded_ratio_oracle"] == pytest.approx(data["final"]["ratio_oracle"])
-    assert list((tmp_path / "runs").glob("*/events.out.tfevents.*"))
+    folder = only_run_folder(tmp_path)
+    assert folder.name.startswith("parl_tabular__principal_agent_mdp__1__")
+    data = json.loads((folder / "metrics.json").read_text())
+    assert set(data) == SCHEMA_KEYS and data["schema"] == "contract-envs/metrics/v1" and data["eval"] is None
+    assert [h["meta_iteration"] for h in data["history"]] == [1, 2]
+    assert list(folder.glob("events.out.tfevents.*"))
+    run_script([script, "--eval-checkpoint", str(folder / "model.pt"), "--runs-dir", str(tmp_path / "runs")], tmp_path)
+    evaluated = json.loads((only_run_folder(tmp_path, {folder}) / "metrics.json").read_text())
+    assert evaluated["eval"]["final"]["ratio_oracle"] == pytest.approx(data["final"]["ratio_oracle"])
+    assert evaluated["eval"]["final"]["accuracy"] == pytest.approx(data["final"]["accuracy"])
 
 
 def test_parl_dqn_tree_script_end_to_end(tmp_path):
-    metrics = tmp_path / "m.json"
-    out = run_script(
-        [
-            os.path.join(REPO, "baselines/parl_dqn_tree.py"),
-            "--depth",
-            "3",
-            "--iterations",
-            "60",
-            "--eval-frequency",
-            "30",
-            "--hidden-size",
-            "32",
-            "--save-model",
-            "--metrics-path",
-            str(metrics),
-        ],
-        tmp_path,
-    )
+    script = os.path.join(REPO, "baselines/parl_dqn_tree.py")
+    args = ["--depth", "3", "--iterations", "60", "--eval-frequency", "30", "--hidden-size", "32", "--save-model"]
+    out = run_script([script, *args, "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert "model saved" in out.stdout
-    data = json.loads(metrics.read_text())
+    folder = only_run_folder(tmp_path)
+    data = json.loads((folder / "metrics.json").read_text())
+    assert set(data) == SCHEMA_KEYS and data["algorithm"] == "parl_dqn_tree"
     assert [m["iteration"] for m in data["history"]] == [30, 60]
-    assert data["final"]["env_steps"] == 480
-    assert data["final"]["reloaded_accuracy"] == pytest.approx(data["final"]["accuracy"])
-    assert data["final"]["reloaded_ratio_oracle"] == pytest.approx(data["final"]["ratio_oracle"])
-    assert data["final"]["reloaded_ema_ratio_oracle"] == pytest.approx(data["final"]["ema_ratio_oracle"])
+    assert [m["step"] for m in data["history"]] == [240, 480]
+    run_script([script, "--eval-checkpoint", str(folder / "model.pt"), "--runs-dir", str(tmp_path / "runs")], tmp_path)
+    evaluated = json.loads((only_run_folder(tmp_path, {folder}) / "metrics.json").read_text())
+    assert evaluated["eval"]["checkpoint"] == str(folder / "model.pt")
+    for key in ("accuracy", "ratio_oracle", "ratio_oracle_no_nudge", "ema_ratio_oracle"):
+        assert evaluated["final"][key] == pytest.approx(data["final"][key])
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.1, float("nan")])
@@ -189,7 +213,7 @@ def test_reproduce_parl_tree_benchmark_end_to_end(tmp_path):
         [
             os.path.join(REPO, "benchmarks/reproduce_parl_tree.py"),
             "--trees",
-            "1",
+            "0",
             "--seeds",
             "1",
             "--depth",
@@ -209,4 +233,5 @@ def test_reproduce_parl_tree_benchmark_end_to_end(tmp_path):
     )
     table = (tmp_path / "out" / "tiny.md").read_text()
     assert "| recommendations equal to the SPE action |" in table and "+-" in table
+    assert "learned contracts priced with no nudge" in table and "held-out" in table.lower()
     assert (tmp_path / "out" / "tiny.png").stat().st_size > 1000
