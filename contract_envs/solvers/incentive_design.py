@@ -320,3 +320,200 @@ def taxlite_solve(
     return TaxLiteSolution(
         rates, labour, np.array(counts), prod, equal, objective, float(rates[best]), float(objective[best])
     )
+
+
+# --------------------------------------------------------------------------- best responses to fixed policies
+@dataclass(frozen=True)
+class BestResponseCheck:
+    """Every agent's exact best response to the others' fixed (possibly stochastic) policies in an episode.
+
+    ``values[i]``: agent ``i``'s expected return from the start when everyone follows the given policies;
+    ``best_values[i]``: its return when it best-responds to the others' policies (backward induction over
+    the episode, so deviations may be dynamic); ``best_first_actions[i]``: that best response's action at
+    the start (lowest index among ties). The joint policy is a Nash equilibrium of the episodic game with
+    the given incentives iff every gain ``best_values - values`` is 0: a learner that is paid less than
+    its best response requires shows up as a positive gain, whatever it actually did in training.
+    """
+
+    values: np.ndarray  # [N]
+    best_values: np.ndarray  # [N]
+    best_first_actions: np.ndarray  # [N]
+
+    @property
+    def gains(self) -> np.ndarray:
+        """What each agent leaves on the table by not best-responding (>= 0 up to rounding)."""
+        return self.best_values - self.values
+
+    def is_equilibrium(self, tolerance: float = 1e-6) -> bool:
+        """Whether no agent gains more than ``tolerance`` by deviating."""
+        return bool(np.all(self.gains <= tolerance))
+
+
+def _check_policies(policies: np.ndarray, shape: tuple[int, ...], name: str = "policies") -> np.ndarray:
+    policies = np.asarray(policies, dtype=np.float64)
+    if policies.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (states, agents, actions), got {policies.shape}")
+    if not np.all(np.isfinite(policies)) or policies.min() < 0.0:
+        raise ValueError(f"{name} must be finite probabilities >= 0")
+    if not np.allclose(policies.sum(axis=-1), 1.0, rtol=0.0, atol=1e-6):
+        raise ValueError(f"{name}: every row of action probabilities must sum to 1")
+    return policies
+
+
+def episodic_best_responses(
+    rewards: np.ndarray,
+    next_state: np.ndarray,
+    terminal: np.ndarray,
+    policies: np.ndarray,
+    profiles: np.ndarray,
+    horizon: int,
+    discount: float = 1.0,
+    start: int = 0,
+) -> BestResponseCheck:
+    """Exact values and best responses in a finite-horizon game whose players act simultaneously.
+
+    ``rewards [S, J, N]``: what each agent gets (incentives included) when joint action ``j`` is played in
+    state ``s``; ``profiles [J, N]``: the joint actions; ``next_state [J]`` or ``[S, J]``; ``terminal [S, J]``:
+    the episode ends after that step; ``policies [S, N, A]``: each agent's action probabilities per state
+    (stationary); ``horizon`` steps at most, ``discount`` per step, from state ``start``. Values for every
+    agent and every state are computed by backward induction (``O(horizon S J N)``).
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.ndim != 3:
+        raise ValueError(f"rewards must have shape (states, joint actions, agents), got {rewards.shape}")
+    n_states, n_joint, n_agents = rewards.shape
+    profiles = np.asarray(profiles)
+    if profiles.shape != (n_joint, n_agents):
+        raise ValueError(f"profiles must have shape {(n_joint, n_agents)}, got {profiles.shape}")
+    n_actions = int(profiles.max()) + 1
+    policies = _check_policies(policies, (n_states, n_agents, n_actions))
+    next_state = np.broadcast_to(np.asarray(next_state), (n_states, n_joint))
+    terminal = np.broadcast_to(np.asarray(terminal, dtype=bool), (n_states, n_joint))
+    if not (isinstance(horizon, (int, np.integer)) and horizon >= 1):
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
+    if not 0 <= start < n_states:
+        raise ValueError(f"start must be a state index in [0, {n_states}), got {start}")
+
+    agents = np.arange(n_agents)
+    chosen = policies[:, agents[None, :], profiles]  # [S, J, N]: prob. of each agent's part of joint action j
+    joint = chosen.prod(axis=2)  # [S, J]
+    others = np.stack([np.delete(chosen, i, axis=2).prod(axis=2) for i in agents], axis=2)  # [S, J, N]
+    own_action = np.eye(n_actions)[profiles]  # [J, N, A]
+    alive = discount * ~terminal
+    value = np.zeros((n_states, n_agents))
+    best = np.zeros((n_states, n_agents))
+    first = np.zeros(n_agents, dtype=np.int64)
+    for step in range(horizon - 1, -1, -1):
+        value = np.einsum("sj,sjn->sn", joint, rewards + alive[..., None] * value[next_state])
+        q_target = others * (rewards + alive[..., None] * best[next_state])  # [S, J, N]
+        q = np.einsum("sjn,jna->sna", q_target, own_action)  # [S, N, A]: each agent's action values
+        best = q.max(axis=2)
+        if step == 0:
+            first = np.argmax(q[start] >= best[start][:, None] - _tie(q[start]), axis=1)
+    return BestResponseCheck(value[start].copy(), best[start].copy(), first)
+
+
+def escape_room_states(n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decision states of an Escape Room episode: ``(positions [S, N], previous joint action [S, N])``.
+
+    State ``k < 3^N`` follows a round whose joint action was profile ``k`` of :func:`escape_room_profiles`
+    (positions = that action); state ``3^N`` is the start (all at the start, no previous action: -1).
+    """
+    profiles = escape_room_profiles(n_agents)
+    start = np.full((1, n_agents), START)
+    positions = np.concatenate([profiles, start])
+    previous = np.concatenate([profiles, np.full((1, n_agents), -1)])
+    return positions, previous
+
+
+def escape_room_best_responses(
+    n_agents: int,
+    min_at_lever: int,
+    policies,
+    schedule,
+    horizon: int = 5,
+    discount: float = 1.0,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
+) -> BestResponseCheck:
+    """Exact best responses in an Escape Room episode to fixed agent policies and a fixed incentive schedule.
+
+    ``policies [S, N, 3]`` and ``schedule`` (``[S, 3]`` per action type, or ``[S, N, 3]`` per agent) are given
+    on the states of :func:`escape_room_states` (the designer may condition on the previous joint action,
+    the agents on positions). The episode ends when the door opens with an agent at the door, or after
+    ``horizon`` rounds.
+    """
+    _check_er(n_agents, min_at_lever)
+    if n_agents > 6:
+        raise ValueError(f"n_agents <= 6 for the exact best responses (3^N states x 3^N joint actions), got {n_agents}")
+    positions, _ = escape_room_states(n_agents)
+    n_states = len(positions)
+    schedule = np.asarray(schedule, dtype=np.float64)
+    if schedule.shape == (n_states, 3):
+        schedule = np.broadcast_to(schedule[:, None, :], (n_states, n_agents, 3))
+    if schedule.shape != (n_states, n_agents, 3) or not np.all(np.isfinite(schedule)):
+        raise ValueError(f"schedule must be finite with shape {(n_states, 3)} or {(n_states, n_agents, 3)}")
+    profiles = escape_room_profiles(n_agents)
+    env = escape_room_rewards(n_agents, min_at_lever, profiles[None], positions[:, None], door_reward, move_cost)
+    paid = np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]  # [S, J, N]
+    door_open = (profiles == LEVER).sum(axis=1) >= min_at_lever
+    terminal = np.broadcast_to(door_open & (profiles == DOOR).any(axis=1), (n_states, len(profiles)))
+    return episodic_best_responses(
+        env + paid, np.arange(len(profiles)), terminal, policies, profiles, horizon, discount, start=n_states - 1
+    )
+
+
+PD_START_STATE = 4  # the dilemma's states: previous joint action 2 a0 + a1 (C = 0, D = 1), then the start
+
+
+def pd_best_responses(
+    policies, schedule, horizon: int = 5, discount: float = 1.0, payoffs=LOLA_PAYOFFS
+) -> BestResponseCheck:
+    """Exact best responses in an iterated Prisoner's Dilemma episode to fixed policies and incentives.
+
+    States: previous joint action ``2 a0 + a1`` (0 = CC, 1 = CD, 2 = DC, 3 = DD; C = 0, D = 1) and 4 = the
+    start. ``policies [5, 2, 2]``: each agent's probabilities of (C, D) per state; ``schedule [5, 2]`` (the
+    designer pays ``schedule[s, a]`` for action ``a``, the same for both agents) or ``[5, 2, 2]`` (per agent).
+    """
+    r, s, t, p = _pd(payoffs)
+    matrix = np.array([[r, s], [t, p]])  # [own action, other's action]
+    schedule = np.asarray(schedule, dtype=np.float64)
+    if schedule.shape == (5, 2):
+        schedule = np.broadcast_to(schedule[:, None, :], (5, 2, 2))
+    if schedule.shape != (5, 2, 2) or not np.all(np.isfinite(schedule)):
+        raise ValueError(f"schedule must be finite with shape (5, 2) or (5, 2, 2), got {schedule.shape}")
+    profiles = np.array([[j // 2, j % 2] for j in range(4)])
+    env = np.stack([matrix[profiles[:, 0], profiles[:, 1]], matrix[profiles[:, 1], profiles[:, 0]]], axis=1)
+    paid = np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]  # [5, 4, 2]
+    return episodic_best_responses(
+        env[None] + paid, np.arange(4), np.zeros((5, 4), dtype=bool), policies, profiles, horizon, discount, 4
+    )
+
+
+def taxlite_best_responses(
+    rate: float,
+    policies,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
+) -> BestResponseCheck:
+    """Exact best responses in TaxLite (one step) at flat ``rate`` to the workers' labour distributions.
+
+    ``policies [N, max_labour + 1]``: each worker's probabilities of every labour level. Rewards are the
+    workers' utilities ``u_i(c_i, l_i)`` of post-tax coin."""
+    skills = np.asarray(skills, dtype=np.float64)
+    n, levels = skills.size, int(max_labour) + 1
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate}")
+    if levels**n > 200_000:
+        raise ValueError(f"{levels}^{n} joint labour profiles are too many to enumerate")
+    policies = _check_policies(np.asarray(policies, dtype=np.float64)[None], (1, n, levels))
+    k = np.arange(levels**n)
+    profiles = (k[:, None] // levels ** np.arange(n)) % levels  # [J, N]
+    utility = isoelastic_utility(taxlite_coin(profiles, rate, skills), profiles, eta, labour_cost)
+    return episodic_best_responses(
+        utility[None], np.zeros(len(profiles), dtype=np.int64), np.ones((1, len(profiles)), bool), policies, profiles, 1
+    )
