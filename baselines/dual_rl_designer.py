@@ -378,6 +378,7 @@ def exact_metrics(args: Args, game, final: dict[str, float], choices: np.ndarray
 
 def evaluate(args: Args, agents, designer, sees_actions: bool, choices) -> dict[str, float]:
     """The final evaluation (fresh seeds, policies sampled) plus the exact scores."""
+    torch.manual_seed(args.seed + 10_000_000)  # the sampled actions, the same after training and from a checkpoint
     env = contract_envs.vector.make(
         args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **env_kwargs(args)
     )

@@ -318,6 +318,7 @@ def exact_metrics(game, final: dict[str, float]) -> dict[str, float]:
 
 def evaluate(args: Args, theta: list[torch.Tensor], eta: list[torch.Tensor]) -> dict[str, float]:
     """The final evaluation (fresh seeds, policies sampled) plus the exact scores."""
+    torch.manual_seed(args.seed + 10_000_000)  # the sampled actions, the same after training and from a checkpoint
     env = contract_envs.vector.make(
         args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **env_kwargs(args)
     )
