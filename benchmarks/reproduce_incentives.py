@@ -336,11 +336,11 @@ def seeds_for(exp: str, seed_set: str, max_seeds: int | None = None) -> tuple[in
     return tuple(seeds[:max_seeds])
 
 
-def run_one(exp: str, designer: str, seed: int, reuse: bool, smoke: bool = False) -> dict:
+def run_one(exp: str, designer: str, seed: int, reuse: bool, smoke: bool = False, runs_dir: Path = RUN_DIR) -> dict:
     """Run (or, with ``reuse``, load) one training run; its ``metrics.json`` gains ``command``, ``ran`` and
     ``process_seconds``. Each run writes its run folder under ``RUN_DIR/{exp}__{designer}__{seed}/``."""
     spec = EXPERIMENTS[exp]
-    where = RUN_DIR / ("smoke" if smoke else "") / f"{exp}__{designer}__{seed}"
+    where = runs_dir / ("smoke" if smoke else "") / f"{exp}__{designer}__{seed}"
     budget = SMOKE_ARGS if smoke else []
     cmd = [
         sys.executable,
@@ -654,12 +654,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny budgets (tests of this script), separate runs")
     parser.add_argument("--designers", nargs="*", default=list(DESIGNERS), choices=list(DESIGNERS))
     parser.add_argument("--output", default=str(OUT_MD))
+    parser.add_argument("--runs-dir", default=str(RUN_DIR), help="where the run folders go (one per configuration)")
     opts = parser.parse_args()
     load_before = load_text()
     jobs = [(e, d, s) for e in opts.only for d in opts.designers for s in seeds_for(e, opts.seed_set, opts.max_seeds)]
     start = time.time()
     with ThreadPoolExecutor(opts.jobs) as pool:
-        done = list(pool.map(lambda j: (j, run_one(*j, reuse=opts.reuse, smoke=opts.smoke)), jobs))
+        done = list(
+            pool.map(lambda j: (j, run_one(*j, reuse=opts.reuse, smoke=opts.smoke, runs_dir=Path(opts.runs_dir))), jobs)
+        )
     wall = time.time() - start
     ran = sum(m["ran"] for _, m in done)
     results: dict[str, dict[str, list[dict]]] = {e: {d: [] for d in opts.designers} for e in opts.only}
@@ -671,9 +674,9 @@ def main() -> None:
     ):  # tuning-seed reruns, where they exist, for the comparison
         for e in opts.only:
             tuning[e] = [
-                run_one(e, "metagrad", s, reuse=True)
+                run_one(e, "metagrad", s, reuse=True, runs_dir=Path(opts.runs_dir))
                 for s in TUNING_SEEDS
-                if sorted((RUN_DIR / f"{e}__metagrad__{s}").glob("*/metrics.json"))
+                if sorted((Path(opts.runs_dir) / f"{e}__metagrad__{s}").glob("*/metrics.json"))
             ]
 
     out = Path(opts.output)
