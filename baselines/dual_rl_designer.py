@@ -61,8 +61,12 @@ from contract_envs.contracts import ContractTerms
 from contract_envs.games.escape_room import DOOR, LEVER
 from contract_envs.solvers import (
     escape_room_best_designer_return,
+    escape_room_best_responses,
     escape_room_max_welfare,
+    escape_room_states,
     pd_best_designer_return,
+    pd_best_responses,
+    taxlite_best_responses,
     taxlite_solve,
 )
 
@@ -351,9 +355,65 @@ def summarize(totals: dict, batch: dict, tax: bool) -> dict[str, float]:
     return out
 
 
-def exact_metrics(args: Args, game, final: dict[str, float], choices: np.ndarray | None) -> dict[str, float]:
-    """The evaluation as fractions of the exact optimum (``contract_envs.solvers``)."""
+def expected_schedule(designer: Designer, dobs: torch.Tensor) -> np.ndarray:
+    """The designer's expected incentive vector ``[..., K]`` at each observation (its policy's mean payment)."""
+    with torch.no_grad():
+        d = designer.dist(dobs)
+        if designer.choices is not None:
+            return (d.probs @ designer.choices).double().numpy()
+        nodes, weights = np.polynomial.hermite_e.hermegauss(40)  # E[cap sigmoid(u)], u ~ N(mu, std): quadrature
+        u = d.loc.unsqueeze(-1) + d.scale.unsqueeze(-1) * torch.as_tensor(nodes, dtype=d.loc.dtype)
+        mean = (designer.cap * torch.sigmoid(u) * torch.as_tensor(weights / weights.sum(), dtype=u.dtype)).sum(-1)
+        return mean.double().numpy()
+
+
+def decision_state_tables(args: Args, agents, designer, sees_actions: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The agents' action probabilities ``[S, N, A]`` and each agent's expected payment ``[S, J, N]`` for every
+    joint action ``j`` in every decision state the exact solvers enumerate (Escape Room: ``escape_room_states``,
+    after each joint action, then the start; the PD: previous joint action ``2 a0 + a1``, then the start). Each
+    state is reached by playing its joint action from the start, so the observations are the environment's."""
+    g = contract_envs.vector.make(args.env_id, 1, seed=0, autoreset=False, **env_kwargs(args)).game
+    profiles = escape_room_states(g.n_agents)[0][:-1] if g.name == "escape_room" else PD_PROFILES
+    env = contract_envs.vector.make(args.env_id, len(profiles), seed=0, autoreset=False, **env_kwargs(args))
+    start, _ = env.reset()
+    step = {a: profiles[:, i] for i, a in enumerate(env.agents)}
+    step["principal_0"] = np.zeros((len(profiles), *g.principal.shape))
+    after = env.step(step)[0]
+
+    def stacked(key: str) -> np.ndarray:
+        return np.concatenate([after[key].reshape(len(profiles), -1), start[key][:1].reshape(1, -1)])
+
+    agent_obs = np.stack([stacked(a) for a in env.agents], axis=1)  # [S, N, obs]
+    dobs = torch.as_tensor(stacked("principal_0"), dtype=torch.float32)  # [S, obs]
+    with torch.no_grad():
+        probs = torch.softmax(agents(torch.as_tensor(agent_obs, dtype=torch.float32)).double(), -1).numpy()
+    n_states, n_joint = len(dobs), len(profiles)
+    dobs = dobs[:, None, :].expand(n_states, n_joint, dobs.shape[-1])
+    if sees_actions:  # the designer also sees the joint action it pays for
+        joint = nn.functional.one_hot(torch.as_tensor(profiles), g.n_actions).flatten(1).float()
+        dobs = torch.cat([dobs, joint[None].expand(n_states, -1, -1)], dim=-1)
+    schedule = np.clip(expected_schedule(designer, dobs), 0.0, designer_cap(g))  # [S, J, K]
+    payments = np.take_along_axis(schedule, np.broadcast_to(profiles[None], (n_states, *profiles.shape)), axis=2)
+    return probs / probs.sum(-1, keepdims=True), payments
+
+
+PD_PROFILES = np.array([[j // 2, j % 2] for j in range(4)])  # joint action 2 a0 + a1 -> (a0, a1)
+
+
+def best_response_metrics(prefix: str, check) -> dict[str, float]:
+    m = {f"{prefix}gain_max": float(check.gains.max()), f"{prefix}is_equilibrium": float(check.is_equilibrium(1e-6))}
+    m.update({f"{prefix}gain_agent_{i}": float(x) for i, x in enumerate(check.gains)})
+    return m
+
+
+def exact_metrics(args: Args, game, final: dict[str, float], agents, designer, sees_actions: bool, choices) -> dict:
+    """The evaluation as fractions of the exact optimum (``contract_envs.solvers``), and the final policies
+    checked against exact best responses: ``br_*`` for the sampled policies, ``greedy_br_*`` for their greedy
+    versions (gain 0 for every agent = a Nash equilibrium of the episode under the designer's expected payments)."""
     m = {}
+    if game.name in ("escape_room", "prisoners_dilemma"):
+        probs, payments = decision_state_tables(args, agents, designer, sees_actions)
+        greedy = np.eye(probs.shape[-1])[probs.argmax(-1)]
     if game.name == "escape_room":
         n, k = game.n_agents, game.min_at_lever
         limit = escape_room_best_designer_return(n, k, args.incentive_cost)
@@ -362,10 +422,22 @@ def exact_metrics(args: Args, game, final: dict[str, float], choices: np.ndarray
         if choices is not None and len(choices) > 1:  # the designer's own action set: its best sustaining vector
             values = np.unique(choices)
             m["action_set_best_designer_return"] = escape_room_best_designer_return(n, k, args.incentive_cost, values)
+        if n <= 6:
+            kwargs = dict(horizon=game.horizon, discount=args.gamma)
+            m.update(best_response_metrics("br_", escape_room_best_responses(n, k, probs, payments, **kwargs)))
+            check = escape_room_best_responses(n, k, greedy, payments, **kwargs)
+            m.update(best_response_metrics("greedy_br_", check))
+            first = probs[-1].argmax(-1)
+            m["greedy_start_profile_optimal"] = float((first == LEVER).sum() == k and (first == DOOR).sum() == n - k)
     elif game.name == "prisoners_dilemma":
-        r, _, _, p = (float(x) for x in game.payoff.reshape(-1))
+        payoffs = tuple(float(x) for x in game.payoff.reshape(-1))
+        r, _, _, p = payoffs
         m["welfare_normalised"] = (final["welfare"] - 2 * p * game.horizon) / (2 * (r - p) * game.horizon)
         m["stage_optimum_designer_return"] = pd_best_designer_return(args.incentive_cost) * game.horizon
+        kwargs = dict(horizon=game.horizon, discount=args.gamma, payoffs=payoffs)
+        m.update(best_response_metrics("br_", pd_best_responses(probs, payments, **kwargs)))
+        m.update(best_response_metrics("greedy_br_", pd_best_responses(greedy, payments, **kwargs)))
+        m["greedy_cooperates_on_path"] = float((probs[[0, 4]].argmax(-1) == 0).all())
     elif game.name == "tax_economy":
         sol = taxlite_solve()
         rate = round(final["tax_rate"] / 0.05) * 0.05  # the mean applied rate, on the solver's grid
@@ -373,6 +445,22 @@ def exact_metrics(args: Args, game, final: dict[str, float], choices: np.ndarray
         m["rate_error"] = abs(final["tax_rate"] - sol.best_rate)
         m["equilibrium_eq_x_prod_at_rate"] = float(sol.objective[sol.at(rate)])
         m["equilibrium_fraction_of_optimum"] = m["equilibrium_eq_x_prod_at_rate"] / sol.best_objective
+        # the workers choose labour without seeing the rate: best responses to the planner's rate distribution
+        env = contract_envs.vector.make(args.env_id, 1, seed=0, autoreset=False, **env_kwargs(args))
+        obs, _ = env.reset()
+        agent_obs = np.stack([obs[a].reshape(1, -1) for a in env.agents], axis=1)
+        with torch.no_grad():
+            probs = torch.softmax(agents(torch.as_tensor(agent_obs, dtype=torch.float32)).double(), -1).numpy()[0]
+            rate_probs = designer.dist(torch.as_tensor(obs["principal_0"].reshape(1, -1), dtype=torch.float32))
+            rate_probs = rate_probs.probs.double().numpy()[0]
+        rates = designer.choices[:, 0].double().numpy()
+        probs = probs / probs.sum(-1, keepdims=True)
+        rate_probs = rate_probs / rate_probs.sum()
+        kwargs = dict(rate_weights=rate_probs, skills=game.skills, max_labour=game.max_labour)
+        kwargs.update(labour_cost=game.labour_cost, eta=game.eta)
+        m.update(best_response_metrics("br_", taxlite_best_responses(rates, probs, **kwargs)))
+        greedy = np.eye(probs.shape[-1])[probs.argmax(-1)]
+        m.update(best_response_metrics("greedy_br_", taxlite_best_responses(rates, greedy, **kwargs)))
     return m
 
 
@@ -384,7 +472,7 @@ def evaluate(args: Args, agents, designer, sees_actions: bool, choices) -> dict[
     )
     batch, totals = rollout(env, agents, designer, sees_actions, env.game.n_actions)
     final = summarize(totals, batch, is_tax(args.env_id))
-    return {**final, **exact_metrics(args, env.game, final, choices)}
+    return {**final, **exact_metrics(args, env.game, final, agents, designer, sees_actions, choices)}
 
 
 # --------------------------------------------------------------------------------------------------- run folder

@@ -29,7 +29,7 @@ Escape Room's maximum welfare ``10(N-M)-M``, or the PD's welfare between all-D (
 gifts are reported separately. ``history``: the validation batches every ``--log-every`` iterations
 (``step`` = iteration).
 
-Fastest meaningful command (the iterated PD, about 15 s: the agents learn to pay each other for cooperating
+Fastest meaningful command (the iterated PD, about 20 s on 2 cores: the agents learn to pay each other for cooperating
 and cooperate)::
 
     PYTHONPATH=. python baselines/lio_peer_incentives.py --env-id contract_envs/prisoners_dilemma-v1 \

@@ -59,8 +59,8 @@ is not paid enough for what it does: the learners' play is not an equilibrium of
 Results over held-out seeds, against the same agents without a designer: ``docs/results/incentives_metagrad.md``
 (``benchmarks/reproduce_incentives.py``, which also lists the tuned hyperparameters).
 
-Fastest meaningful command (ER(3,2), the reproduction's hyperparameters, about 10 s; the door opens and the
-final schedule is checked against exact best responses)::
+Fastest meaningful command (ER(3,2), the reproduction's hyperparameters, about 20 s on 2 cores; the door opens and
+the final schedule is checked against exact best responses)::
 
     PYTHONPATH=. python baselines/metagrad_incentives.py --env-id contract_envs/escape_room-v1 \
         --env-kwargs '{"n_agents": 3, "min_at_lever": 2}' --num-iterations 1000 --agent-optimizer adam \

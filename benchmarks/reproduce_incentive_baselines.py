@@ -363,9 +363,10 @@ def load(runs_dir: Path, seeds) -> dict[str, list[dict]]:
 def er_rows(results) -> list[str]:
     rows = [
         "| configuration | N, M | episodes | **designer return / limit** | **welfare / optimum** | welfare ≥ 90% "
+        "| greedy profile optimal and an exact equilibrium | best responder's gain vs the sampled policies "
         "| welfare | designer net return | paid / episode | door opened | lever moves | limit (best net of the "
         "action set) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in results.items():
         if not (name.startswith("dualrl_er") or name.startswith(("fixed_er", "none_er"))):
@@ -379,6 +380,8 @@ def er_rows(results) -> list[str]:
             f"| {name} | ({n}, {m}) | {ev[0]['episodes']:,.0f} "
             f"| {pct([e['designer_return_fraction_of_limit'] for e in ev])} "
             f"| {pct([e['welfare_fraction_of_optimum'] for e in ev])} | {hits}/{len(ev)} "
+            f"| {sum(e['greedy_start_profile_optimal'] and e['greedy_br_is_equilibrium'] for e in ev):.0f}/{len(ev)} "
+            f"| {fmt([e['br_gain_max'] for e in ev])} "
             f"| {fmt([e['welfare'] for e in ev])} | {fmt([e['designer_return'] for e in ev])} "
             f"| {fmt([e['paid'] for e in ev])} | {fmt([e['door_open'] for e in ev])} | {fmt([e['lever'] for e in ev])} "
             f"| {escape_room_best_designer_return(n, m):g}{f' ({own:g})' if own is not None else ''} |"
@@ -406,6 +409,9 @@ def tax_rows(results) -> list[str]:
         f"| seeds within 0.05 of t* | {within}/{len(rates)} | — |",
         f"| final rates per seed | {', '.join(f'{t:.2f}' for t in rates)} | — |",
         f"| eq × prod of the learners' play | {fmt([e['eq_x_prod'] for e in ev])} | {sol.best_objective:.1f} |",
+        f"| learners' greedy labour an exact equilibrium against the planner's rate distribution "
+        f"| {sum(e['greedy_br_is_equilibrium'] for e in ev):.0f}/{len(ev)} (best responder's gain "
+        f"{fmt([e['greedy_br_gain_max'] for e in ev])}) | — |",
         f"| learners' mean labour (skills 1, 2, 4, 8) | {', '.join(f'{x:.2f}' for x in labour)} "
         f"| {tuple(int(x) for x in sol.labour[sol.at(sol.best_rate)])} at t* |",
     ]
@@ -427,6 +433,12 @@ def simple_rows(results, names, reference) -> list[str]:
             )
         else:
             primary = pct([e["welfare_normalised"] for e in ev]) if "welfare_normalised" in ev[0] else "—"
+            if "greedy_cooperates_on_path" in ev[0]:
+                cooperate = sum(bool(e["greedy_cooperates_on_path"] and e["greedy_br_is_equilibrium"]) for e in ev)
+                defect = sum(bool(not e["greedy_cooperates_on_path"] and e["greedy_br_is_equilibrium"]) for e in ev)
+                primary += (
+                    f" (greedy play an exact equilibrium: cooperative {cooperate}/{len(ev)}, not {defect}/{len(ev)})"
+                )
             rows.append(
                 f"| {name} | {ev[0]['episodes']:,.0f} | {primary} | {fmt([e['welfare'] for e in ev])} "
                 f"(net {fmt([e['designer_return'] for e in ev])}) | {fmt([e['paid'] for e in ev])} "

@@ -15,6 +15,7 @@ import torch
 import contract_envs.vector
 from baselines import dual_rl_designer as drl
 from baselines import lio_peer_incentives as lio
+from contract_envs import solvers
 
 REPO = Path(__file__).resolve().parents[1]
 ER = "contract_envs/escape_room-v1"
@@ -252,3 +253,26 @@ def test_lio_meta_gradient_matches_finite_differences():
     theta_hat_own = lio.updated_policies(theta, own, batch, 2.0, 3, 0.9, 0.01, 0.5, others)
     assert torch.allclose(theta_hat_own[0][0], theta_hat[0][0])
     assert not torch.allclose(theta_hat_own[0][1], theta_hat[0][1])  # agent 1's update does move
+
+
+@pytest.mark.parametrize(("env_id", "mode"), [(ER, "medium"), (ER, "gaussian"), (PD, "small")])
+def test_dual_rl_exact_values_of_the_learned_policies_match_the_environment(env_id, mode):
+    """The tables fed to the exact solver (agents' policies per state, the designer's expected payment per state and
+    joint action, which it observes) describe the rollouts: the exact value of the joint policy equals the Monte
+    Carlo mean of the agents' discounted incentivised returns."""
+    torch.manual_seed(0)
+    args = drl.Args(env_id=env_id, n_agents=3, min_at_lever=2, designer_action=mode)
+    agents, designer, sees_actions, _ = drl.build(args)
+    with torch.no_grad():
+        for p in (*agents.parameters(), *designer.parameters()):
+            p.normal_(0.0, 1.0)  # state-dependent policies and payments
+    probs, payments = drl.decision_state_tables(args, agents, designer, sees_actions)
+    if env_id == ER:
+        check = solvers.escape_room_best_responses(3, 2, probs, payments, discount=0.9)
+    else:
+        check = solvers.pd_best_responses(probs, payments, discount=0.9)
+    env = contract_envs.vector.make(env_id, 20_000, seed=2, autoreset=False, **drl.env_kwargs(args))
+    batch, _ = drl.rollout(env, agents, designer, sees_actions, env.game.n_actions)
+    returns = drl.discounted_returns(batch["reward"].double(), batch["mask"].double(), 0.9)[:, 0]  # [B, N]
+    se = returns.std(0).numpy() / np.sqrt(returns.shape[0])
+    assert np.all(np.abs(returns.mean(0).numpy() - check.values) < 4 * se + 1e-9), (returns.mean(0), check.values)

@@ -210,3 +210,42 @@ def test_best_response_inputs_are_validated():
         solvers.escape_room_best_responses(2, 1, good, np.zeros((len(positions), 3)), horizon=0)
     with pytest.raises(ValueError, match="rate"):
         solvers.taxlite_best_responses(1.5, np.full((4, 11), 1 / 11))
+
+
+def test_payments_per_joint_action_generalise_the_schedule():
+    """A designer that sees the current joint action gives payments [S, J, N]; a per-action schedule written in
+    that form gives the same answer, and paying the lever agents only on the optimal joint action still sustains
+    the optimum (a deviation then forfeits the payment)."""
+    n, m = 3, 2
+    rng = np.random.default_rng(4)
+    positions, _ = solvers.escape_room_states(n)
+    profiles = escape_room_profiles(n)
+    policies = _random_policies(rng, (len(positions), n, 3))
+    schedule = rng.uniform(0, 2, (len(positions), 3))
+    expanded = schedule[:, profiles]  # [S, J, N]: the entry of each agent's own action
+    a = solvers.escape_room_best_responses(n, m, policies, schedule)
+    b = solvers.escape_room_best_responses(n, m, policies, expanded)
+    assert np.allclose(a.values, b.values) and np.allclose(a.best_values, b.best_values)
+    optimum = np.flatnonzero((profiles == [0, 0, 2]).all(1))[0]
+    payments = np.zeros((len(positions), len(profiles), n))
+    payments[-1, optimum, :2] = 1.05
+    plan = np.eye(3)[positions]
+    plan[-1] = np.eye(3)[[0, 0, 2]]
+    check = solvers.escape_room_best_responses(n, m, plan, payments, discount=0.99)
+    assert check.is_equilibrium() and check.values == pytest.approx([0.05, 0.05, 10.0])
+
+
+def test_taxlite_randomised_rate_expects_utilities_over_the_rate():
+    """Against a planner that draws 0.7 or 0.8 with probability 1/2 each, a worker's best response maximises its
+    expected utility; a point mass reproduces the fixed-rate answer."""
+    policies = np.eye(11)[[0, 0, 9, 10]]
+    fixed = solvers.taxlite_best_responses(0.75, policies)
+    point = solvers.taxlite_best_responses([0.75, 0.3], policies, rate_weights=[1.0, 0.0])
+    assert np.allclose(fixed.best_values, point.best_values)
+    mixed = solvers.taxlite_best_responses([0.7, 0.8], policies, rate_weights=[0.5, 0.5])
+    low = solvers.taxlite_best_responses(0.7, policies)
+    high = solvers.taxlite_best_responses(0.8, policies)
+    assert np.allclose(mixed.values, 0.5 * (low.values + high.values))
+    assert np.all(mixed.best_values <= 0.5 * (low.best_values + high.best_values) + 1e-12)
+    with pytest.raises(ValueError, match="rate_weights"):
+        solvers.taxlite_best_responses([0.7, 0.8], policies, rate_weights=[1.0])

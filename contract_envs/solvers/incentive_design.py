@@ -442,27 +442,38 @@ def escape_room_best_responses(
 
     ``policies [S, N, 3]`` and ``schedule`` (``[S, 3]`` per action type, or ``[S, N, 3]`` per agent) are given
     on the states of :func:`escape_room_states` (the designer may condition on the previous joint action,
-    the agents on positions). The episode ends when the door opens with an agent at the door, or after
-    ``horizon`` rounds.
+    the agents on positions). A designer that also sees the current joint action (dual-RL) gives its expected
+    payments instead: ``schedule [S, 3^N, N]``, what each agent is paid when joint action ``j`` (a row of
+    :func:`escape_room_profiles`) is played in state ``s``. The episode ends when the door opens with an agent
+    at the door, or after ``horizon`` rounds.
     """
     _check_er(n_agents, min_at_lever)
     if n_agents > 6:
         raise ValueError(f"n_agents <= 6 for the exact best responses (3^N states x 3^N joint actions), got {n_agents}")
     positions, _ = escape_room_states(n_agents)
-    n_states = len(positions)
-    schedule = np.asarray(schedule, dtype=np.float64)
-    if schedule.shape == (n_states, 3):
-        schedule = np.broadcast_to(schedule[:, None, :], (n_states, n_agents, 3))
-    if schedule.shape != (n_states, n_agents, 3) or not np.all(np.isfinite(schedule)):
-        raise ValueError(f"schedule must be finite with shape {(n_states, 3)} or {(n_states, n_agents, 3)}")
     profiles = escape_room_profiles(n_agents)
+    paid = _payments(schedule, len(positions), profiles, 3)
     env = escape_room_rewards(n_agents, min_at_lever, profiles[None], positions[:, None], door_reward, move_cost)
-    paid = np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]  # [S, J, N]
     door_open = (profiles == LEVER).sum(axis=1) >= min_at_lever
-    terminal = np.broadcast_to(door_open & (profiles == DOOR).any(axis=1), (n_states, len(profiles)))
+    terminal = np.broadcast_to(door_open & (profiles == DOOR).any(axis=1), (len(positions), len(profiles)))
     return episodic_best_responses(
-        env + paid, np.arange(len(profiles)), terminal, policies, profiles, horizon, discount, start=n_states - 1
+        env + paid, np.arange(len(profiles)), terminal, policies, profiles, horizon, discount, start=len(positions) - 1
     )
+
+
+def _payments(schedule, n_states: int, profiles: np.ndarray, n_actions: int) -> np.ndarray:
+    """What each agent is paid ``[S, J, N]`` under a schedule per action type ``[S, A]``, per agent ``[S, N, A]``,
+    or given per joint action ``[S, J, N]``."""
+    n_joint, n_agents = profiles.shape
+    schedule = np.asarray(schedule, dtype=np.float64)
+    allowed = [(n_states, n_actions), (n_states, n_agents, n_actions), (n_states, n_joint, n_agents)]
+    if schedule.shape not in allowed or not np.all(np.isfinite(schedule)):
+        raise ValueError(f"schedule must be finite with shape {' or '.join(map(str, allowed))}, got {schedule.shape}")
+    if schedule.shape == (n_states, n_joint, n_agents) and schedule.shape != (n_states, n_agents, n_actions):
+        return schedule
+    if schedule.shape == (n_states, n_actions):
+        schedule = np.broadcast_to(schedule[:, None, :], (n_states, n_agents, n_actions))
+    return np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]
 
 
 PD_START_STATE = 4  # the dilemma's states: previous joint action 2 a0 + a1 (C = 0, D = 1), then the start
@@ -475,45 +486,53 @@ def pd_best_responses(
 
     States: previous joint action ``2 a0 + a1`` (0 = CC, 1 = CD, 2 = DC, 3 = DD; C = 0, D = 1) and 4 = the
     start. ``policies [5, 2, 2]``: each agent's probabilities of (C, D) per state; ``schedule [5, 2]`` (the
-    designer pays ``schedule[s, a]`` for action ``a``, the same for both agents) or ``[5, 2, 2]`` (per agent).
+    designer pays ``schedule[s, a]`` for action ``a``, the same for both agents), ``[5, 2, 2]`` (per agent), or
+    ``[5, 4, 2]``: each agent's (expected) payment when joint action ``j = 2 a0 + a1`` is played in state ``s``
+    (a designer that sees the current joint action).
     """
     r, s, t, p = _pd(payoffs)
     matrix = np.array([[r, s], [t, p]])  # [own action, other's action]
-    schedule = np.asarray(schedule, dtype=np.float64)
-    if schedule.shape == (5, 2):
-        schedule = np.broadcast_to(schedule[:, None, :], (5, 2, 2))
-    if schedule.shape != (5, 2, 2) or not np.all(np.isfinite(schedule)):
-        raise ValueError(f"schedule must be finite with shape (5, 2) or (5, 2, 2), got {schedule.shape}")
     profiles = np.array([[j // 2, j % 2] for j in range(4)])
+    paid = _payments(schedule, 5, profiles, 2)  # [5, 4, 2]
     env = np.stack([matrix[profiles[:, 0], profiles[:, 1]], matrix[profiles[:, 1], profiles[:, 0]]], axis=1)
-    paid = np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]  # [5, 4, 2]
     return episodic_best_responses(
         env[None] + paid, np.arange(4), np.zeros((5, 4), dtype=bool), policies, profiles, horizon, discount, 4
     )
 
 
 def taxlite_best_responses(
-    rate: float,
+    rate,
     policies,
     skills=TAXLITE_SKILLS,
     max_labour: int = 10,
     labour_cost: float = 0.8,
     eta: float = 0.23,
+    rate_weights=None,
 ) -> BestResponseCheck:
     """Exact best responses in TaxLite (one step) at flat ``rate`` to the workers' labour distributions.
 
     ``policies [N, max_labour + 1]``: each worker's probabilities of every labour level. Rewards are the
-    workers' utilities ``u_i(c_i, l_i)`` of post-tax coin."""
+    workers' utilities ``u_i(c_i, l_i)`` of post-tax coin. A planner that randomises (workers choose labour
+    without seeing the rate): ``rate`` an array of rates and ``rate_weights`` their probabilities; utilities are
+    then expected over the rate."""
     skills = np.asarray(skills, dtype=np.float64)
     n, levels = skills.size, int(max_labour) + 1
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be in [0, 1], got {rate}")
+    rates = np.atleast_1d(np.asarray(rate, dtype=np.float64))
+    weights = np.ones(1) if rate_weights is None else np.asarray(rate_weights, dtype=np.float64)
+    if rates.ndim != 1 or weights.shape != rates.shape:
+        raise ValueError(f"rate_weights must give one probability per rate, got {weights.shape} for {rates.shape}")
+    if not (np.all((rates >= 0.0) & (rates <= 1.0)) and weights.min() >= 0 and abs(weights.sum() - 1) < 1e-9):
+        raise ValueError(f"rate must be in [0, 1] (and rate_weights probabilities), got {rate}")
     if levels**n > 200_000:
         raise ValueError(f"{levels}^{n} joint labour profiles are too many to enumerate")
     policies = _check_policies(np.asarray(policies, dtype=np.float64)[None], (1, n, levels))
     k = np.arange(levels**n)
     profiles = (k[:, None] // levels ** np.arange(n)) % levels  # [J, N]
-    utility = isoelastic_utility(taxlite_coin(profiles, rate, skills), profiles, eta, labour_cost)
+    utility = sum(
+        w * isoelastic_utility(taxlite_coin(profiles, r, skills), profiles, eta, labour_cost)
+        for r, w in zip(rates, weights, strict=True)
+        if w > 0
+    )
     return episodic_best_responses(
         utility[None], np.zeros(len(profiles), dtype=np.int64), np.ones((1, len(profiles)), bool), policies, profiles, 1
     )
