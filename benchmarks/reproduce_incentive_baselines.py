@@ -40,7 +40,7 @@ PD = "contract_envs/prisoners_dilemma-v1"
 TAX = "contract_envs/tax_economy-v1"
 CLEANUP = "contract_envs/cleanup-v1"
 
-# name -> (script, flags); every run adds --seed, --metrics-path
+# name -> (script, flags); every run adds --seed, --save-model, --runs-dir
 CONFIGS: dict[str, tuple[str, list[str]]] = {
     "dualrl_er52_small": (
         "dual_rl_designer.py",
