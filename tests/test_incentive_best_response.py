@@ -249,3 +249,24 @@ def test_taxlite_randomised_rate_expects_utilities_over_the_rate():
     assert np.all(mixed.best_values <= 0.5 * (low.best_values + high.best_values) + 1e-12)
     with pytest.raises(ValueError, match="rate_weights"):
         solvers.taxlite_best_responses([0.7, 0.8], policies, rate_weights=[1.0])
+
+
+def test_taxlite_continuous_optimum_beats_the_grid_at_a_breakpoint():
+    """The planner's rate is continuous: the optimum sits where the skill-4 worker stops working 10 (t = 0.7429),
+    above the 0.05 grid's 93.0 at t = 0.75. Just below it the equilibrium is unique and attains the value."""
+    opt = solvers.taxlite_continuous_optimum(tol=1e-7)
+    grid = solvers.taxlite_solve()
+    assert 0.74 < opt.rate < 0.75 and list(opt.labour) == [0, 0, 10, 10]
+    assert opt.objective == pytest.approx(96.0067, abs=1e-3) and opt.objective > grid.objective.max() + 2.9
+    below = solvers.taxlite_equilibria(opt.rate - 1e-5)
+    assert below.tolist() == [[0, 0, 10, 10]]
+    above = solvers.taxlite_equilibria(opt.rate + 1e-5)
+    assert [0, 0, 10, 10] not in above.tolist()
+    # productivity x equality is linear in the rate for fixed labour (so interval ends are the candidates)
+    values = []
+    for rate in (0.60, 0.65, 0.70):
+        prod, equal = solvers.productivity_and_equality(solvers.taxlite_coin(np.array([0, 0, 10, 10]), rate))
+        values.append(float(prod * equal))
+    assert values[1] - values[0] == pytest.approx(values[2] - values[1]) and values[1] > values[0]
+    prod, equal = solvers.productivity_and_equality(solvers.taxlite_coin(opt.labour, opt.rate))
+    assert float(prod * equal) == pytest.approx(opt.objective)

@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "solve_coin_game_welfare": "coin_game",
     "PolicyEvaluation": "best_response",
     "Solution": "spe",
+    "TaxLiteContinuousOptimum": "incentive_design",
     "TaxLiteSolution": "incentive_design",
     "TreeSolution": "tree_contracts",
     "agent_best_response": "best_response",
@@ -62,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "solve_tree_contracts": "tree_contracts",
     "taxlite_best_responses": "incentive_design",
     "taxlite_coin": "incentive_design",
+    "taxlite_continuous_optimum": "incentive_design",
     "taxlite_equilibria": "incentive_design",
     "taxlite_solve": "incentive_design",
 }
@@ -86,6 +88,7 @@ __all__ = [
     "CoinGameSolution",
     "PolicyEvaluation",
     "Solution",
+    "TaxLiteContinuousOptimum",
     "TaxLiteSolution",
     "TreeSolution",
     "agent_best_response",
@@ -122,6 +125,7 @@ __all__ = [
     "solve_tree_contracts",
     "taxlite_best_responses",
     "taxlite_coin",
+    "taxlite_continuous_optimum",
     "taxlite_equilibria",
     "taxlite_solve",
 ]
