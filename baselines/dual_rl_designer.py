@@ -1,6 +1,8 @@
-# Dual-RL incentive designer: the learning-oblivious baseline of adaptive incentive design
-# (Yang et al., "Adaptive Incentive Design with Multi-Agent Meta-Gradient RL", AAMAS 2022, `alg/id_er_pg.py`).
-"""The incentive designer is an ordinary RL agent whose *action is the incentive vector*.
+"""Dual-RL incentive designer: the learning-oblivious baseline of adaptive incentive design.
+
+Yang et al., "Adaptive Incentive Design with Multi-Agent Meta-Gradient RL", AAMAS 2022 (`alg/id_er_pg.py`).
+The incentive designer is an ordinary RL agent whose *action is the incentive vector*, on
+``contract_envs/escape_room-v1``, ``prisoners_dilemma-v1``, ``tax_economy-v1`` (TaxLite) or ``cleanup-v1``.
 
 Every step the designer observes its observation (and, as in A, the agents' joint action one-hot)
 and samples an incentive schedule: an index into a discrete set of vectors (A's ``d^K`` sets, one
@@ -16,11 +18,26 @@ an entropy bonus) on their environment reward plus the incentives received. One 
 collects ``num_envs`` episodes in parallel with the batched API, then updates every agent and the
 designer once on that batch.
 
+Scoring (``metrics.json`` ``final``): the final evaluation (512 fresh episodes, policies sampled) as a
+fraction of the exact optimum from ``contract_envs.solvers``: Escape Room welfare over ``10(N-M)-M`` and
+designer return over the limit ``10(N-M)-2M`` (the discrete set's own best return is reported too), the PD's
+welfare between all-D and all-C, TaxLite's productivity x equality over the continuous optimum 96.0 (t = 0.743;
+the planner's own 0.05 grid allows 93.0 at t* = 0.75) and the exact equilibrium's value at the learned rate; the
+final policies are checked against exact best responses (``br_*``, ``greedy_br_*``). ``history``: training
+batches every ``--log-every`` iterations (``step`` = iteration).
+
 Deviations from A (documented in docs/results/incentives_baselines.md): Adam for the agents
 instead of single-episode SGD (many episodes per update, so that a 2-core run is feasible); a
 per-step batch-mean baseline for agents and designer (A's designer has none); the Gaussian is
 over the K action types (shared schedule) with a learned state-independent std instead of A's
 per-agent Gaussian with std 1.
+
+Fastest meaningful command (ER(3,2) with the exact optimum's fixed schedule as the designer, about 20 s: the
+learners open the door, which separates learner noise from designer failure; drop ``--fixed-schedule`` for
+the learning designer, which pays nothing and never opens it)::
+
+    PYTHONPATH=. python baselines/dual_rl_designer.py --n-agents 3 --min-at-lever 2 --fixed-schedule 1.1 0 0 \
+        --num-iterations 300
 """
 
 from __future__ import annotations
@@ -30,7 +47,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -39,9 +56,21 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
+import contract_envs
 import contract_envs.vector
 from contract_envs.contracts import ContractTerms
 from contract_envs.games.escape_room import DOOR, LEVER
+from contract_envs.solvers import (
+    escape_room_best_designer_return,
+    escape_room_best_responses,
+    escape_room_max_welfare,
+    escape_room_states,
+    pd_best_designer_return,
+    pd_best_responses,
+    taxlite_best_responses,
+    taxlite_continuous_optimum,
+    taxlite_solve,
+)
 
 DISCRETE_SETS = {
     "small": (0.0, 1.1),
@@ -69,9 +98,12 @@ class Args:
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
     save_model: bool = False
-    """whether to save the designer and agents to `runs/{run_name}` and evaluate them after reloading"""
-    metrics_path: str | None = None
-    """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
+    """whether to save the designer and agents to `{runs_dir}/{run_name}/model.pt` (the evaluation reloads it)"""
+    runs_dir: str = "runs"
+    """folder of the run folders `{algorithm}__{env_name}__{seed}__{unix_time}` (TensorBoard, metrics.json, model.pt)"""
+    eval_checkpoint: str | None = None
+    """evaluate this `model.pt` only (its args replace the command line's, except evaluation options given
+    explicitly: `--eval-episodes`, `--runs-dir`) and write the evaluation to a new run folder"""
 
     # Environment
     env_id: str = "contract_envs/escape_room-v1"
@@ -313,36 +345,189 @@ def designer_loss(designer: Designer, batch: dict, gamma: float, ent_coef: float
     return -(mask * (logp * adv + ent_coef * ent)).sum(1).mean()
 
 
-def summarize(totals: dict, batch: dict, tax: bool) -> dict:
+def summarize(totals: dict, batch: dict, tax: bool) -> dict[str, float]:
+    """Per-episode means of a batch (all floats): welfare, paid, designer return, schedule, actions."""
     out = {k: float(np.mean(v)) for k, v in totals.items()}
     sched = (batch["schedule"] * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
-    out["mean_schedule"] = [float(x) for x in sched]
+    out.update({f"mean_schedule_{k}": float(x) for k, x in enumerate(sched)})
     acts = (batch["actions"].double() * batch["mask"][..., None].double()).sum((0, 1)) / batch["mask"].sum()
-    out["mean_action_per_agent"] = [float(x) for x in acts]
+    out.update({f"mean_action_agent_{i}": float(x) for i, x in enumerate(acts)})
     if tax:
-        out["tax_rate"] = out["mean_schedule"][0]
+        out["tax_rate"] = out["mean_schedule_0"]
     return out
 
 
-def evaluate(env, agents, designer, sees_actions, n_actions, tax) -> dict:
-    batch, totals = rollout(env, agents, designer, sees_actions, n_actions)
-    return summarize(totals, batch, tax)
+def expected_schedule(designer: Designer, dobs: torch.Tensor) -> np.ndarray:
+    """The designer's expected incentive vector ``[..., K]`` at each observation (its policy's mean payment)."""
+    with torch.no_grad():
+        d = designer.dist(dobs)
+        if designer.choices is not None:
+            return (d.probs @ designer.choices).double().numpy()
+        nodes, weights = np.polynomial.hermite_e.hermegauss(40)  # E[cap sigmoid(u)], u ~ N(mu, std): quadrature
+        u = d.loc.unsqueeze(-1) + d.scale.unsqueeze(-1) * torch.as_tensor(nodes, dtype=d.loc.dtype)
+        mean = (designer.cap * torch.sigmoid(u) * torch.as_tensor(weights / weights.sum(), dtype=u.dtype)).sum(-1)
+        return mean.double().numpy()
 
 
-def main(args: Args) -> dict:
+def decision_state_tables(args: Args, agents, designer, sees_actions: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The agents' action probabilities ``[S, N, A]`` and each agent's expected payment ``[S, J, N]`` for every
+    joint action ``j`` in every decision state the exact solvers enumerate (Escape Room: ``escape_room_states``,
+    after each joint action, then the start; the PD: previous joint action ``2 a0 + a1``, then the start). Each
+    state is reached by playing its joint action from the start, so the observations are the environment's."""
+    g = contract_envs.vector.make(args.env_id, 1, seed=0, autoreset=False, **env_kwargs(args)).game
+    profiles = escape_room_states(g.n_agents)[0][:-1] if g.name == "escape_room" else PD_PROFILES
+    env = contract_envs.vector.make(args.env_id, len(profiles), seed=0, autoreset=False, **env_kwargs(args))
+    start, _ = env.reset()
+    step = {a: profiles[:, i] for i, a in enumerate(env.agents)}
+    step["principal_0"] = np.zeros((len(profiles), *g.principal.shape))
+    after = env.step(step)[0]
+
+    def stacked(key: str) -> np.ndarray:
+        return np.concatenate([after[key].reshape(len(profiles), -1), start[key][:1].reshape(1, -1)])
+
+    agent_obs = np.stack([stacked(a) for a in env.agents], axis=1)  # [S, N, obs]
+    dobs = torch.as_tensor(stacked("principal_0"), dtype=torch.float32)  # [S, obs]
+    with torch.no_grad():
+        probs = torch.softmax(agents(torch.as_tensor(agent_obs, dtype=torch.float32)).double(), -1).numpy()
+    n_states, n_joint = len(dobs), len(profiles)
+    dobs = dobs[:, None, :].expand(n_states, n_joint, dobs.shape[-1])
+    if sees_actions:  # the designer also sees the joint action it pays for
+        joint = nn.functional.one_hot(torch.as_tensor(profiles), g.n_actions).flatten(1).float()
+        dobs = torch.cat([dobs, joint[None].expand(n_states, -1, -1)], dim=-1)
+    schedule = np.clip(expected_schedule(designer, dobs), 0.0, designer_cap(g))  # [S, J, K]
+    payments = np.take_along_axis(schedule, np.broadcast_to(profiles[None], (n_states, *profiles.shape)), axis=2)
+    return probs / probs.sum(-1, keepdims=True), payments
+
+
+PD_PROFILES = np.array([[j // 2, j % 2] for j in range(4)])  # joint action 2 a0 + a1 -> (a0, a1)
+
+
+def best_response_metrics(prefix: str, check) -> dict[str, float]:
+    m = {f"{prefix}gain_max": float(check.gains.max()), f"{prefix}is_equilibrium": float(check.is_equilibrium(1e-6))}
+    m.update({f"{prefix}gain_agent_{i}": float(x) for i, x in enumerate(check.gains)})
+    return m
+
+
+def exact_metrics(args: Args, game, final: dict[str, float], agents, designer, sees_actions: bool, choices) -> dict:
+    """The evaluation as fractions of the exact optimum (``contract_envs.solvers``), and the final policies
+    checked against exact best responses: ``br_*`` for the sampled policies, ``greedy_br_*`` for their greedy
+    versions (gain 0 for every agent = a Nash equilibrium of the episode under the designer's expected payments)."""
+    m = {}
+    if game.name in ("escape_room", "prisoners_dilemma"):
+        probs, payments = decision_state_tables(args, agents, designer, sees_actions)
+        greedy = np.eye(probs.shape[-1])[probs.argmax(-1)]
+    if game.name == "escape_room":
+        n, k = game.n_agents, game.min_at_lever
+        limit = escape_room_best_designer_return(n, k, args.incentive_cost)
+        m["welfare_fraction_of_optimum"] = final["welfare"] / escape_room_max_welfare(n, k)
+        m["designer_return_fraction_of_limit"] = final["designer_return"] / limit
+        if choices is not None and len(choices) > 1:  # the designer's own action set: its best sustaining vector
+            values = np.unique(choices)
+            m["action_set_best_designer_return"] = escape_room_best_designer_return(n, k, args.incentive_cost, values)
+        if n <= 6:
+            kwargs = dict(horizon=game.horizon, discount=args.gamma)
+            m.update(best_response_metrics("br_", escape_room_best_responses(n, k, probs, payments, **kwargs)))
+            check = escape_room_best_responses(n, k, greedy, payments, **kwargs)
+            m.update(best_response_metrics("greedy_br_", check))
+            first = probs[-1].argmax(-1)
+            m["greedy_start_profile_optimal"] = float((first == LEVER).sum() == k and (first == DOOR).sum() == n - k)
+    elif game.name == "prisoners_dilemma":
+        payoffs = tuple(float(x) for x in game.payoff.reshape(-1))
+        r, _, _, p = payoffs
+        m["welfare_normalised"] = (final["welfare"] - 2 * p * game.horizon) / (2 * (r - p) * game.horizon)
+        m["stage_optimum_designer_return"] = pd_best_designer_return(args.incentive_cost) * game.horizon
+        kwargs = dict(horizon=game.horizon, discount=args.gamma, payoffs=payoffs)
+        m.update(best_response_metrics("br_", pd_best_responses(probs, payments, **kwargs)))
+        m.update(best_response_metrics("greedy_br_", pd_best_responses(greedy, payments, **kwargs)))
+        m["greedy_cooperates_on_path"] = float((probs[[0, 4]].argmax(-1) == 0).all())
+    elif game.name == "tax_economy":
+        sol = taxlite_solve()
+        rate = round(final["tax_rate"] / 0.05) * 0.05  # the mean applied rate, on the solver's grid
+        best = taxlite_continuous_optimum(tol=1e-7).objective  # over every rate; the grid planner's own best: 93.0
+        m["eq_x_prod_fraction_of_optimum"] = final["eq_x_prod"] / best
+        m["eq_x_prod_fraction_of_grid_optimum"] = final["eq_x_prod"] / sol.best_objective
+        m["rate_error"] = abs(final["tax_rate"] - sol.best_rate)
+        m["equilibrium_eq_x_prod_at_rate"] = float(sol.objective[sol.at(rate)])
+        m["equilibrium_fraction_of_optimum"] = m["equilibrium_eq_x_prod_at_rate"] / best
+        # the workers choose labour without seeing the rate: best responses to the planner's rate distribution
+        env = contract_envs.vector.make(args.env_id, 1, seed=0, autoreset=False, **env_kwargs(args))
+        obs, _ = env.reset()
+        agent_obs = np.stack([obs[a].reshape(1, -1) for a in env.agents], axis=1)
+        with torch.no_grad():
+            probs = torch.softmax(agents(torch.as_tensor(agent_obs, dtype=torch.float32)).double(), -1).numpy()[0]
+            rate_probs = designer.dist(torch.as_tensor(obs["principal_0"].reshape(1, -1), dtype=torch.float32))
+            rate_probs = rate_probs.probs.double().numpy()[0]
+        rates = designer.choices[:, 0].double().numpy()
+        probs = probs / probs.sum(-1, keepdims=True)
+        rate_probs = rate_probs / rate_probs.sum()
+        kwargs = dict(rate_weights=rate_probs, skills=game.skills, max_labour=game.max_labour)
+        kwargs.update(labour_cost=game.labour_cost, eta=game.eta)
+        m.update(best_response_metrics("br_", taxlite_best_responses(rates, probs, **kwargs)))
+        greedy = np.eye(probs.shape[-1])[probs.argmax(-1)]
+        m.update(best_response_metrics("greedy_br_", taxlite_best_responses(rates, greedy, **kwargs)))
+    return m
+
+
+def evaluate(args: Args, agents, designer, sees_actions: bool, choices) -> dict[str, float]:
+    """The final evaluation (fresh seeds, policies sampled) plus the exact scores."""
+    torch.manual_seed(args.seed + 10_000_000)  # the sampled actions, the same after training and from a checkpoint
+    env = contract_envs.vector.make(
+        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **env_kwargs(args)
+    )
+    batch, totals = rollout(env, agents, designer, sees_actions, env.game.n_actions)
+    final = summarize(totals, batch, is_tax(args.env_id))
+    return {**final, **exact_metrics(args, env.game, final, agents, designer, sees_actions, choices)}
+
+
+# --------------------------------------------------------------------------------------------------- run folder
+ALGORITHM = os.path.basename(__file__)[: -len(".py")]
+EVAL_OPTIONS = ("eval_episodes", "runs_dir")  # options a checkpoint's args do not override
+
+
+def make_run_dir(args: Args) -> str:
+    """``{runs_dir}/{algorithm}__{env_name}__{seed}__{unix_time}`` (the next free second if taken)."""
+    env_name = args.env_id.split("/")[-1].rsplit("-v", 1)[0]
+    stamp = int(time.time())
+    while os.path.exists(path := os.path.join(args.runs_dir, f"{ALGORITHM}__{env_name}__{args.seed}__{stamp}")):
+        stamp += 1
+    os.makedirs(path)
+    return path
+
+
+def write_metrics(run_dir: str, args: Args, final: dict, history: list, wall: float, evaluation) -> dict:
+    """``metrics.json`` in the contract-envs/metrics/v1 schema."""
+    import platform
+
+    metrics = {
+        "schema": "contract-envs/metrics/v1",
+        "algorithm": ALGORITHM,
+        "env_id": args.env_id,
+        "env_kwargs": env_kwargs(args),
+        "seed": args.seed,
+        "args": asdict(args),
+        "final": {k: float(v) for k, v in final.items()},
+        "history": history,
+        "wall_clock_s": float(wall),
+        "versions": {
+            "contract_envs": contract_envs.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        },
+        "eval": evaluation,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    return metrics
+
+
+def build(args: Args):
+    """The networks and settings a run (or its checkpoint) needs: (agents, designer, sees_actions, choices)."""
     tax = is_tax(args.env_id)
     mode = args.designer_action or ("grid" if tax else "small")
     sees_actions = (not tax) if args.designer_sees_actions is None else args.designer_sees_actions
-    run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-
-    kwargs = env_kwargs(args)
-    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, autoreset=False, **kwargs)
+    env = contract_envs.vector.make(args.env_id, 1, seed=args.seed, autoreset=False, **env_kwargs(args))
     g = env.game
-    n_agents, n_actions = g.n_agents, g.n_actions
     k = int(np.prod(env.action_space("principal_0").shape))
     cap = designer_cap(g)
     if g.principal.shape != (k,):
@@ -352,11 +537,54 @@ def main(args: Args) -> dict:
         fixed = np.asarray(args.fixed_schedule, dtype=np.float64)
         if fixed.shape != (k,) or fixed.min() < 0 or fixed.max() > cap:
             raise ValueError(f"fixed_schedule must have {k} entries in [0, {cap}], got {args.fixed_schedule}")
-        mode, choices = "fixed", fixed[None]
+        choices = fixed[None]
     obs_dim = int(np.prod(env.observation_space("agent_0").shape))
-    dobs_dim = int(np.prod(env.observation_space("principal_0").shape)) + (n_agents * n_actions if sees_actions else 0)
-    agents = BatchedMLP(n_agents, [obs_dim, *args.agent_hidden, n_actions])
+    dobs_dim = int(np.prod(env.observation_space("principal_0").shape))
+    dobs_dim += g.n_agents * g.n_actions if sees_actions else 0
+    agents = BatchedMLP(g.n_agents, [obs_dim, *args.agent_hidden, g.n_actions])
     designer = Designer(dobs_dim, args.designer_hidden, choices, k, cap)
+    return agents, designer, sees_actions, choices
+
+
+def load_checkpoint(path: str):
+    """``(args, agents, designer, sees_actions, choices)`` rebuilt from a ``model.pt``."""
+    saved = torch.load(path, weights_only=False)
+    args = Args(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["args"].items()})
+    agents, designer, sees_actions, choices = build(args)
+    agents.load_state_dict(saved["state_dicts"]["agents"])
+    designer.load_state_dict(saved["state_dicts"]["designer"])
+    return args, agents, designer, sees_actions, choices
+
+
+def evaluate_checkpoint(cli: Args) -> dict:
+    """``--eval-checkpoint``: evaluate a saved model and write ``metrics.json`` with ``eval`` in a new run folder."""
+    saved_args, agents, designer, sees_actions, choices = load_checkpoint(cli.eval_checkpoint)
+    defaults = Args()
+    given = {k: getattr(cli, k) for k in EVAL_OPTIONS if getattr(cli, k) != getattr(defaults, k)}
+    args = Args(**{**asdict(saved_args), **given, "eval_checkpoint": cli.eval_checkpoint, "save_model": False})
+    start = time.time()
+    final = evaluate(args, agents, designer, sees_actions, choices)
+    run_dir = make_run_dir(args)
+    evaluation = {"checkpoint": cli.eval_checkpoint, "final": {k: float(v) for k, v in final.items()}}
+    metrics = write_metrics(run_dir, args, final, [], time.time() - start, evaluation)
+    print(json.dumps({"run_dir": run_dir, "eval": evaluation}))
+    return metrics
+
+
+def main(args: Args) -> dict:
+    if args.eval_checkpoint is not None:
+        return evaluate_checkpoint(args)
+    tax = is_tax(args.env_id)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+
+    agents, designer, sees_actions, choices = build(args)
+    env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, autoreset=False, **env_kwargs(args))
+    n_actions = env.game.n_actions
+    run_dir = make_run_dir(args)
+    run_name = os.path.basename(run_dir)
     if args.track:
         import wandb
 
@@ -368,7 +596,7 @@ def main(args: Args) -> dict:
             name=run_name,
             save_code=True,
         )
-    writer = SummaryWriter(f"runs/{run_name}")
+    writer = SummaryWriter(run_dir)
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     agent_opt = torch.optim.Adam(agents.parameters(), lr=args.agent_lr)
@@ -387,64 +615,32 @@ def main(args: Args) -> dict:
             designer_opt.zero_grad()
             d_loss.backward()
             designer_opt.step()
-        stats = summarize(totals, batch, tax)
-        history.append(stats)
         if it % args.log_every == 0 or it == args.num_iterations - 1:
+            stats = summarize(totals, batch, tax)
             episodes = (it + 1) * args.num_envs
+            history.append({"step": it, "episodes": float(episodes), **stats})
             for key, value in stats.items():
-                if isinstance(value, list):
-                    for j, v in enumerate(value):
-                        writer.add_scalar(f"incentive/{key}_{j}", v, episodes)
-                else:
-                    writer.add_scalar(f"charts/{key}", value, episodes)
+                writer.add_scalar(f"charts/{key}", value, episodes)
             writer.add_scalar("charts/SPS", episodes / (time.time() - start), episodes)
             progress.set_postfix(welfare=f"{stats['welfare']:.2f}", net=f"{stats['designer_return']:.2f}")
     train_seconds = time.time() - start
 
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"agents": agents.state_dict(), "designer": designer.state_dict()}, model_path)
-        agents = BatchedMLP(n_agents, [obs_dim, *args.agent_hidden, n_actions])
-        designer = Designer(dobs_dim, args.designer_hidden, choices, k, cap)
-        state = torch.load(model_path)
-        agents.load_state_dict(state["agents"])
-        designer.load_state_dict(state["designer"])
+        model_path = os.path.join(run_dir, "model.pt")
+        state = {"agents": agents.state_dict(), "designer": designer.state_dict()}
+        torch.save({"args": asdict(args), "state_dicts": state}, model_path)
+        _, agents, designer, sees_actions, choices = load_checkpoint(model_path)
         print(f"model saved to {model_path} and reloaded for the evaluation")
 
-    eval_env = contract_envs.vector.make(
-        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
-    )
-    final = evaluate(eval_env, agents, designer, sees_actions, n_actions, tax)
-    tail = history[-max(1, len(history) // 10) :]
-    metrics = {
-        "algorithm": "dual_rl_designer",
-        "env_id": args.env_id,
-        "env_kwargs": kwargs,
-        "designer_action": mode,
-        "designer_sees_actions": sees_actions,
-        "seed": args.seed,
-        "num_iterations": args.num_iterations,
-        "num_envs": args.num_envs,
-        "episodes": args.num_iterations * args.num_envs,
-        "train_seconds": train_seconds,
-        "final_eval": final,
-        "train_last10pct": {
-            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
-        },
-        "curve": {
-            key: [h[key] for h in history]
-            for key in ("welfare", "designer_return", "paid") + (("tax_rate", "eq_x_prod") if tax else ())
-        },
-    }
-    path = args.metrics_path or f"runs/{run_name}/metrics.json"
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(metrics, f)
-    print(json.dumps({"final_eval": final, "train_seconds": round(train_seconds, 1)}))
+    final = evaluate(args, agents, designer, sees_actions, choices)
+    final["train_seconds"] = train_seconds
+    final["episodes"] = float(args.num_iterations * args.num_envs)
+    metrics = write_metrics(run_dir, args, final, history, time.time() - start, None)
+    print(json.dumps({"run_dir": run_dir, "final": metrics["final"]}))
     writer.close()
     return metrics
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

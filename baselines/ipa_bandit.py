@@ -1,7 +1,8 @@
-# IPA (Incentivized Principal-Agent) learner for the repeated principal-agent bandit, with baselines.
-# Scheid et al., "Incentivized Learning in Principal-Agent Bandit Games", ICML 2024 (arXiv 2403.03811);
-# algorithm as in the authors' rebuttal notebook (see docs/results/hierarchical.md and the env docs).
-"""Principal learners on ``contract_envs/contract_bandit-v1`` against the best-responding agent.
+"""IPA (Incentivized Principal-Agent) learner for the repeated principal-agent bandit, with baselines.
+
+Scheid et al., "Incentivized Learning in Principal-Agent Bandit Games", ICML 2024 (arXiv 2403.03811); algorithm
+as in the authors' rebuttal notebook (see docs/results/hierarchical.md and the env docs). Principal learners on
+``contract_envs/contract_bandit-v1`` against the best-responding agent:
 
 * **IPA**: phase 1 (``K * ceil(log2 T)`` rounds) binary-searches each arm's minimal incentive (offer the
   midpoint of ``[low_k, high_k]`` on arm ``k = t mod K``; taken -> ``high_k = mid``, else ``low_k = mid``);
@@ -13,8 +14,15 @@
 * **UCB oracle**: UCB on the true shifted means, i.e. it knows every ``tau*_k`` (an upper reference).
 
 All three run ``num_seeds`` independent seeds at once as one batched environment (env ``b`` is seeded
-``seed + b``). Metrics: principal regret ``sum_t [V* - (theta_{A_t} - tau*_{A_t})]`` (the reference's),
-utility regret (also counts overpayment), social-welfare regret and transfer error ``|paid_t - tau*_{A_t}|``.
+``seed + b``). Scoring against the exact optimum ``V*`` of ``solve_contract_bandit`` (``metrics.json`` ``final``,
+prefixed by the algorithm): principal regret ``sum_t [V* - (theta_{A_t} - tau*_{A_t})]`` (the reference's), the
+mean principal value over the run and over its last 10% as fractions of ``V*`` (utility actually received:
+``theta_{A_t} - paid_t``, so overpayment counts), utility regret, social-welfare regret and transfer error
+``|paid_t - tau*_{A_t}|``. ``history``: cumulative means over seeds every ``T/100`` rounds (``step`` = round).
+
+Fastest meaningful command (about 5 s; IPA ends on the optimal arm with regret close to the oracle's)::
+
+    PYTHONPATH=. python baselines/ipa_bandit.py --horizon 2000 --num-seeds 20
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import matplotlib
 
@@ -35,6 +43,7 @@ import tyro  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import trange  # noqa: E402
 
+import contract_envs  # noqa: E402
 import contract_envs.vector  # noqa: E402
 from contract_envs.games.contract_bandit import bandit_instance  # noqa: E402
 from contract_envs.solvers import solve_contract_bandit  # noqa: E402
@@ -59,7 +68,12 @@ class Args:
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
     save_model: bool = False
-    """whether to save the learned incentives and means to `runs/{run_name}` and evaluate them after reloading"""
+    """whether to save IPA's learned incentives and means to `{runs_dir}/{run_name}/model.pt` and evaluate them"""
+    runs_dir: str = "runs"
+    """folder of the run folders `{algorithm}__{env_name}__{seed}__{unix_time}` (TensorBoard, metrics.json, model.pt)"""
+    eval_checkpoint: str | None = None
+    """evaluate this `model.pt` only (its args replace the command line's, except evaluation options given
+    explicitly: `--eval-rounds`, `--runs-dir`) and write the evaluation to a new run folder"""
 
     # Algorithm specific arguments
     env_id: str = "contract_envs/contract_bandit-v1"
@@ -80,10 +94,6 @@ class Args:
     """epsilon-greedy exploration parameter m: epsilon_t = min(1, m / t)"""
     eval_rounds: int = 1000
     """rounds of the greedy evaluation of the saved model"""
-    metrics_path: str | None = None
-    """where to write the final metrics JSON (default runs/{run_name}/metrics.json)"""
-    plot_path: str | None = None
-    """where to save the regret plot (default runs/{run_name}/regret.png)"""
 
 
 class Learner:
@@ -142,7 +152,8 @@ class Learner:
         return out
 
 
-def run(args: Args, writer: SummaryWriter | None = None, run_name: str = "") -> dict:
+def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, list, dict, dict]:
+    """Play every algorithm for ``horizon`` rounds: ``(final, history, per-round curves, learners)``."""
     inst = bandit_instance(args.instance)
     if not inst.observed_action:
         raise ValueError(f"ipa_bandit needs an observed-action instance (outcome = arm); {args.instance!r} is not")
@@ -180,48 +191,47 @@ def run(args: Args, writer: SummaryWriter | None = None, run_name: str = "") -> 
             writer.add_scalar("charts/SPS", int((t + 1) * b * len(ALGORITHMS) / (time.time() - start)), t + 1)
     wall = time.time() - start
 
-    metrics: dict = {
-        "instance": args.instance,
-        "horizon": horizon,
-        "num_seeds": b,
-        "optimal_arm": sol.action,
-        "optimal_incentive": sol.incentive,
-        "optimal_value": v_star,
-        "wall_clock_s": wall,
+    final: dict[str, float] = {
+        "optimal_arm": float(sol.action),
+        "optimal_incentive": float(sol.incentive),
+        "optimal_value": float(v_star),
+        "train_seconds": wall,
         "rounds_per_s": horizon * b * len(ALGORITHMS) / wall,
-        "algorithms": {},
     }
     tail = max(1, horizon // 10)
+    half = horizon // 2
     for a in ALGORITHMS:
         cum = {m: np.cumsum(curves[a][m], axis=0) for m in keys}
         final_arm = np.array([np.bincount(last_arms[a][-tail:, i], minlength=k).argmax() for i in range(b)])
-        half = horizon // 2
-        entry = {
-            f"cumulative_{m}": {"mean": float(cum[m][-1].mean()), "stderr": float(cum[m][-1].std() / np.sqrt(b))}
-            for m in keys
-        }
+        for m in keys:
+            final[f"{a}_cumulative_{m}"] = float(cum[m][-1].mean())
+            final[f"{a}_cumulative_{m}_stderr"] = float(cum[m][-1].std() / np.sqrt(b))
         r_half, r_full = cum["principal_regret"][half - 1].mean(), cum["principal_regret"][-1].mean()
-        entry["regret_ratio_T_over_half_T"] = float(r_full / max(r_half, 1e-12))
-        entry["fraction_final_optimal_arm"] = float(np.mean(final_arm == sol.action))
-        entry["mean_utility_last_10pct"] = float(v_star - curves[a]["utility_regret"][-tail:].mean())
+        final[f"{a}_regret_ratio_T_over_half_T"] = float(r_full / max(r_half, 1e-12))
+        final[f"{a}_fraction_final_optimal_arm"] = float(np.mean(final_arm == sol.action))
+        # utility actually received (overpayment counts) as a fraction of the exact optimum V*
+        final[f"{a}_value_fraction_of_optimum"] = float(1.0 - cum["utility_regret"][-1].mean() / (horizon * v_star))
+        last = v_star - curves[a]["utility_regret"][-tail:].mean()
+        final[f"{a}_mean_utility_last_10pct"] = float(last)
+        final[f"{a}_final_value_fraction_of_optimum"] = float(last / v_star)
         if a != "ucb_oracle":
             found = learners[a].high
-            entry["incentive_estimates_mean"] = found.mean(0).round(6).tolist()
-            entry["incentive_max_abs_error"] = float(np.abs(found - tau_star).max())
-        metrics["algorithms"][a] = entry
+            final.update({f"{a}_incentive_estimate_arm_{j}": float(x) for j, x in enumerate(found.mean(0))})
+            final[f"{a}_incentive_max_abs_error"] = float(np.abs(found - tau_star).max())
+        value, value_last = (100 * final[f"{a}_{k}value_fraction_of_optimum"] for k in ("", "final_"))
         print(
-            f"{a:>15}: principal regret R(T) = {entry['cumulative_principal_regret']['mean']:.1f} "
-            f"+- {entry['cumulative_principal_regret']['stderr']:.1f}, R(T)/R(T/2) = "
-            f"{entry['regret_ratio_T_over_half_T']:.2f}, welfare regret "
-            f"{entry['cumulative_welfare_regret']['mean']:.1f}, transfer error "
-            f"{entry['cumulative_transfer_error']['mean']:.1f}, final arm optimal in "
-            f"{100 * entry['fraction_final_optimal_arm']:.0f}% of seeds"
+            f"{a:>15}: principal regret R(T) = {final[f'{a}_cumulative_principal_regret']:.1f} "
+            f"+- {final[f'{a}_cumulative_principal_regret_stderr']:.1f}, R(T)/R(T/2) = "
+            f"{final[f'{a}_regret_ratio_T_over_half_T']:.2f}, value {value:.2f}% of V* ({value_last:.2f}% over the "
+            f"last 10%), final arm optimal in {100 * final[f'{a}_fraction_final_optimal_arm']:.0f}% of seeds"
         )
-    metrics["curves"] = {
-        a: {m: np.cumsum(curves[a][m], 0).mean(1)[:: max(1, horizon // 200)].tolist() for m in keys} for a in ALGORITHMS
-    }
-    metrics["learners"] = learners
-    return metrics, curves
+    every = max(1, horizon // 100)
+    cum_mean = {a: {m: np.cumsum(curves[a][m], 0).mean(1) for m in keys} for a in ALGORITHMS}
+    history = [
+        {"step": t + 1, **{f"{a}_cumulative_{m}": float(cum_mean[a][m][t]) for a in ALGORITHMS for m in keys}}
+        for t in range(every - 1, horizon, every)
+    ]
+    return final, history, curves, learners
 
 
 def plot(curves: dict, path: str, title: str) -> None:
@@ -248,29 +258,88 @@ def plot(curves: dict, path: str, title: str) -> None:
     plt.close(fig)
 
 
-def evaluate(model_path: str, args: Args) -> float:
-    """Reload the saved IPA estimates and play the greedy contract; returns the mean principal utility."""
-    state = torch.load(model_path)
-    incentives = state["greedy_incentives"].numpy()
+def evaluate(args: Args, greedy_incentives: np.ndarray) -> dict[str, float]:
+    """Play the greedy IPA contracts ``[B, K]`` for ``eval_rounds`` fresh rounds: mean principal utility per round
+    and its fraction of the exact optimum."""
     env = contract_envs.vector.make(
         args.env_id,
-        num_envs=incentives.shape[0],
+        num_envs=greedy_incentives.shape[0],
         seed=args.seed + 10_000,
         instance=args.instance,
         horizon=args.eval_rounds,
         noise_std=args.noise_std,
     )
-    total = np.zeros(incentives.shape[0])
+    total = np.zeros(greedy_incentives.shape[0])
     for _ in range(args.eval_rounds):
-        obs, *_ = env.step({"principal_0": incentives[:, None, :]})
+        obs, *_ = env.step({"principal_0": greedy_incentives[:, None, :]})
         _, rewards, *_ = env.step({"agent_0": env.game.best_response(obs["agent_0"])})
         total += rewards["principal_0"]
-    return float(total.mean() / args.eval_rounds)
+    value = float(total.mean() / args.eval_rounds)
+    v_star = solve_contract_bandit(bandit_instance(args.instance)).principal_value
+    return {"eval_mean_principal_utility": value, "eval_value_fraction_of_optimum": value / v_star}
 
 
-if __name__ == "__main__":
-    args = tyro.cli(Args)
-    run_name = f"{args.env_id.replace('/', '_')}__{args.exp_name}__{args.seed}__{int(time.time())}"
+# --------------------------------------------------------------------------------------------------- run folder
+ALGORITHM = os.path.basename(__file__)[: -len(".py")]
+EVAL_OPTIONS = ("eval_rounds", "runs_dir")  # options a checkpoint's args do not override
+
+
+def make_run_dir(args: Args) -> str:
+    """``{runs_dir}/{algorithm}__{env_name}__{seed}__{unix_time}`` (the next free second if taken)."""
+    env_name = args.env_id.split("/")[-1].rsplit("-v", 1)[0]
+    stamp = int(time.time())
+    while os.path.exists(path := os.path.join(args.runs_dir, f"{ALGORITHM}__{env_name}__{args.seed}__{stamp}")):
+        stamp += 1
+    os.makedirs(path)
+    return path
+
+
+def write_metrics(run_dir: str, args: Args, final: dict, history: list, wall: float, evaluation) -> dict:
+    """``metrics.json`` in the contract-envs/metrics/v1 schema."""
+    import platform
+
+    metrics = {
+        "schema": "contract-envs/metrics/v1",
+        "algorithm": ALGORITHM,
+        "env_id": args.env_id,
+        "env_kwargs": {"instance": args.instance, "horizon": args.horizon, "noise_std": args.noise_std},
+        "seed": args.seed,
+        "args": asdict(args),
+        "final": {k: float(v) for k, v in final.items()},
+        "history": history,
+        "wall_clock_s": float(wall),
+        "versions": {
+            "contract_envs": contract_envs.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        },
+        "eval": evaluation,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def evaluate_checkpoint(cli: Args) -> dict:
+    """``--eval-checkpoint``: evaluate a saved model and write ``metrics.json`` with ``eval`` in a new run folder."""
+    saved = torch.load(cli.eval_checkpoint, weights_only=False)
+    defaults = Args()
+    given = {k: getattr(cli, k) for k in EVAL_OPTIONS if getattr(cli, k) != getattr(defaults, k)}
+    args = Args(**{**saved["args"], **given, "eval_checkpoint": cli.eval_checkpoint, "save_model": False})
+    start = time.time()
+    final = evaluate(args, np.asarray(saved["state_dicts"]["ipa"]["greedy_incentives"]))
+    run_dir = make_run_dir(args)
+    evaluation = {"checkpoint": cli.eval_checkpoint, "final": final}
+    metrics = write_metrics(run_dir, args, final, [], time.time() - start, evaluation)
+    print(json.dumps({"run_dir": run_dir, "eval": evaluation}))
+    return metrics
+
+
+def main(args: Args) -> dict:
+    if args.eval_checkpoint is not None:
+        return evaluate_checkpoint(args)
+    run_dir = make_run_dir(args)
     if args.track:
         import wandb
 
@@ -279,10 +348,10 @@ if __name__ == "__main__":
             entity=args.wandb_entity,
             sync_tensorboard=True,
             config=vars(args),
-            name=run_name,
+            name=os.path.basename(run_dir),
             save_code=True,
         )
-    writer = SummaryWriter(f"runs/{run_name}")
+    writer = SummaryWriter(run_dir)
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
 
@@ -292,31 +361,27 @@ if __name__ == "__main__":
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
 
-    metrics, curves = run(args, writer, run_name)
-    learners = metrics.pop("learners")
-    plot_path = args.plot_path or f"runs/{run_name}/regret.png"
-    os.makedirs(os.path.dirname(plot_path) or ".", exist_ok=True)
-    plot(curves, plot_path, f"{args.instance}: T = {args.horizon}, {args.num_seeds} seeds (mean +- s.e.)")
-    print(f"plot saved to {plot_path}")
+    start = time.time()
+    final, history, curves, learners = run(args, writer)
+    plot(curves, os.path.join(run_dir, "regret.png"), f"{args.instance}: T = {args.horizon}, {args.num_seeds} seeds")
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
+        model_path = os.path.join(run_dir, "model.pt")
         ipa = learners["ipa"]
-        torch.save(
-            {
-                "high": torch.tensor(ipa.high),
-                "shifted_means": torch.tensor(ipa.shifted_means()),
-                "greedy_incentives": torch.tensor(ipa.greedy_incentives()),
-            },
-            model_path,
-        )
+        state = {"high": ipa.high, "shifted_means": ipa.shifted_means(), "greedy_incentives": ipa.greedy_incentives()}
+        torch.save({"args": asdict(args), "state_dicts": {"ipa": state}}, model_path)
         print(f"model saved to {model_path}")
-        value = evaluate(model_path, args)
-        metrics["eval_mean_principal_utility"] = value
-        writer.add_scalar("eval/mean_principal_utility", value, 0)
-        print(f"eval: greedy IPA contract earns {value:.3f} per round (optimum {metrics['optimal_value']})")
-    metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
-    os.makedirs(os.path.dirname(metrics_path) or ".", exist_ok=True)
-    with open(metrics_path, "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(f"metrics written to {metrics_path}")
+        saved = torch.load(model_path, weights_only=False)
+        final.update(evaluate(args, np.asarray(saved["state_dicts"]["ipa"]["greedy_incentives"])))
+        writer.add_scalar("eval/mean_principal_utility", final["eval_mean_principal_utility"], 0)
+        print(
+            f"eval: greedy IPA contract earns {final['eval_mean_principal_utility']:.3f} per round "
+            f"(optimum {final['optimal_value']})"
+        )
+    metrics = write_metrics(run_dir, args, final, history, time.time() - start, None)
+    print(f"metrics written to {os.path.join(run_dir, 'metrics.json')}")
     writer.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args, description=__doc__))

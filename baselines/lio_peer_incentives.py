@@ -1,6 +1,8 @@
-# LIO: Learning to Incentivize Other learning agents (Yang et al., NeurIPS 2020, arXiv 2006.06051;
-# official code 011235813/lio, `lio/alg/lio_agent.py`, `train_pg.py`, `config_room_lio.py`).
-"""Agents that learn to pay each other, on the peer-incentive variants of contract-envs.
+"""LIO: agents that learn to pay each other, on the peer-incentive variants of contract-envs.
+
+Yang et al., "Learning to Incentivize Other Learning Agents", NeurIPS 2020 (arXiv 2006.06051; official code
+011235813/lio, `lio/alg/lio_agent.py`, `train_pg.py`, `config_room_lio.py`), on ``contract_envs/escape_room-v1``
+and ``contract_envs/prisoners_dilemma-v1`` with ``incentives="peer"``.
 
 Each agent ``i`` has a policy ``pi_theta_i`` and an incentive function ``eta_i``: an MLP of its
 observation whose output ``cap * sigmoid(.)`` is a gift schedule ``[N-1, n_actions]``: what it pays
@@ -20,6 +22,18 @@ action; gifts are transfers of the contract layer). One iteration:
 
 The policy-gradient learners use a per-time-step batch-mean baseline (inside the differentiable
 step, so the meta-gradient is the exact derivative of the update performed) and an entropy bonus.
+
+Scoring (``metrics.json`` ``final``): the final evaluation (512 fresh episodes, policies sampled) as a fraction
+of the exact optimum from ``contract_envs.solvers``: the collective extrinsic return (gifts excluded) over
+Escape Room's maximum welfare ``10(N-M)-M``, or the PD's welfare between all-D (-20) and all-C (-10);
+gifts are reported separately. ``history``: the validation batches every ``--log-every`` iterations
+(``step`` = iteration).
+
+Fastest meaningful command (the iterated PD, about 20 s on 2 cores: the agents learn to pay each other for cooperating
+and cooperate)::
+
+    PYTHONPATH=. python baselines/lio_peer_incentives.py --env-id contract_envs/prisoners_dilemma-v1 \
+        --num-iterations 150
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -37,9 +51,11 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import trange
 
+import contract_envs
 import contract_envs.vector
 from contract_envs.games._incentive_common import others_index
 from contract_envs.games.escape_room import LEVER
+from contract_envs.solvers import escape_room_max_welfare
 
 
 @dataclass
@@ -59,9 +75,13 @@ class Args:
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
     save_model: bool = False
-    """whether to save policies and incentive functions to `runs/{run_name}` and evaluate them after reloading"""
-    metrics_path: str | None = None
-    """where to write the final metrics JSON (default `runs/{run_name}/metrics.json`)"""
+    """whether to save policies and incentive functions to `{runs_dir}/{run_name}/model.pt` (the evaluation
+    reloads it)"""
+    runs_dir: str = "runs"
+    """folder of the run folders `{algorithm}__{env_name}__{seed}__{unix_time}` (TensorBoard, metrics.json, model.pt)"""
+    eval_checkpoint: str | None = None
+    """evaluate this `model.pt` only (its args replace the command line's, except evaluation options given
+    explicitly: `--eval-episodes`, `--runs-dir`) and write the evaluation to a new run folder"""
 
     # Environment
     env_id: str = "contract_envs/escape_room-v1"
@@ -201,6 +221,10 @@ def rollout(env, theta: list[torch.Tensor], eta: list[torch.Tensor], cap: float)
     for k in ("obs", "own", "mask"):
         batch[k] = batch[k].float()
     batch["lever"], batch["door_open"] = lever, door_open
+    alive = batch["mask"].double()[..., None]
+    batch["cooperation"] = (
+        float(((batch["actions"] == 0) * alive).sum() / (alive.sum() * n)) if g.name == "prisoners_dilemma" else 0.0
+    )
     return batch
 
 
@@ -255,19 +279,21 @@ def gift_cost(eta, batch, cap, n_actions, gamma, others) -> torch.Tensor:
     return (gifts * batch["mask"][..., None] * discount[None, :, None]).sum(1).mean(0)
 
 
-def episode_stats(batch: dict) -> dict:
+def episode_stats(batch: dict) -> dict[str, float]:
     mask = batch["mask"][..., None].double()
     extrinsic = (batch["own"].double() * mask).sum(1)  # [B, N]
     gifts = (batch["gifts"].sum(-1) * mask).sum(1)
-    return {
+    out = {
         "collective_extrinsic": float(extrinsic.sum(-1).mean()),
-        "extrinsic_per_agent": [float(x) for x in extrinsic.mean(0)],
-        "gifts_given_per_agent": [float(x) for x in gifts.mean(0)],
         "gifts_total": float(gifts.sum(-1).mean()),
         "steps": float(batch["mask"].sum(1).mean()),
         "lever": float(np.mean(batch["lever"])),
         "door_open": float(np.mean(batch["door_open"])),
+        "cooperation": float(batch["cooperation"]),
     }
+    out.update({f"extrinsic_agent_{i}": float(x) for i, x in enumerate(extrinsic.mean(0))})
+    out.update({f"gifts_given_agent_{i}": float(x) for i, x in enumerate(gifts.mean(0))})
+    return out
 
 
 def env_kwargs(args: Args) -> dict:
@@ -281,8 +307,97 @@ def env_kwargs(args: Args) -> dict:
     return kwargs
 
 
+def exact_metrics(game, final: dict[str, float]) -> dict[str, float]:
+    """The collective extrinsic return as a fraction of the exact optimum (``contract_envs.solvers``)."""
+    if game.name == "escape_room":
+        best = escape_room_max_welfare(game.n_agents, game.min_at_lever, game.door_reward, game.move_cost)
+        return {"extrinsic_fraction_of_optimum": final["collective_extrinsic"] / best}
+    r, _, _, p = (float(x) for x in game.payoff.reshape(-1))
+    return {"welfare_normalised": (final["collective_extrinsic"] - 2 * p * game.horizon) / (2 * (r - p) * game.horizon)}
+
+
+def evaluate(args: Args, theta: list[torch.Tensor], eta: list[torch.Tensor]) -> dict[str, float]:
+    """The final evaluation (fresh seeds, policies sampled) plus the exact scores."""
+    torch.manual_seed(args.seed + 10_000_000)  # the sampled actions, the same after training and from a checkpoint
+    env = contract_envs.vector.make(
+        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **env_kwargs(args)
+    )
+    cap = float(env.game.peer_terms.payment_cap)
+    final = episode_stats(rollout(env, [p.detach() for p in theta], [p.detach() for p in eta], cap))
+    return {**final, **exact_metrics(env.game, final)}
+
+
+# --------------------------------------------------------------------------------------------------- run folder
+ALGORITHM = os.path.basename(__file__)[: -len(".py")]
+EVAL_OPTIONS = ("eval_episodes", "runs_dir")  # options a checkpoint's args do not override
+
+
+def make_run_dir(args: Args) -> str:
+    """``{runs_dir}/{algorithm}__{env_name}__{seed}__{unix_time}`` (the next free second if taken)."""
+    env_name = args.env_id.split("/")[-1].rsplit("-v", 1)[0]
+    stamp = int(time.time())
+    while os.path.exists(path := os.path.join(args.runs_dir, f"{ALGORITHM}__{env_name}__{args.seed}__{stamp}")):
+        stamp += 1
+    os.makedirs(path)
+    return path
+
+
+def write_metrics(run_dir: str, args: Args, final: dict, history: list, wall: float, evaluation) -> dict:
+    """``metrics.json`` in the contract-envs/metrics/v1 schema."""
+    import platform
+
+    metrics = {
+        "schema": "contract-envs/metrics/v1",
+        "algorithm": ALGORITHM,
+        "env_id": args.env_id,
+        "env_kwargs": env_kwargs(args),
+        "seed": args.seed,
+        "args": asdict(args),
+        "final": {k: float(v) for k, v in final.items()},
+        "history": history,
+        "wall_clock_s": float(wall),
+        "versions": {
+            "contract_envs": contract_envs.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        },
+        "eval": evaluation,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    return metrics
+
+
+def load_checkpoint(path: str) -> tuple[Args, list[torch.Tensor], list[torch.Tensor]]:
+    """``(args, theta, eta)`` from a ``model.pt``."""
+    saved = torch.load(path, weights_only=False)
+    args = Args(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["args"].items()})
+    theta, eta = (saved["state_dicts"][k] for k in ("theta", "eta"))
+    return args, [theta[str(i)] for i in range(len(theta))], [eta[str(i)] for i in range(len(eta))]
+
+
+def evaluate_checkpoint(cli: Args) -> dict:
+    """``--eval-checkpoint``: evaluate a saved model and write ``metrics.json`` with ``eval`` in a new run folder."""
+    saved_args, theta, eta = load_checkpoint(cli.eval_checkpoint)
+    defaults = Args()
+    given = {k: getattr(cli, k) for k in EVAL_OPTIONS if getattr(cli, k) != getattr(defaults, k)}
+    args = Args(**{**asdict(saved_args), **given, "eval_checkpoint": cli.eval_checkpoint, "save_model": False})
+    start = time.time()
+    final = evaluate(args, theta, eta)
+    run_dir = make_run_dir(args)
+    evaluation = {"checkpoint": cli.eval_checkpoint, "final": {k: float(v) for k, v in final.items()}}
+    metrics = write_metrics(run_dir, args, final, [], time.time() - start, evaluation)
+    print(json.dumps({"run_dir": run_dir, "eval": evaluation}))
+    return metrics
+
+
 def main(args: Args) -> dict:
-    run_name = f"{args.env_id.split('/')[-1]}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.eval_checkpoint is not None:
+        return evaluate_checkpoint(args)
+    kwargs = env_kwargs(args)
+    run_dir = make_run_dir(args)
+    run_name = os.path.basename(run_dir)
     if args.track:
         import wandb
 
@@ -294,7 +409,7 @@ def main(args: Args) -> dict:
             name=run_name,
             save_code=True,
         )
-    writer = SummaryWriter(f"runs/{run_name}")
+    writer = SummaryWriter(run_dir)
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     random.seed(args.seed)
@@ -302,7 +417,6 @@ def main(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
 
-    kwargs = env_kwargs(args)
     env = contract_envs.vector.make(args.env_id, args.num_envs, seed=args.seed, autoreset=False, **kwargs)
     g = env.game
     n, n_actions, cap = g.n_agents, g.n_actions, float(g.peer_terms.payment_cap)
@@ -334,57 +448,34 @@ def main(args: Args) -> dict:
             (cost_coef * gift_cost(eta, batch, *hp, others).sum()).backward()
             cost_opt.step()
         theta = [p.detach().clone().requires_grad_() for p in theta_hat]
-        stats = episode_stats(batch_hat)
-        history.append(stats)
         if it % args.log_every == 0 or it == args.num_iterations - 1:
+            stats = episode_stats(batch_hat)
             episodes = 2 * (it + 1) * args.num_envs
+            history.append({"step": it, "episodes": float(episodes), **stats})
             for key, value in stats.items():
-                if isinstance(value, list):
-                    for j, v in enumerate(value):
-                        writer.add_scalar(f"agents/{key}_{j}", v, episodes)
-                else:
-                    writer.add_scalar(f"charts/{key}", value, episodes)
+                writer.add_scalar(f"charts/{key}", value, episodes)
             writer.add_scalar("charts/SPS", episodes / (time.time() - start), episodes)
             progress.set_postfix(extrinsic=f"{stats['collective_extrinsic']:.2f}", gifts=f"{stats['gifts_total']:.2f}")
     train_seconds = time.time() - start
 
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        torch.save({"theta": [p.detach() for p in theta], "eta": [p.detach() for p in eta]}, model_path)
-        state = torch.load(model_path)
-        theta, eta = state["theta"], state["eta"]
+        model_path = os.path.join(run_dir, "model.pt")
+        state = {"theta": {str(i): p.detach() for i, p in enumerate(theta)}}
+        state["eta"] = {str(i): p.detach() for i, p in enumerate(eta)}
+        torch.save({"args": asdict(args), "state_dicts": state}, model_path)
+        _, theta, eta = load_checkpoint(model_path)
         print(f"model saved to {model_path} and reloaded for the evaluation")
 
-    eval_env = contract_envs.vector.make(
-        args.env_id, args.eval_episodes, seed=args.seed + 10_000_000, autoreset=False, **kwargs
+    final = evaluate(args, theta, eta)
+    final.update(
+        train_seconds=train_seconds, episodes=float(2 * args.num_iterations * args.num_envs), cost_coef=cost_coef
     )
-    final = episode_stats(rollout(eval_env, [p.detach() for p in theta], [p.detach() for p in eta], cap))
-    tail = history[-max(1, len(history) // 10) :]
-    metrics = {
-        "algorithm": "lio",
-        "env_id": args.env_id,
-        "env_kwargs": kwargs,
-        "seed": args.seed,
-        "cost_coef": cost_coef,
-        "num_iterations": args.num_iterations,
-        "num_envs": args.num_envs,
-        "episodes": 2 * args.num_iterations * args.num_envs,
-        "train_seconds": train_seconds,
-        "final_eval": final,
-        "train_last10pct": {
-            key: float(np.mean([h[key] for h in tail])) for key in tail[0] if not isinstance(tail[0][key], list)
-        },
-        "curve": {key: [h[key] for h in history] for key in ("collective_extrinsic", "gifts_total")},
-    }
-    path = args.metrics_path or f"runs/{run_name}/metrics.json"
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(metrics, f)
-    print(json.dumps({"final_eval": final, "train_seconds": round(train_seconds, 1)}))
+    metrics = write_metrics(run_dir, args, final, history, time.time() - start, None)
+    print(json.dumps({"run_dir": run_dir, "final": metrics["final"]}))
     writer.close()
     return metrics
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

@@ -1,9 +1,10 @@
-# Decentralised no-regret learners for the tree contract game (MAIL-style).
-# Scheid et al., "Learning Contracts in Hierarchical Multi-Agent Systems" / "Online Decision-Making in Tree-Like
-# Multi-Agent Games with Transfers" (arXiv 2501.19388). The paper's pseudo-code is not public: this is the
-# structure described in its abstract and summaries (first learn the transfers, then a shifted bandit over own
-# action and recommendations; depth-dependent exploration), see docs/results/hierarchical.md.
-"""Per-node learners on ``contract_envs/tree_contracts-v1``; every node uses only its own bandit feedback.
+"""Decentralised no-regret learners for the tree contract game (MAIL-style) on ``contract_envs/tree_contracts-v1``.
+
+Scheid et al., "Learning Contracts in Hierarchical Multi-Agent Systems" / "Online Decision-Making in Tree-Like
+Multi-Agent Games with Transfers" (arXiv 2501.19388). The paper's pseudo-code is not public: this is the
+structure described in its abstract and summaries (first learn the transfers, then a shifted bandit over own
+action and recommendations; depth-dependent exploration), see docs/results/hierarchical.md. Every node uses only
+its own bandit feedback.
 
 Each node knows the tree's shape, the common clock and the horizon ``T``, and sees only its contract, its own
 reward and its children's actions. Learning proceeds bottom-up in blocks, one per height ``L`` (leaves: 0), so
@@ -24,10 +25,17 @@ with the tree's depth:
 A **no-contracts** baseline runs a UCB learner per node on its own reward with no transfers (it converges to
 the selfish outcome, so its welfare regret is linear: the price of no contracts).
 
-Metrics (mean over ``num_seeds`` runs, played in parallel as one batched env): social-welfare regret
-``sum_t (W* - W_t)`` (mean welfare of the played profile), per-node regret ``sum_t (U*_v - u_v,t)`` against the
-equilibrium utility (mean reward + actual transfers), transfer error ``sum_t sum_w |tau_t(w) - tau*_w|`` over
-edges (offered transfer vs equilibrium transfer).
+Scoring against the exact equilibrium of ``solve_tree_contracts`` (``metrics.json`` ``final``, prefixed by the
+algorithm; mean over ``num_seeds`` runs, played in parallel as one batched env): the mean welfare over the run and
+over its last 10% as fractions of the optimum ``W*``, social-welfare regret ``sum_t (W* - W_t)`` (mean welfare of
+the played profile), per-node regret ``sum_t (U*_v - u_v,t)`` against the equilibrium utility (mean reward +
+actual transfers), transfer error ``sum_t sum_w |tau_t(w) - tau*_w|`` over edges (offered transfer vs
+equilibrium transfer). ``history``: cumulative welfare regret every ``T/100`` rounds (``step`` = round).
+
+Fastest meaningful command (about 10 s; every seed settles on the welfare-optimal profile with the equilibrium
+transfers)::
+
+    PYTHONPATH=. python baselines/tree_contracts_learning.py --instance T2 --horizon 2000 --num-seeds 10
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import matplotlib
 
@@ -48,6 +56,7 @@ import tyro  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm import trange  # noqa: E402
 
+import contract_envs  # noqa: E402
 import contract_envs.vector  # noqa: E402
 from contract_envs.games.tree_contracts import TreeInstance, tree_instance  # noqa: E402
 from contract_envs.solvers import solve_tree_contracts  # noqa: E402
@@ -73,7 +82,12 @@ class Args:
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
     save_model: bool = False
-    """whether to save the settled estimates to `runs/{run_name}` and evaluate them after reloading"""
+    """whether to save the settled estimates to `{runs_dir}/{run_name}/model.pt` and evaluate them after reloading"""
+    runs_dir: str = "runs"
+    """folder of the run folders `{algorithm}__{env_name}__{seed}__{unix_time}` (TensorBoard, metrics.json, model.pt)"""
+    eval_checkpoint: str | None = None
+    """evaluate this `model.pt` only (its args replace the command line's, except evaluation options given
+    explicitly: `--eval-rounds`, `--runs-dir`) and write the evaluation to a new run folder"""
 
     # Algorithm specific arguments
     env_id: str = "contract_envs/tree_contracts-v1"
@@ -96,10 +110,6 @@ class Args:
     """scale of the UCB bonus scale * sqrt(2 log T / n) (default: noise_std, or 0.5 for Bernoulli)"""
     eval_rounds: int = 500
     """rounds of the evaluation of the saved, settled learners"""
-    metrics_path: str | None = None
-    """where to write the final metrics JSON (default runs/{run_name}/metrics.json)"""
-    plot_path: str | None = None
-    """where to save the regret plot (default runs/{run_name}/regret.png)"""
 
 
 def resolve_instance(name: str) -> TreeInstance:
@@ -302,7 +312,8 @@ def play_round(env, learners: list[NodeLearner], inst: TreeInstance, t: int):
             return out
 
 
-def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, dict]:
+def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, list, dict, dict]:
+    """Play both algorithms for ``horizon`` rounds: ``(final, history, per-round curves, learners)``."""
     inst = resolve_instance(args.instance)
     sol = solve_tree_contracts(inst)
     n, b, horizon = inst.n_nodes, args.num_seeds, args.horizon
@@ -354,64 +365,61 @@ def run(args: Args, writer: SummaryWriter | None = None) -> tuple[dict, dict, di
             writer.add_scalar("charts/SPS", int((t + 1) * b * len(ALGORITHMS) / (time.time() - start)), t + 1)
     wall = time.time() - start
     tail = max(1, horizon // 10)
-    metrics: dict = {
-        "instance": args.instance,
-        "instance_name": inst.name,
-        "n_nodes": n,
-        "depth": max(inst.depth),
-        "horizon": horizon,
-        "num_seeds": b,
-        "pulls_per_profile": pulls,
-        "learning_rounds": schedule.learning_rounds,
-        "optimal_profile": optimal.tolist(),
+    final: dict[str, float] = {
+        "n_nodes": float(n),
+        "depth": float(max(inst.depth)),
+        "pulls_per_profile": float(pulls),
+        "learning_rounds": float(schedule.learning_rounds),
         "optimal_welfare": sol.welfare,
         "no_transfer_welfare": sol.no_transfer_welfare,
-        "equilibrium_transfers": tau_star[1:].tolist(),
-        "equilibrium_utilities": u_star.tolist(),
-        "wall_clock_s": wall,
+        "train_seconds": wall,
         "rounds_per_s": horizon * b * len(ALGORITHMS) / wall,
-        "algorithms": {},
     }
+    final.update({f"optimal_action_node_{v}": float(x) for v, x in enumerate(optimal)})
+    final.update({f"equilibrium_transfer_node_{v}": float(tau_star[v]) for v in range(1, n)})
+    final.update({f"equilibrium_utility_node_{v}": float(u_star[v]) for v in range(n)})
     half = horizon // 2
     for a in ALGORITHMS:
         c = curves[a]
         cum_w = np.cumsum(c["welfare_regret"], 0)
         cum_node = np.cumsum(c["node_regret"], 0)
         cum_tr = np.cumsum(c["transfer_error"], 0)
+        last = sol.welfare - c["welfare_regret"][-tail:].mean()
         entry = {
-            "cumulative_welfare_regret": {
-                "mean": float(cum_w[-1].mean()),
-                "stderr": float(cum_w[-1].std() / np.sqrt(b)),
-            },
-            "welfare_regret_ratio_T_over_half_T": float(cum_w[-1].mean() / max(cum_w[half - 1].mean(), 1e-12)),
-            "cumulative_node_regret_mean": cum_node[-1].mean(0).tolist(),
-            "node_regret_ratio_T_over_half_T": (
-                cum_node[-1].mean(0) / np.maximum(np.abs(cum_node[half - 1].mean(0)), 1e-12)
-            ).tolist(),
-            "cumulative_transfer_error": {
-                "mean": float(cum_tr[-1].mean()),
-                "stderr": float(cum_tr[-1].std() / np.sqrt(b)),
-            },
-            "fraction_optimal_profile_last_10pct": float(c["optimal_profile"][-tail:].mean()),
-            "fraction_seeds_final_profile_optimal": float(np.mean(c["optimal_profile"][-tail:].mean(0) > 0.5)),
-            "mean_welfare_last_10pct": float(sol.welfare - c["welfare_regret"][-tail:].mean()),
-            "final_transfers_mean": offered[a][:, 1:].mean(0).tolist(),
-            "final_transfer_max_abs_error": float(np.abs(offered[a][:, 1:] - tau_star[1:]).max()),
+            "welfare_fraction_of_optimum": 1.0 - cum_w[-1].mean() / (horizon * sol.welfare),
+            "final_welfare_fraction_of_optimum": last / sol.welfare,
+            "mean_welfare_last_10pct": last,
+            "cumulative_welfare_regret": cum_w[-1].mean(),
+            "cumulative_welfare_regret_stderr": cum_w[-1].std() / np.sqrt(b),
+            "welfare_regret_ratio_T_over_half_T": cum_w[-1].mean() / max(cum_w[half - 1].mean(), 1e-12),
+            "cumulative_transfer_error": cum_tr[-1].mean(),
+            "cumulative_transfer_error_stderr": cum_tr[-1].std() / np.sqrt(b),
+            "fraction_optimal_profile_last_10pct": c["optimal_profile"][-tail:].mean(),
+            "fraction_seeds_final_profile_optimal": np.mean(c["optimal_profile"][-tail:].mean(0) > 0.5),
+            "final_transfer_max_abs_error": np.abs(offered[a][:, 1:] - tau_star[1:]).max(),
         }
-        metrics["algorithms"][a] = entry
+        for v in range(n):
+            entry[f"cumulative_regret_node_{v}"] = cum_node[-1, :, v].mean()
+            entry[f"regret_ratio_T_over_half_T_node_{v}"] = cum_node[-1, :, v].mean() / max(
+                abs(cum_node[half - 1, :, v].mean()), 1e-12
+            )
+        entry.update({f"final_transfer_node_{v}": offered[a][:, v].mean() for v in range(1, n)})
+        final.update({f"{a}_{k}": float(x) for k, x in entry.items()})
         print(
-            f"{a:>13}: welfare regret R(T) = {entry['cumulative_welfare_regret']['mean']:.1f} "
-            f"+- {entry['cumulative_welfare_regret']['stderr']:.1f}, R(T)/R(T/2) = "
-            f"{entry['welfare_regret_ratio_T_over_half_T']:.2f}, per-node regret "
-            f"{np.round(entry['cumulative_node_regret_mean'], 1).tolist()}, transfer error "
-            f"{entry['cumulative_transfer_error']['mean']:.1f}, optimal profile in "
+            f"{a:>13}: welfare {100 * entry['welfare_fraction_of_optimum']:.2f}% of W* "
+            f"({100 * entry['final_welfare_fraction_of_optimum']:.2f}% over the last 10%), welfare regret R(T) = "
+            f"{entry['cumulative_welfare_regret']:.1f} +- {entry['cumulative_welfare_regret_stderr']:.1f}, "
+            f"R(T)/R(T/2) = {entry['welfare_regret_ratio_T_over_half_T']:.2f}, transfer error "
+            f"{entry['cumulative_transfer_error']:.1f}, optimal profile in "
             f"{100 * entry['fraction_optimal_profile_last_10pct']:.0f}% of the last 10% rounds"
         )
-    metrics["curves"] = {
-        a: {"welfare_regret": np.cumsum(curves[a]["welfare_regret"], 0).mean(1)[:: max(1, horizon // 200)].tolist()}
-        for a in ALGORITHMS
-    }
-    return metrics, curves, learners
+    every = max(1, horizon // 100)
+    cum_mean = {a: np.cumsum(curves[a]["welfare_regret"], 0).mean(1) for a in ALGORITHMS}
+    history = [
+        {"step": t + 1, **{f"{a}_cumulative_welfare_regret": float(cum_mean[a][t]) for a in ALGORITHMS}}
+        for t in range(every - 1, horizon, every)
+    ]
+    return final, history, curves, learners
 
 
 def plot(curves: dict, path: str, title: str, n_nodes: int) -> None:
@@ -446,11 +454,18 @@ def plot(curves: dict, path: str, title: str, n_nodes: int) -> None:
     plt.close(fig)
 
 
-def evaluate(model_path: str, args: Args) -> dict:
-    """Reload the settled learners' estimates and play greedily (root: best shifted mean); mean welfare per round."""
-    state = torch.load(model_path, weights_only=False)
+def learner_state(node: NodeLearner) -> dict[str, np.ndarray]:
+    """What a settled node needs to play: its means, counts, committed values and learned transfers."""
+    state = {k: np.asarray(getattr(node, k)) for k in ("sums", "counts", "m", "best_prof")}
+    state.update({f"high_{j}": h for j, h in enumerate(node.high)})
+    return state
+
+
+def evaluate(args: Args, state_dicts: dict) -> dict[str, float]:
+    """Reload the settled learners' estimates and play greedily (root: best shifted mean) for ``eval_rounds``
+    fresh rounds: mean welfare per round and its fraction of the exact optimum."""
     inst = resolve_instance(args.instance)
-    b = state["batch"]
+    b = args.num_seeds
     env = contract_envs.vector.make(
         args.env_id,
         num_envs=b,
@@ -464,20 +479,81 @@ def evaluate(model_path: str, args: Args) -> dict:
     eval_args = Args(**{**vars(args), "ucb_scale": 0.0})  # greedy root: no exploration bonus
     nodes = [NodeLearner(v, inst, schedule, eval_args, b, "mail") for v in range(inst.n_nodes)]
     for v, node in enumerate(nodes):
+        state = state_dicts[f"node_{v}"]
         for key in ("sums", "counts", "m", "best_prof"):
-            setattr(node, key, state[f"node_{v}"][key].numpy())
-        node.high = [h.numpy() for h in state[f"node_{v}"]["high"]]
+            setattr(node, key, np.asarray(state[key]))
+        node.high = [np.asarray(state[f"high_{j}"]) for j in range(len(node.kids))]
         node.settled = True
     welfare = np.zeros(b)
     for t in range(args.eval_rounds):
         _, _, _, _, infos = play_round(env, nodes, inst, t + args.horizon)
         welfare += infos["node_0"]["welfare"]
-    return {"mean_welfare": float(welfare.mean() / args.eval_rounds)}
+    value = float(welfare.mean() / args.eval_rounds)
+    return {"eval_mean_welfare": value, "eval_welfare_fraction_of_optimum": value / solve_tree_contracts(inst).welfare}
 
 
-if __name__ == "__main__":
-    args = tyro.cli(Args)
-    run_name = f"{args.env_id.replace('/', '_')}__{args.instance}__{args.exp_name}__{args.seed}__{int(time.time())}"
+# --------------------------------------------------------------------------------------------------- run folder
+ALGORITHM = os.path.basename(__file__)[: -len(".py")]
+EVAL_OPTIONS = ("eval_rounds", "runs_dir")  # options a checkpoint's args do not override
+
+
+def make_run_dir(args: Args) -> str:
+    """``{runs_dir}/{algorithm}__{env_name}__{seed}__{unix_time}`` (the next free second if taken)."""
+    env_name = args.env_id.split("/")[-1].rsplit("-v", 1)[0]
+    stamp = int(time.time())
+    while os.path.exists(path := os.path.join(args.runs_dir, f"{ALGORITHM}__{env_name}__{args.seed}__{stamp}")):
+        stamp += 1
+    os.makedirs(path)
+    return path
+
+
+def write_metrics(run_dir: str, args: Args, final: dict, history: list, wall: float, evaluation) -> dict:
+    """``metrics.json`` in the contract-envs/metrics/v1 schema."""
+    import platform
+
+    env_kwargs = {"instance": args.instance, "noise": args.noise, "noise_std": args.noise_std, "horizon": None}
+    metrics = {
+        "schema": "contract-envs/metrics/v1",
+        "algorithm": ALGORITHM,
+        "env_id": args.env_id,
+        "env_kwargs": env_kwargs,
+        "seed": args.seed,
+        "args": asdict(args),
+        "final": {k: float(v) for k, v in final.items()},
+        "history": history,
+        "wall_clock_s": float(wall),
+        "versions": {
+            "contract_envs": contract_envs.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        },
+        "eval": evaluation,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def evaluate_checkpoint(cli: Args) -> dict:
+    """``--eval-checkpoint``: evaluate a saved model and write ``metrics.json`` with ``eval`` in a new run folder."""
+    saved = torch.load(cli.eval_checkpoint, weights_only=False)
+    defaults = Args()
+    given = {k: getattr(cli, k) for k in EVAL_OPTIONS if getattr(cli, k) != getattr(defaults, k)}
+    args = Args(**{**saved["args"], **given, "eval_checkpoint": cli.eval_checkpoint, "save_model": False})
+    start = time.time()
+    final = evaluate(args, saved["state_dicts"])
+    run_dir = make_run_dir(args)
+    evaluation = {"checkpoint": cli.eval_checkpoint, "final": final}
+    metrics = write_metrics(run_dir, args, final, [], time.time() - start, evaluation)
+    print(json.dumps({"run_dir": run_dir, "eval": evaluation}))
+    return metrics
+
+
+def main(args: Args) -> dict:
+    if args.eval_checkpoint is not None:
+        return evaluate_checkpoint(args)
+    run_dir = make_run_dir(args)
     if args.track:
         import wandb
 
@@ -486,10 +562,10 @@ if __name__ == "__main__":
             entity=args.wandb_entity,
             sync_tensorboard=True,
             config=vars(args),
-            name=run_name,
+            name=os.path.basename(run_dir),
             save_code=True,
         )
-    writer = SummaryWriter(f"runs/{run_name}")
+    writer = SummaryWriter(run_dir)
     table = "\n".join(f"|{key}|{value}|" for key, value in vars(args).items())
     writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
 
@@ -499,39 +575,26 @@ if __name__ == "__main__":
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
 
-    metrics, curves, learners = run(args, writer)
-    plot_path = args.plot_path or f"runs/{run_name}/regret.png"
-    os.makedirs(os.path.dirname(plot_path) or ".", exist_ok=True)
-    plot(
-        curves,
-        plot_path,
-        f"tree {metrics['instance_name']}: T = {args.horizon}, {args.num_seeds} seeds",
-        metrics["n_nodes"],
-    )
-    print(f"plot saved to {plot_path}")
+    start = time.time()
+    final, history, curves, learners = run(args, writer)
+    title = f"tree {resolve_instance(args.instance).name}: T = {args.horizon}, {args.num_seeds} seeds"
+    plot(curves, os.path.join(run_dir, "regret.png"), title, int(final["n_nodes"]))
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.cleanrl_model"
-        state = {"batch": args.num_seeds}
-        for v, node in enumerate(learners["mail"]):
-            state[f"node_{v}"] = {
-                "sums": torch.tensor(node.sums),
-                "counts": torch.tensor(node.counts),
-                "m": torch.tensor(node.m),
-                "best_prof": torch.tensor(node.best_prof),
-                "high": [torch.tensor(h) for h in node.high],
-            }
-        torch.save(state, model_path)
+        model_path = os.path.join(run_dir, "model.pt")
+        state = {f"node_{v}": learner_state(node) for v, node in enumerate(learners["mail"])}
+        torch.save({"args": asdict(args), "state_dicts": state}, model_path)
         print(f"model saved to {model_path}")
-        result = evaluate(model_path, args)
-        metrics["eval"] = result
-        writer.add_scalar("eval/mean_welfare", result["mean_welfare"], 0)
+        final.update(evaluate(args, torch.load(model_path, weights_only=False)["state_dicts"]))
+        writer.add_scalar("eval/mean_welfare", final["eval_mean_welfare"], 0)
         print(
-            f"eval: settled learners reach welfare {result['mean_welfare']:.3f} per round "
-            f"(optimum {metrics['optimal_welfare']})"
+            f"eval: settled learners reach welfare {final['eval_mean_welfare']:.3f} per round "
+            f"(optimum {final['optimal_welfare']})"
         )
-    metrics_path = args.metrics_path or f"runs/{run_name}/metrics.json"
-    os.makedirs(os.path.dirname(metrics_path) or ".", exist_ok=True)
-    with open(metrics_path, "w") as f:
-        json.dump(metrics, f, indent=2)
-    print(f"metrics written to {metrics_path}")
+    metrics = write_metrics(run_dir, args, final, history, time.time() - start, None)
+    print(f"metrics written to {os.path.join(run_dir, 'metrics.json')}")
     writer.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args, description=__doc__))

@@ -320,3 +320,282 @@ def taxlite_solve(
     return TaxLiteSolution(
         rates, labour, np.array(counts), prod, equal, objective, float(rates[best]), float(objective[best])
     )
+
+
+def _favourite_equilibrium(rate: float, skills, max_labour, labour_cost, eta) -> tuple[tuple[int, ...], float]:
+    """The planner's favourite pure equilibrium at ``rate`` (labour, productivity x equality)."""
+    eq = taxlite_equilibria(rate, skills, max_labour, labour_cost, eta)
+    if len(eq) == 0:
+        raise ValueError(f"no pure equilibrium at rate {rate}")
+    prod, equal = productivity_and_equality(taxlite_coin(eq, rate, skills))
+    best = int(np.argmax(prod * equal))
+    return tuple(int(x) for x in eq[best]), float((prod * equal)[best])
+
+
+@dataclass(frozen=True)
+class TaxLiteContinuousOptimum:
+    """The planner's optimum over every flat rate in [0, 1] (not only a grid)."""
+
+    rate: float  # the best rate (a breakpoint of the equilibrium labour, to ``tol``)
+    objective: float  # productivity x equality there (the supremum over the continuum)
+    labour: np.ndarray  # [N] the equilibrium labour it is attained with
+    breakpoints: np.ndarray  # rates at which the (favourite) equilibrium labour changes
+
+
+def taxlite_continuous_optimum(
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
+    scan_step: float = 0.01,
+    tol: float = 1e-10,
+) -> TaxLiteContinuousOptimum:
+    """The best flat rate over the whole interval [0, 1]: the planner's action is continuous, the grid of
+    :func:`taxlite_solve` is a choice. For fixed labour, productivity does not depend on the rate and every pairwise
+    coin difference scales by ``1 - t`` (``c = (1 - t) z + t mean(z)``), so productivity x equality
+    ``= sum(z) (1 - (1 - t) G(z) n / (n - 1))`` increases linearly in ``t``: on each interval of constant
+    equilibrium labour the optimum is the interval's right end. The intervals are found by scanning ``scan_step``
+    and bisecting every change of the planner's favourite equilibrium to ``tol`` (an interval shorter than the
+    scan step could be missed; the defaults agree with a 0.001 scan). Defaults: 96.007 at t = 0.742929 with labour
+    (0, 0, 10, 10), where the skill-4 worker is indifferent between 10 and 9 (the favourite, planner-preferred
+    equilibrium; any rate just below attains it in the limit); the 0.05 grid's best is 93.0 at 0.75.
+    """
+    args = (skills, max_labour, labour_cost, eta)
+    grid = np.round(np.arange(0.0, 1.0 + scan_step / 2, scan_step), 12)
+    grid[-1] = min(grid[-1], 1.0)
+    labour = [_favourite_equilibrium(float(t), *args)[0] for t in grid]
+    ends, breakpoints = [(1.0, labour[-1])], []
+    for i in range(len(grid) - 1):
+        if labour[i] == labour[i + 1]:
+            continue
+        lo, hi = float(grid[i]), float(grid[i + 1])  # labour[i] is an equilibrium at lo, the favourite changes by hi
+        while hi - lo > tol:
+            mid = 0.5 * (lo + hi)
+            if any(tuple(e) == labour[i] for e in taxlite_equilibria(mid, *args)):
+                lo = mid
+            else:
+                hi = mid
+        ends.append((lo, labour[i]))
+        breakpoints.append(lo)
+    values = []
+    for rate, work in ends:
+        prod, equal = productivity_and_equality(taxlite_coin(np.array(work), rate, skills))
+        values.append(float(prod * equal))
+    best = int(np.argmax(values))
+    return TaxLiteContinuousOptimum(ends[best][0], values[best], np.array(ends[best][1]), np.array(sorted(breakpoints)))
+
+
+# --------------------------------------------------------------------------- best responses to fixed policies
+@dataclass(frozen=True)
+class BestResponseCheck:
+    """Every agent's exact best response to the others' fixed (possibly stochastic) policies in an episode.
+
+    ``values[i]``: agent ``i``'s expected return from the start when everyone follows the given policies;
+    ``best_values[i]``: its return when it best-responds to the others' policies (backward induction over
+    the episode, so deviations may be dynamic); ``best_first_actions[i]``: that best response's action at
+    the start (lowest index among ties). The joint policy is a Nash equilibrium of the episodic game with
+    the given incentives iff every gain ``best_values - values`` is 0: a learner that is paid less than
+    its best response requires shows up as a positive gain, whatever it actually did in training.
+    """
+
+    values: np.ndarray  # [N]
+    best_values: np.ndarray  # [N]
+    best_first_actions: np.ndarray  # [N]
+
+    @property
+    def gains(self) -> np.ndarray:
+        """What each agent leaves on the table by not best-responding (>= 0 up to rounding)."""
+        return self.best_values - self.values
+
+    def is_equilibrium(self, tolerance: float = 1e-6) -> bool:
+        """Whether no agent gains more than ``tolerance`` by deviating."""
+        return bool(np.all(self.gains <= tolerance))
+
+
+def _check_policies(policies: np.ndarray, shape: tuple[int, ...], name: str = "policies") -> np.ndarray:
+    policies = np.asarray(policies, dtype=np.float64)
+    if policies.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (states, agents, actions), got {policies.shape}")
+    if not np.all(np.isfinite(policies)) or policies.min() < 0.0:
+        raise ValueError(f"{name} must be finite probabilities >= 0")
+    if not np.allclose(policies.sum(axis=-1), 1.0, rtol=0.0, atol=1e-6):
+        raise ValueError(f"{name}: every row of action probabilities must sum to 1")
+    return policies
+
+
+def episodic_best_responses(
+    rewards: np.ndarray,
+    next_state: np.ndarray,
+    terminal: np.ndarray,
+    policies: np.ndarray,
+    profiles: np.ndarray,
+    horizon: int,
+    discount: float = 1.0,
+    start: int = 0,
+) -> BestResponseCheck:
+    """Exact values and best responses in a finite-horizon game whose players act simultaneously.
+
+    ``rewards [S, J, N]``: what each agent gets (incentives included) when joint action ``j`` is played in
+    state ``s``; ``profiles [J, N]``: the joint actions; ``next_state [J]`` or ``[S, J]``; ``terminal [S, J]``:
+    the episode ends after that step; ``policies [S, N, A]``: each agent's action probabilities per state
+    (stationary); ``horizon`` steps at most, ``discount`` per step, from state ``start``. Values for every
+    agent and every state are computed by backward induction (``O(horizon S J N)``).
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.ndim != 3:
+        raise ValueError(f"rewards must have shape (states, joint actions, agents), got {rewards.shape}")
+    n_states, n_joint, n_agents = rewards.shape
+    profiles = np.asarray(profiles)
+    if profiles.shape != (n_joint, n_agents):
+        raise ValueError(f"profiles must have shape {(n_joint, n_agents)}, got {profiles.shape}")
+    n_actions = int(profiles.max()) + 1
+    policies = _check_policies(policies, (n_states, n_agents, n_actions))
+    next_state = np.broadcast_to(np.asarray(next_state), (n_states, n_joint))
+    terminal = np.broadcast_to(np.asarray(terminal, dtype=bool), (n_states, n_joint))
+    if not (isinstance(horizon, (int, np.integer)) and horizon >= 1):
+        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
+    if not 0 <= start < n_states:
+        raise ValueError(f"start must be a state index in [0, {n_states}), got {start}")
+
+    agents = np.arange(n_agents)
+    chosen = policies[:, agents[None, :], profiles]  # [S, J, N]: prob. of each agent's part of joint action j
+    joint = chosen.prod(axis=2)  # [S, J]
+    others = np.stack([np.delete(chosen, i, axis=2).prod(axis=2) for i in agents], axis=2)  # [S, J, N]
+    own_action = np.eye(n_actions)[profiles]  # [J, N, A]
+    alive = discount * ~terminal
+    value = np.zeros((n_states, n_agents))
+    best = np.zeros((n_states, n_agents))
+    first = np.zeros(n_agents, dtype=np.int64)
+    for step in range(horizon - 1, -1, -1):
+        value = np.einsum("sj,sjn->sn", joint, rewards + alive[..., None] * value[next_state])
+        q_target = others * (rewards + alive[..., None] * best[next_state])  # [S, J, N]
+        q = np.einsum("sjn,jna->sna", q_target, own_action)  # [S, N, A]: each agent's action values
+        best = q.max(axis=2)
+        if step == 0:
+            first = np.argmax(q[start] >= best[start][:, None] - _tie(q[start]), axis=1)
+    return BestResponseCheck(value[start].copy(), best[start].copy(), first)
+
+
+def escape_room_states(n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decision states of an Escape Room episode: ``(positions [S, N], previous joint action [S, N])``.
+
+    State ``k < 3^N`` follows a round whose joint action was profile ``k`` of :func:`escape_room_profiles`
+    (positions = that action); state ``3^N`` is the start (all at the start, no previous action: -1).
+    """
+    profiles = escape_room_profiles(n_agents)
+    start = np.full((1, n_agents), START)
+    positions = np.concatenate([profiles, start])
+    previous = np.concatenate([profiles, np.full((1, n_agents), -1)])
+    return positions, previous
+
+
+def escape_room_best_responses(
+    n_agents: int,
+    min_at_lever: int,
+    policies,
+    schedule,
+    horizon: int = 5,
+    discount: float = 1.0,
+    door_reward: float = 10.0,
+    move_cost: float = 1.0,
+) -> BestResponseCheck:
+    """Exact best responses in an Escape Room episode to fixed agent policies and a fixed incentive schedule.
+
+    ``policies [S, N, 3]`` and ``schedule`` (``[S, 3]`` per action type, or ``[S, N, 3]`` per agent) are given
+    on the states of :func:`escape_room_states` (the designer may condition on the previous joint action,
+    the agents on positions). A designer that also sees the current joint action (dual-RL) gives its expected
+    payments instead: ``schedule [S, 3^N, N]``, what each agent is paid when joint action ``j`` (a row of
+    :func:`escape_room_profiles`) is played in state ``s``. The episode ends when the door opens with an agent
+    at the door, or after ``horizon`` rounds.
+    """
+    _check_er(n_agents, min_at_lever)
+    if n_agents > 6:
+        raise ValueError(f"n_agents <= 6 for the exact best responses (3^N states x 3^N joint actions), got {n_agents}")
+    positions, _ = escape_room_states(n_agents)
+    profiles = escape_room_profiles(n_agents)
+    paid = _payments(schedule, len(positions), profiles, 3)
+    env = escape_room_rewards(n_agents, min_at_lever, profiles[None], positions[:, None], door_reward, move_cost)
+    door_open = (profiles == LEVER).sum(axis=1) >= min_at_lever
+    terminal = np.broadcast_to(door_open & (profiles == DOOR).any(axis=1), (len(positions), len(profiles)))
+    return episodic_best_responses(
+        env + paid, np.arange(len(profiles)), terminal, policies, profiles, horizon, discount, start=len(positions) - 1
+    )
+
+
+def _payments(schedule, n_states: int, profiles: np.ndarray, n_actions: int) -> np.ndarray:
+    """What each agent is paid ``[S, J, N]`` under a schedule per action type ``[S, A]``, per agent ``[S, N, A]``,
+    or given per joint action ``[S, J, N]``."""
+    n_joint, n_agents = profiles.shape
+    schedule = np.asarray(schedule, dtype=np.float64)
+    allowed = [(n_states, n_actions), (n_states, n_agents, n_actions), (n_states, n_joint, n_agents)]
+    if schedule.shape not in allowed or not np.all(np.isfinite(schedule)):
+        raise ValueError(f"schedule must be finite with shape {' or '.join(map(str, allowed))}, got {schedule.shape}")
+    if schedule.shape == (n_states, n_joint, n_agents) and schedule.shape != (n_states, n_agents, n_actions):
+        return schedule
+    if schedule.shape == (n_states, n_actions):
+        schedule = np.broadcast_to(schedule[:, None, :], (n_states, n_agents, n_actions))
+    return np.take_along_axis(schedule[:, None, :, :], profiles[None, :, :, None], axis=3)[..., 0]
+
+
+PD_START_STATE = 4  # the dilemma's states: previous joint action 2 a0 + a1 (C = 0, D = 1), then the start
+
+
+def pd_best_responses(
+    policies, schedule, horizon: int = 5, discount: float = 1.0, payoffs=LOLA_PAYOFFS
+) -> BestResponseCheck:
+    """Exact best responses in an iterated Prisoner's Dilemma episode to fixed policies and incentives.
+
+    States: previous joint action ``2 a0 + a1`` (0 = CC, 1 = CD, 2 = DC, 3 = DD; C = 0, D = 1) and 4 = the
+    start. ``policies [5, 2, 2]``: each agent's probabilities of (C, D) per state; ``schedule [5, 2]`` (the
+    designer pays ``schedule[s, a]`` for action ``a``, the same for both agents), ``[5, 2, 2]`` (per agent), or
+    ``[5, 4, 2]``: each agent's (expected) payment when joint action ``j = 2 a0 + a1`` is played in state ``s``
+    (a designer that sees the current joint action).
+    """
+    r, s, t, p = _pd(payoffs)
+    matrix = np.array([[r, s], [t, p]])  # [own action, other's action]
+    profiles = np.array([[j // 2, j % 2] for j in range(4)])
+    paid = _payments(schedule, 5, profiles, 2)  # [5, 4, 2]
+    env = np.stack([matrix[profiles[:, 0], profiles[:, 1]], matrix[profiles[:, 1], profiles[:, 0]]], axis=1)
+    return episodic_best_responses(
+        env[None] + paid, np.arange(4), np.zeros((5, 4), dtype=bool), policies, profiles, horizon, discount, 4
+    )
+
+
+def taxlite_best_responses(
+    rate,
+    policies,
+    skills=TAXLITE_SKILLS,
+    max_labour: int = 10,
+    labour_cost: float = 0.8,
+    eta: float = 0.23,
+    rate_weights=None,
+) -> BestResponseCheck:
+    """Exact best responses in TaxLite (one step) at flat ``rate`` to the workers' labour distributions.
+
+    ``policies [N, max_labour + 1]``: each worker's probabilities of every labour level. Rewards are the
+    workers' utilities ``u_i(c_i, l_i)`` of post-tax coin. A planner that randomises (workers choose labour
+    without seeing the rate): ``rate`` an array of rates and ``rate_weights`` their probabilities; utilities are
+    then expected over the rate."""
+    skills = np.asarray(skills, dtype=np.float64)
+    n, levels = skills.size, int(max_labour) + 1
+    rates = np.atleast_1d(np.asarray(rate, dtype=np.float64))
+    weights = np.ones(1) if rate_weights is None else np.asarray(rate_weights, dtype=np.float64)
+    if rates.ndim != 1 or weights.shape != rates.shape:
+        raise ValueError(f"rate_weights must give one probability per rate, got {weights.shape} for {rates.shape}")
+    if not (np.all((rates >= 0.0) & (rates <= 1.0)) and weights.min() >= 0 and abs(weights.sum() - 1) < 1e-9):
+        raise ValueError(f"rate must be in [0, 1] (and rate_weights probabilities), got {rate}")
+    if levels**n > 200_000:
+        raise ValueError(f"{levels}^{n} joint labour profiles are too many to enumerate")
+    policies = _check_policies(np.asarray(policies, dtype=np.float64)[None], (1, n, levels))
+    k = np.arange(levels**n)
+    profiles = (k[:, None] // levels ** np.arange(n)) % levels  # [J, N]
+    utility = sum(
+        w * isoelastic_utility(taxlite_coin(profiles, r, skills), profiles, eta, labour_cost)
+        for r, w in zip(rates, weights, strict=True)
+        if w > 0
+    )
+    return episodic_best_responses(
+        utility[None], np.zeros(len(profiles), dtype=np.int64), np.ones((1, len(profiles)), bool), policies, profiles, 1
+    )
