@@ -62,15 +62,14 @@ TINY = {
         "tree_contracts",
         ["--instance", "T2", "--horizon", "300", "--num-seeds", "2", "--eval-rounds", "10"],
     ),
-    # the PARL scripts: flags of their current command lines (the PARL conversion may rename them)
     "parl_coin_game.py": (
         "coin_game",
-        ["--preset", "parl_3x3", "--total-iterations", "40", "--validation-iterations", "40", "--num-envs", "2"]
-        + ["--learning-starts", "8", "--batch-size", "8", "--eval-episodes", "2"],
+        ["--preset", "parl_3x3", "--total-env-steps", "160", "--validation-env-steps", "160", "--num-envs", "2"]
+        + ["--learning-starts", "16", "--batch-size", "8", "--eval-episodes", "2"],
     ),
     "dqn_independent.py": (
         "coin_game",
-        ["--preset", "parl_3x3", "--total-iterations", "40", "--num-envs", "2", "--learning-starts", "8"]
+        ["--preset", "parl_3x3", "--total-env-steps", "160", "--num-envs", "2", "--learning-starts", "16"]
         + ["--batch-size", "8", "--eval-episodes", "2"],
     ),
     "parl_dqn_tree.py": (
@@ -83,15 +82,11 @@ TINY = {
         ["--depth", "2", "--meta-iterations", "1", "--rounds-per-phase", "200", "--num-envs", "8"],
     ),
 }
-PENDING = {"parl_coin_game.py", "dqn_independent.py", "parl_dqn_tree.py", "parl_tabular.py"}
 
 
 def _cases():
     for name in BASELINES:
-        marks = []
-        if name in PENDING:
-            marks.append(pytest.mark.xfail(strict=False, reason="passes once the PARL scripts follow the conventions"))
-        yield pytest.param(name, marks=marks, id=name[: -len(".py")])
+        yield pytest.param(name, id=name[: -len(".py")])
 
 
 def _run(name: str, *flags: str, cwd: Path) -> subprocess.CompletedProcess:
