@@ -1,0 +1,930 @@
+"""DOCSTRING_PLACEHOLDER"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from contract_envs.checks import check_choice, check_int, check_optional_int, check_real
+from contract_envs.contracts import PolicyTerms, Settlement
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import gini_equality
+from contract_envs.rng import BatchedStreams
+
+# --------------------------------------------------------------------------- constants
+RESOURCES = ("stone", "wood")  # the AI-Economist's sorted collectible resources (map channels, trade books)
+US_FEDERAL_CUTOFFS_USD = (0.0, 9700.0, 39475.0, 84200.0, 160725.0, 204100.0, 510300.0)
+US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
+MOVES = ((0, -1), (0, 1), (-1, 0), (1, 0))  # left, right, up, down as (row, column) steps
+MAP_CHANNELS = ("stone", "wood", "house", "water", "stone_source", "wood_source")
+PRICE_DECAY = 0.995  # per-step decay of the trade-price histories (AI-Economist ContinuousDoubleAuction)
+OBS_SCALE = 0.01  # inventory and price-history scaling of the observations (AI-Economist inv_scale)
+
+# Layouts: one string per map row; "w" wood source, "s" stone source, "#" water, "." empty land.
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    # The AI-Economist's 15x15 "pure and mixed" layout (env-pure_and_mixed-15x15), re-entered by hand:
+    # a wood-and-stone quarter top left, a wood quarter bottom left, stone bottom right, water walls.
+    "pure_and_mixed_15x15": (
+        "www....#.......",
+        "wss....#.......",
+        "www....#.......",
+        "www....#.......",
+        "wss............",
+        "sws............",
+        ".......#.......",
+        "####..####..###",
+        ".......#.......",
+        "www....#....s..",
+        ".ww.........ss.",
+        "www..........ss",
+        "w.w....#.......",
+        "w......#.......",
+        ".......#.....s.",
+    ),
+    # A small map for tests and quick learning runs: wood and stone within a few steps of every corner.
+    "small_7x7": (
+        "ww...ss",
+        "w.....s",
+        "...#...",
+        "..###..",
+        "...#...",
+        "s.....w",
+        "ss...ww",
+    ),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Yang et al. (AAMAS 2022), config_foundation_ppo.py: the 15x15 map, 4 agents, fixed skills and corners.
+    "paper": {
+        "layout": "pure_and_mixed_15x15",
+        "n_agents": 4,
+        "horizon": 100,
+        "period_length": 10,
+        "fixed_four_skill_and_loc": True,
+    },
+    # Fast: a 7x7 map, episodes of 30 steps with 3 tax periods; same rules and skills.
+    "small": {
+        "layout": "small_7x7",
+        "n_agents": 4,
+        "horizon": 30,
+        "period_length": 10,
+        "fixed_four_skill_and_loc": True,
+    },
+}
+SKILL_DISTRIBUTIONS = ("pareto", "lognormal", "none")
+
+
+def parse_layout(layout: str | tuple[str, ...] | list[str], owner: str = "gather_trade_build") -> np.ndarray:
+    """A layout (a name in :data:`LAYOUTS` or rows of ``w s # .``) as int8 ``[H, W]``: 0 land, 1 wood, 2 stone,
+    3 water."""
+    if isinstance(layout, str):
+        check_choice("layout", layout, list(LAYOUTS), owner=owner)
+        rows = LAYOUTS[layout]
+    elif isinstance(layout, (tuple, list)) and layout and all(isinstance(r, str) for r in layout):
+        rows = tuple(layout)
+    else:
+        raise ValueError(f"{owner}: layout must be one of {list(LAYOUTS)} or a list of row strings, got {layout!r}")
+    width = len(rows[0])
+    if width < 2 or len(rows) < 2 or any(len(r) != width for r in rows):
+        raise ValueError(f"{owner}: layout rows must all have the same length >= 2 (at least 2 rows), got {rows!r}")
+    codes = {".": 0, "w": 1, "s": 2, "#": 3}
+    bad = sorted({ch for r in rows for ch in r} - set(codes))
+    if bad:
+        raise ValueError(f"{owner}: layout characters must be in {sorted(codes)}, got {bad}")
+    return np.array([[codes[ch] for ch in r] for r in rows], dtype=np.int8)
+
+
+def bracket_tax(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+    """Tax due on ``income [B, N]`` at marginal ``rates [B, K]`` above ``cutoffs [K]`` (0 for income <= 0)."""
+    sizes = np.append(np.diff(cutoffs), np.inf)
+    in_bracket = np.minimum(np.maximum(income[..., None] - cutoffs, 0.0), sizes)  # [B, N, K]
+    return (in_bracket * rates[:, None, :]).sum(axis=-1)
+
+
+def marginal_rate(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+    """The rate of the bracket that ``income`` ``[B, N]`` falls in (0 for negative income)."""
+    bracket = (income[..., None] >= cutoffs).sum(axis=-1) - 1  # [B, N], -1 below 0
+    rate = np.take_along_axis(rates, np.maximum(bracket, 0), axis=1)
+    return np.where(bracket >= 0, rate, 0.0)
+
+
+def isoelastic_utility(coin: np.ndarray, labour: np.ndarray, eta: float, energy_cost: float) -> np.ndarray:
+    """``(coin^(1 - eta) - 1) / (1 - eta) - energy_cost * labour`` (AI-Economist, ``0 <= eta < 1``)."""
+    return (np.power(coin, 1.0 - eta) - 1.0) / (1.0 - eta) - energy_cost * labour
+
+
+def ranked_skills(n_agents: int, max_skill_multiplier: float, payment: float) -> np.ndarray:
+    """Build payments of the skill ranks (ascending) for ``fixed_four_skill_and_loc``.
+
+    The AI-Economist estimates the mean of each order statistic of ``n`` clipped Pareto(4) skills by
+    Monte Carlo (100 000 draws of numpy's legacy generator seeded 1); the same estimate is used here
+    so that the payments agree with it to the last digit."""
+    draws = np.random.RandomState(1).pareto(4, size=(100_000, n_agents))
+    skills = np.minimum(max_skill_multiplier, (max_skill_multiplier - 1) * draws + 1)
+    return np.sort(skills, axis=1).mean(axis=0) * payment
+
+
+def ranked_corners(n_agents: int, height: int, width: int) -> list[tuple[int, int]]:
+    """Start cells of the skill ranks (ascending): worst top right, then bottom left, top left, best bottom right;
+    ranks are split into four groups, each filling its corner along the rows (AI-Economist ``layout_from_file``)."""
+    corners = ((0, width - 1), (height - 1, 0), (0, 0), (width - 1, width - 1))
+    signs = ((1, -1), (-1, 1), (1, 1), (-1, -1))
+    groups = np.floor(np.arange(n_agents) * (4 / n_agents)).astype(int)
+    filled, cells = [0, 0, 0, 0], []
+    for g in groups:
+        k = filled[g]
+        (r0, c0), (sr, sc) = corners[g], signs[g]
+        cells.append((r0 + sr * (k // 4), c0 + sc * (k % 4)))
+        filled[g] += 1
+    return cells
+
+
+# --------------------------------------------------------------------------- state
+@dataclass
+class GatherTradeBuildState(GameState):
+    """Per environment (leading axis ``B``; ``N`` agents, resources stone/wood, ``K`` order slots per agent and
+    resource, ``P`` price levels, ``T`` tax brackets):
+
+    * map: ``resource [B, 2, H, W]`` (1 where a unit lies), ``house_owner [B, H, W]`` (-1: no house);
+    * agents: ``pos [B, N, 2]`` (row, column), ``inventory`` and ``escrow [B, N, 3]`` (coin, stone, wood; escrow
+      holds what open orders set aside), ``labour [B, N]`` (cumulative), ``build_payment`` and ``build_skill [B, N]``;
+    * market: ``order_kind [B, 2, N, K]`` (0 none, 1 bid, 2 ask), ``order_price``, ``order_age``,
+      ``price_history [B, 2, N, P]`` (each seller's decayed count of sales per price);
+    * taxes: ``rates [B, T]`` in force, ``last_coin [B, N]`` (coin after the last collection), ``last_income``,
+      ``last_marginal_rate [B, N]`` (of the last collection), ``tax_paid [B, N]`` and ``lump_sum [B]`` (this step),
+      ``collected [B]`` (this step ended a tax period);
+    * objectives: ``utility [B, N]``, ``planner_metric [B]`` (equality x mean coin, the planner's reward's level);
+    * step records: ``built [B, N]``, ``trades [B]``.
+    """
+
+    resource: np.ndarray
+    house_owner: np.ndarray
+    pos: np.ndarray
+    inventory: np.ndarray
+    escrow: np.ndarray
+    labour: np.ndarray
+    build_payment: np.ndarray
+    build_skill: np.ndarray
+    order_kind: np.ndarray
+    order_price: np.ndarray
+    order_age: np.ndarray
+    price_history: np.ndarray
+    rates: np.ndarray
+    last_coin: np.ndarray
+    last_income: np.ndarray
+    last_marginal_rate: np.ndarray
+    tax_paid: np.ndarray
+    lump_sum: np.ndarray
+    collected: np.ndarray
+    utility: np.ndarray
+    planner_metric: np.ndarray
+    built: np.ndarray
+    trades: np.ndarray
+
+
+# --------------------------------------------------------------------------- the game
+class GatherTradeBuildGame(Game):
+    """Batched Gather-Trade-Build economy with a bracket-tax planner (see the module docstring)."""
+
+    name = "gather_trade_build"
+    timing = SIMULTANEOUS
+    principal_in_welfare = False
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        preset: str = "paper",
+        layout: str | tuple[str, ...] | None = None,
+        n_agents: int | None = None,
+        horizon: int | None = None,
+        period_length: int | None = None,
+        fixed_four_skill_and_loc: bool | None = None,
+        skill_distribution: str = "pareto",
+        max_skill_multiplier: float = 3.0,
+        build_payment: float = 10.0,
+        build_labour: float = 10.0,
+        starting_coin: float = 10.0,
+        max_bid_ask: int = 10,
+        max_num_orders: int = 5,
+        order_duration: int = 50,
+        order_labour: float = 0.25,
+        move_labour: float = 1.0,
+        collect_labour: float = 1.0,
+        resource_regen_prob: float = 0.01,
+        isoelastic_eta: float = 0.23,
+        energy_cost: float = 0.21,
+        observation_range: int = 5,
+        usd_scaling: float = 1000.0,
+    ) -> None:
+        owner = self.name
+        check_choice("preset", preset, list(PRESETS), owner=owner)
+        p = PRESETS[preset]
+        self.preset = preset
+        self.layout = parse_layout(p["layout"] if layout is None else layout, owner)
+        n = check_int("n_agents", p["n_agents"] if n_agents is None else n_agents, 2, owner=owner)
+        horizon = check_optional_int("horizon (steps per episode)", horizon, 1, owner=owner) or p["horizon"]
+        period = check_optional_int("period_length (steps per tax period)", period_length, 1, owner=owner)
+        self.period = p["period_length"] if period is None else period
+        fixed = p["fixed_four_skill_and_loc"] if fixed_four_skill_and_loc is None else fixed_four_skill_and_loc
+        if not isinstance(fixed, (bool, np.bool_)):
+            raise ValueError(f"{owner}: fixed_four_skill_and_loc must be True or False, got {fixed!r}")
+        self.fixed_four = bool(fixed)
+        self.skill_distribution = check_choice("skill_distribution", skill_distribution, SKILL_DISTRIBUTIONS, owner)
+        if self.fixed_four and self.skill_distribution != "pareto":
+            raise ValueError(f"{owner}: fixed_four_skill_and_loc=True needs skill_distribution='pareto'")
+        self.max_skill_multiplier = check_real("max_skill_multiplier", max_skill_multiplier, 1.0, owner=owner)
+        self.payment = check_real("build_payment", build_payment, 0.0, owner=owner)
+        self.build_labour = check_real("build_labour", build_labour, 0.0, owner=owner)
+        self.starting_coin = check_real("starting_coin", starting_coin, 0.0, owner=owner)
+        self.max_bid_ask = check_int("max_bid_ask", max_bid_ask, 1, 1000, owner=owner)
+        self.max_num_orders = check_int("max_num_orders", max_num_orders, 1, 1000, owner=owner)
+        self.order_duration = check_int("order_duration", order_duration, 1, 10**6, owner=owner)
+        self.order_labour = check_real("order_labour", order_labour, 0.0, owner=owner)
+        self.move_labour = check_real("move_labour", move_labour, 0.0, owner=owner)
+        self.collect_labour = check_real("collect_labour", collect_labour, 0.0, owner=owner)
+        self.regen_prob = check_real("resource_regen_prob", resource_regen_prob, 0.0, 1.0, owner=owner)
+        self.eta = check_real("isoelastic_eta", isoelastic_eta, 0.0, 1.0, high_open=True, owner=owner)
+        self.energy_cost = check_real("energy_cost", energy_cost, 0.0, owner=owner)
+        self.view = check_int("observation_range", observation_range, 0, 100, owner=owner)
+        self.usd_scaling = check_real("usd_scaling", usd_scaling, 0.0, low_open=True, owner=owner)
+        self.cutoffs = np.asarray(US_FEDERAL_CUTOFFS_USD) / self.usd_scaling
+        self.n_prices = self.max_bid_ask + 1
+
+        height, width = self.layout.shape
+        self.height, self.width = height, width
+        self.water = self.layout == 3
+        self.sources = np.stack([self.layout == 2, self.layout == 1])  # [2, H, W]: stone, wood
+        self.source_cells = [np.flatnonzero(self.sources[r]) for r in range(2)]
+        self.n_source_cells = sum(len(c) for c in self.source_cells)
+        if (~self.water).sum() < n:
+            raise ValueError(f"{owner}: the layout has {(~self.water).sum()} land cells, fewer than n_agents={n}")
+        if self.fixed_four:
+            self.corner_cells = ranked_corners(n, height, width)
+            for r, c in self.corner_cells:
+                if not (0 <= r < height and 0 <= c < width) or self.water[r, c]:
+                    raise ValueError(
+                        f"{owner}: fixed_four_skill_and_loc places an agent at ({r}, {c}), which is water or off "
+                        f"the {height}x{width} map; use a layout with land in the corners or fixed_four=False"
+                    )
+            self.ranked_payments = ranked_skills(n, self.max_skill_multiplier, self.payment)
+
+        # actions: 0 no-op, 1 build, then for stone and wood: buy at price 0..P-1, sell at price 0..P-1, then 4 moves
+        self.action_build = 1
+        self.action_trade = 2
+        self.action_move = 2 + 4 * self.n_prices
+        k = len(self.cutoffs)
+        terms = PolicyTerms((k,), 0.0, 1.0, label="tax rates")
+        super().__init__(num_envs, n, self.action_move + 4, terms, horizon, transfers=True)
+        self._decode_tables()
+        self._observation_tables()
+
+    # ------------------------------------------------------------------ tables
+    def _decode_tables(self) -> None:
+        """Per action: its trade resource (-1: none), whether it is a sale, its price and its move (-1: none)."""
+        a = np.arange(self.n_actions)
+        trade = (a >= self.action_trade) & (a < self.action_move)
+        idx = np.where(trade, a - self.action_trade, 0)
+        self._trade_resource = np.where(trade, idx // (2 * self.n_prices), -1)
+        self._trade_sell = trade & ((idx // self.n_prices) % 2 == 1)
+        self._trade_price = np.where(trade, idx % self.n_prices, 0)
+        self._move = np.where(a >= self.action_move, a - self.action_move, -1)
+        slots = self.n_agents * self.max_num_orders
+        self._slot_owner = np.arange(slots) // self.max_num_orders
+        self._age_span = self.order_duration + 2
+
+    def _observation_tables(self) -> None:
+        n, k, p = self.n_agents, len(self.cutoffs), self.n_prices
+        h, w, v = self.height, self.width, self.view
+        side = 2 * v + 1
+        self.agent_flat_size = 15 + 10 * p + k + n
+        self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
+        # padded template of the static channels (water, sources, in-bounds) for the egocentric windows
+        template = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
+        inner = (slice(v, v + h), slice(v, v + w))
+        template[(3, *inner)] = self.water
+        template[(4, *inner)] = self.sources[0]
+        template[(5, *inner)] = self.sources[1]
+        template[(6, *inner)] = 1
+        self._template = template
+        planner_map = np.zeros((len(MAP_CHANNELS) + 2, h, w), dtype=np.uint8)
+        planner_map[3], planner_map[4], planner_map[5] = self.water, self.sources[0], self.sources[1]
+        self._planner_template = planner_map
+        idx_high = n + 1
+        self.agent_observation_space = spaces.Dict(
+            {
+                "observation": spaces.Dict(
+                    {
+                        "map": spaces.Box(0, idx_high, (len(MAP_CHANNELS) + 3, side, side), dtype=np.uint8),
+                        "flat": spaces.Box(-np.inf, np.inf, (self.agent_flat_size,), dtype=np.float32),
+                    }
+                ),
+                "action_mask": spaces.Box(0, 1, (self.n_actions,), dtype=np.int8),
+            }
+        )
+        self.principal_observation_space = spaces.Dict(
+            {
+                "map": spaces.Box(0, idx_high, (len(MAP_CHANNELS) + 2, h, w), dtype=np.uint8),
+                "flat": spaces.Box(-np.inf, np.inf, (self.planner_flat_size,), dtype=np.float32),
+            }
+        )
+        size = (len(MAP_CHANNELS) + 2) * h * w + self.planner_flat_size
+        self.state_space = spaces.Box(-np.inf, np.inf, (size,), dtype=np.float32)
+
+    def agent_feature_names(self) -> list[str]:
+        """The name of every entry of an agent's ``flat`` observation (the AI-Economist's sorted keys)."""
+        p, names = self.n_prices, ["build_payment", "build_skill"]
+        for key in ("available_asks", "available_bids"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"market_rate_{r}" for r in RESOURCES]
+        for key in ("my_asks", "my_bids", "price_history"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += ["bonus_gather_prob"] + [f"rate_{k}" for k in range(len(self.cutoffs))]
+        names += ["is_first_day", "is_tax_day"] + [f"last_income_sorted_{i}" for i in range(self.n_agents)]
+        names += ["marginal_rate", "tax_phase", "time", "coin", "stone", "wood", "col", "row"]
+        return names
+
+    def planner_feature_names(self) -> list[str]:
+        """The name of every entry of the planner's ``flat`` observation."""
+        p, names = self.n_prices, []
+        for key in ("all_asks", "all_bids"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"market_rate_{r}" for r in RESOURCES]
+        names += [f"price_history_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"rate_{k}" for k in range(len(self.cutoffs))] + ["is_first_day", "is_tax_day"]
+        names += [f"last_income_sorted_{i}" for i in range(self.n_agents)]
+        names += ["tax_phase", "time", "planner_coin", "planner_stone", "planner_wood"]
+        for i in range(self.n_agents):
+            names += [
+                f"agent_{i}_{key}"
+                for key in ("marginal_rate", "last_income", "last_marginal_rate", "coin", "stone", "wood", "col", "row")
+            ]
+        return names
+
+    # ------------------------------------------------------------------ state
+    def init_state(self) -> GatherTradeBuildState:
+        b, n, k, p = self.num_envs, self.n_agents, self.max_num_orders, self.n_prices
+        h, w, t = self.height, self.width, len(self.cutoffs)
+        return GatherTradeBuildState(
+            t=np.zeros(b, dtype=np.int64),
+            resource=np.zeros((b, 2, h, w), dtype=np.int8),
+            house_owner=np.full((b, h, w), -1, dtype=np.int16),
+            pos=np.zeros((b, n, 2), dtype=np.int64),
+            inventory=np.zeros((b, n, 3)),
+            escrow=np.zeros((b, n, 3)),
+            labour=np.zeros((b, n)),
+            build_payment=np.zeros((b, n)),
+            build_skill=np.zeros((b, n)),
+            order_kind=np.zeros((b, 2, n, k), dtype=np.int8),
+            order_price=np.zeros((b, 2, n, k), dtype=np.int64),
+            order_age=np.zeros((b, 2, n, k), dtype=np.int64),
+            price_history=np.zeros((b, 2, n, p)),
+            rates=np.zeros((b, t)),
+            last_coin=np.zeros((b, n)),
+            last_income=np.zeros((b, n)),
+            last_marginal_rate=np.zeros((b, n)),
+            tax_paid=np.zeros((b, n)),
+            lump_sum=np.zeros(b),
+            collected=np.zeros(b, dtype=bool),
+            utility=np.zeros((b, n)),
+            planner_metric=np.zeros(b),
+            built=np.zeros((b, n), dtype=bool),
+            trades=np.zeros(b, dtype=np.int64),
+        )
+
+    def reset(self, state: GatherTradeBuildState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        n = self.n_agents
+        u = rng.uniform(3 * n, env_idx)  # [E, 3N]: skill ranks, skills, start cells
+        e = len(env_idx)
+        state.resource[env_idx] = self.sources
+        state.house_owner[env_idx] = -1
+        for arr in (
+            state.escrow,
+            state.labour,
+            state.order_kind,
+            state.order_price,
+            state.order_age,
+            state.price_history,
+            state.rates,
+            state.last_income,
+            state.last_marginal_rate,
+            state.tax_paid,
+            state.lump_sum,
+            state.collected,
+            state.built,
+            state.trades,
+        ):
+            arr[env_idx] = 0
+        state.inventory[env_idx] = 0.0
+        state.inventory[env_idx, :, 0] = self.starting_coin
+        if self.fixed_four:
+            rank_of = np.argsort(np.argsort(u[:, :n], axis=1), axis=1)  # agent -> rank of a random permutation
+            state.build_payment[env_idx] = self.ranked_payments[rank_of]
+            multiplier = self.ranked_payments[rank_of] / self.payment if self.payment > 0 else np.ones((e, n))
+            state.build_skill[env_idx] = (multiplier - 1.0) / max(self.max_skill_multiplier - 1.0, 1e-12)
+            cells = np.asarray(self.corner_cells)[rank_of]  # [E, N, 2]
+            state.pos[env_idx] = cells
+        else:
+            skill = self._draw_skills(u[:, n : 2 * n])
+            multiplier = np.minimum(self.max_skill_multiplier, (self.max_skill_multiplier - 1.0) * skill + 1.0)
+            if self.skill_distribution == "none":
+                skill, multiplier = np.ones((e, n)), np.ones((e, n))
+            state.build_skill[env_idx] = skill
+            state.build_payment[env_idx] = multiplier * self.payment
+            state.pos[env_idx] = self._random_cells(u[:, 2 * n :])
+        coin = state.inventory[env_idx, :, 0]
+        state.last_coin[env_idx] = coin
+        state.utility[env_idx] = isoelastic_utility(coin, 0.0, self.eta, self.energy_cost)
+        state.planner_metric[env_idx] = gini_equality(coin) * coin.mean(axis=1)
+
+    def _draw_skills(self, u: np.ndarray) -> np.ndarray:
+        if self.skill_distribution == "pareto":  # numpy's pareto(4): Lomax, (1 - u)^(-1/4) - 1
+            return np.power(1.0 - u, -0.25) - 1.0
+        if self.skill_distribution == "lognormal":  # lognormal(-1, 0.5) by the inverse normal CDF
+            from scipy.special import ndtri
+
+            return np.exp(-1.0 + 0.5 * ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+        return np.ones_like(u)
+
+    def _random_cells(self, u: np.ndarray) -> np.ndarray:
+        """Distinct uniform land cells for the agents, one after the other (``u`` ``[E, N]``)."""
+        e, n = u.shape
+        free = np.broadcast_to(~self.water.reshape(-1), (e, self.height * self.width)).copy()
+        out = np.zeros((e, n, 2), dtype=np.int64)
+        rows = np.arange(e)
+        for i in range(n):
+            count = free.sum(axis=1)
+            pick = np.minimum((u[:, i] * count).astype(np.int64), count - 1)
+            cell = (np.cumsum(free, axis=1) <= pick[:, None]).sum(axis=1)
+            free[rows, cell] = False
+            out[:, i, 0], out[:, i, 1] = cell // self.width, cell % self.width
+        return out
+
+    # ------------------------------------------------------------------ randomness a replay can override
+    def movement_order(self, state: GatherTradeBuildState, rng: BatchedStreams) -> np.ndarray:
+        """The order ``[B, N]`` in which agents move this step (a uniform permutation per environment)."""
+        return np.argsort(rng.uniform(self.n_agents), axis=1, kind="stable")
+
+    def regrowth_draws(self, state: GatherTradeBuildState, rng: BatchedStreams) -> list[np.ndarray]:
+        """Per resource, whether each source cell regrows a unit if empty (``[B, cells]`` bools)."""
+        u = rng.uniform(self.n_source_cells)
+        split = len(self.source_cells[0])
+        return [u[:, :split] < self.regen_prob, u[:, split:] < self.regen_prob]
+
+    # ------------------------------------------------------------------ rules
+    def step(
+        self,
+        state: GatherTradeBuildState,
+        actions: np.ndarray,
+        principal_action: np.ndarray | None,
+        rng: BatchedStreams,
+    ) -> Transition:
+        b, n = actions.shape
+        coin_before = state.inventory[:, :, 0] + state.escrow[:, :, 0]
+        self._build(state, actions)
+        self._trade(state, actions)
+        self._gather(state, actions, self.movement_order(state, rng))
+        transfers = self._taxes(state, principal_action)
+        self._regrow(state, self.regrowth_draws(state, rng))
+        income = state.inventory[:, :, 0] + state.escrow[:, :, 0] - coin_before
+        return Transition(income, np.zeros(b), None, np.zeros(b, dtype=bool), transfers)
+
+    def _build(self, s: GatherTradeBuildState, actions: np.ndarray) -> None:
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        can = self.can_build(s)
+        build = (actions == self.action_build) & can
+        s.built = build
+        if not build.any():
+            return
+        s.inventory[:, :, 1:] -= build[:, :, None]
+        s.inventory[:, :, 0] += np.where(build, s.build_payment, 0.0)
+        s.labour += np.where(build, self.build_labour, 0.0)
+        bb, ii = np.nonzero(build)
+        s.house_owner[bb, r[bb, ii], c[bb, ii]] = ii
+
+    def can_build(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, N]``: the agent holds a unit of wood and of stone and stands on empty land (no resource, source,
+        water or house)."""
+        rows = np.arange(s.pos.shape[0])[:, None]
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        empty = ~(self.sources[0] | self.sources[1] | self.water)[r, c]
+        empty &= (s.resource[rows, 0, r, c] == 0) & (s.resource[rows, 1, r, c] == 0)
+        empty &= s.house_owner[rows, r, c] < 0
+        return empty & (s.inventory[:, :, 1] >= 1) & (s.inventory[:, :, 2] >= 1)
+
+    def _trade(self, s: GatherTradeBuildState, actions: np.ndarray) -> None:
+        s.price_history *= PRICE_DECAY
+        s.trades = np.zeros(actions.shape[0], dtype=np.int64)
+        resource = self._trade_resource[actions]  # [B, N], -1: no trade action
+        if (resource >= 0).any():
+            sell, price = self._trade_sell[actions], self._trade_price[actions]
+            n_orders = (s.order_kind != 0).sum(axis=3)  # [B, 2, N]
+            for r in range(2):
+                mine = resource == r
+                if not mine.any():
+                    continue
+                room = n_orders[:, r] < self.max_num_orders
+                bid = mine & ~sell & room & (s.inventory[:, :, 0] >= price)
+                ask = mine & sell & room & (s.inventory[:, :, 1 + r] > 0)
+                new = bid | ask
+                if not new.any():
+                    continue
+                bb, ii = np.nonzero(new)
+                slot = np.argmax(s.order_kind[bb, r, ii] == 0, axis=1)  # first free slot
+                s.order_kind[bb, r, ii, slot] = np.where(bid[bb, ii], 1, 2)
+                s.order_price[bb, r, ii, slot] = price[bb, ii]
+                s.order_age[bb, r, ii, slot] = 0
+                escrowed = np.where(bid, price, 0.0)
+                s.inventory[:, :, 0] -= escrowed
+                s.escrow[:, :, 0] += escrowed
+                s.inventory[:, :, 1 + r] -= ask
+                s.escrow[:, :, 1 + r] += ask
+                s.labour += np.where(new, self.order_labour, 0.0)
+                self._match(s, r, np.flatnonzero(new.any(axis=1)))
+        self._expire(s)
+
+    def _match(self, s: GatherTradeBuildState, r: int, envs: np.ndarray) -> None:
+        """The continuous double auction of resource ``r`` in the environments ``envs`` (those with a new order).
+
+        The AI-Economist's matching, in batch form: repeatedly take the best bid of a buyer still in play (highest
+        price, then oldest, then lowest agent index) and the best ask of another agent (lowest price, then oldest,
+        then lowest index); trade if bid >= ask (at the earlier order's price) or drop that buyer for this step.
+        Books are uncrossed after every step, so only environments with a new order can trade."""
+        n, k = self.n_agents, self.max_num_orders
+        e = len(envs)
+        kind = s.order_kind[envs, r].reshape(e, n * k)
+        price = s.order_price[envs, r].reshape(e, n * k)
+        age = s.order_age[envs, r].reshape(e, n * k)
+        owner = self._slot_owner
+        span = self._age_span * n
+        bid_key = price * span + age * n + (n - 1 - owner)
+        ask_key = price * span + (self._age_span - 1 - age) * n + owner
+        huge = np.iinfo(np.int64).max
+        in_play = np.ones((e, n), dtype=bool)
+        trades = np.zeros(e, dtype=np.int64)
+        while True:
+            live = (kind == 1) & in_play[:, owner]
+            rows = np.flatnonzero(live.any(axis=1))
+            if rows.size == 0:
+                break
+            top = np.where(live[rows], bid_key[rows], -1).argmax(axis=1)
+            buyer = top // k
+            asks = (kind[rows] == 2) & (owner != buyer[:, None])
+            best = np.where(asks, ask_key[rows], huge).argmin(axis=1)
+            bid_price, ask_price = price[rows, top], price[rows, best]
+            ok = asks.any(axis=1) & (bid_price >= ask_price)
+            in_play[rows[~ok], buyer[~ok]] = False
+            if not ok.any():
+                continue
+            rows, top, best, buyer = rows[ok], top[ok], best[ok], buyer[ok]
+            bid_price, ask_price = bid_price[ok], ask_price[ok]
+            seller = best // k
+            deal = np.where(age[rows, top] <= age[rows, best], ask_price, bid_price)
+            env = envs[rows]
+            s.inventory[env, buyer, 1 + r] += 1
+            s.escrow[env, seller, 1 + r] -= 1
+            s.escrow[env, buyer, 0] -= bid_price
+            s.inventory[env, seller, 0] += deal
+            s.inventory[env, buyer, 0] += bid_price - deal
+            s.price_history[env, r, seller, deal] += 1
+            kind[rows, top] = 0
+            kind[rows, best] = 0
+            trades[rows] += 1
+        s.order_kind[envs, r] = kind.reshape(e, n, k)
+        s.trades[envs] += trades
+
+    def _expire(self, s: GatherTradeBuildState) -> None:
+        """Open orders age by one step; those older than ``order_duration`` return their escrow and close."""
+        open_ = s.order_kind != 0
+        if not open_.any():
+            return
+        s.order_age += open_
+        expired = open_ & (s.order_age > self.order_duration)
+        if not expired.any():
+            return
+        bids = expired & (s.order_kind == 1)
+        asks = expired & (s.order_kind == 2)
+        refund = (bids * s.order_price).sum(axis=(1, 3))  # [B, N] coin
+        units = asks.sum(axis=3).transpose(0, 2, 1)  # [B, N, 2]
+        s.inventory[:, :, 0] += refund
+        s.escrow[:, :, 0] -= refund
+        s.inventory[:, :, 1:] += units
+        s.escrow[:, :, 1:] -= units
+        s.order_kind[expired] = 0
+
+    def _gather(self, s: GatherTradeBuildState, actions: np.ndarray, order: np.ndarray) -> None:
+        """Agents move in ``order`` (each onto a free, reachable neighbouring cell, else stays) and each collects
+        every resource unit on its cell."""
+        b, n = actions.shape
+        rows = np.arange(b)
+        move = self._move[actions]  # [B, N], -1: no move
+        steps = np.asarray(MOVES + ((0, 0),))[move]  # [B, N, 2] (index -1 -> no step)
+        for k in range(n):
+            i = order[:, k]
+            here = s.pos[rows, i]
+            moving = move[rows, i] >= 0
+            if moving.any():
+                target = here + steps[rows, i]
+                tr, tc = target[:, 0], target[:, 1]
+                inside = (tr >= 0) & (tr < self.height) & (tc >= 0) & (tc < self.width)
+                trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
+                house = s.house_owner[rows, trc, tcc]
+                free = ~((s.pos[:, :, 0] == tr[:, None]) & (s.pos[:, :, 1] == tc[:, None])).any(axis=1)
+                ok = moving & inside & ~self.water[trc, tcc] & ((house < 0) | (house == i)) & free
+                s.pos[rows[ok], i[ok]] = target[ok]
+                s.labour[rows, i] += np.where(ok, self.move_labour, 0.0)
+                here = s.pos[rows, i]
+            units = s.resource[rows, :, here[:, 0], here[:, 1]]  # [B, 2]
+            if units.any():
+                got = units >= 1
+                s.inventory[rows, i, 1:] += got
+                s.resource[rows, :, here[:, 0], here[:, 1]] = units - got
+                s.labour[rows, i] += got.sum(axis=1) * self.collect_labour
+
+    def _taxes(self, s: GatherTradeBuildState, rates: np.ndarray | None) -> np.ndarray:
+        """Rates take effect at a period's first step; at its last step each agent pays ``min(coin, tax due)`` on
+        the period's income and the revenue is split equally (transfers agent -> planner -> agents)."""
+        b, n = s.labour.shape
+        t = s.t
+        first = (t % self.period) == 0
+        if rates is not None and first.any():
+            s.rates = np.where(first[:, None], rates, s.rates)
+        s.collected = ((t + 1) % self.period) == 0
+        s.tax_paid = np.zeros((b, n))
+        s.lump_sum = np.zeros(b)
+        transfers = np.zeros((b, n + 1, n + 1))
+        if s.collected.any():
+            coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+            income = coin - s.last_coin
+            due = bracket_tax(income, s.rates, self.cutoffs)
+            tax = np.where(s.collected[:, None], np.minimum(s.inventory[:, :, 0], due), 0.0)
+            s.tax_paid = tax
+            s.lump_sum = tax.sum(axis=1) / n
+            transfers[:, :n, n] = tax
+            transfers[:, n, :n] = s.lump_sum[:, None]
+            c = s.collected[:, None]
+            s.last_income = np.where(c, income, s.last_income)
+            s.last_marginal_rate = np.where(c, marginal_rate(income, s.rates, self.cutoffs), s.last_marginal_rate)
+        return transfers
+
+    def _regrow(self, s: GatherTradeBuildState, draws: list[np.ndarray]) -> None:
+        for r in range(2):
+            cells = self.source_cells[r]
+            if cells.size == 0:
+                continue
+            flat = s.resource[:, r].reshape(s.resource.shape[0], -1)
+            grown = draws[r] & (flat[:, cells] == 0)
+            if grown.any():
+                flat[:, cells] += grown.astype(np.int8)
+                s.resource[:, r] = flat.reshape(s.resource.shape[0], self.height, self.width)
+
+    def on_settlement(self, state: GatherTradeBuildState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        """Taxes and redistribution move coin through the contract layer's transfers; rewards are the changes of
+        each agent's isoelastic utility and of the planner's equality x mean coin (AI-Economist)."""
+        n = self.n_agents
+        if state.collected.any():
+            coin = state.inventory[:, :, 0]
+            coin -= settlement.transfer_out[:, :n]
+            coin += settlement.transfer_in[:, :n]
+            state.last_coin = np.where(state.collected[:, None], coin + state.escrow[:, :, 0], state.last_coin)
+        total = state.inventory[:, :, 0] + state.escrow[:, :, 0]
+        utility = isoelastic_utility(total, state.labour, self.eta, self.energy_cost)
+        agent_reward = utility - state.utility
+        state.utility = utility
+        metric = gini_equality(total) * total.mean(axis=1)
+        principal_reward = metric - state.planner_metric
+        state.planner_metric = metric
+        return agent_reward, principal_reward
+
+    # ------------------------------------------------------------------ observations
+    def action_masks(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, N, A]`` int8: the AI-Economist's masks (no-op always; build if possible; a bid at each price the
+        agent can escrow with room in its book; asks if it holds the resource and has room; moves onto free,
+        reachable cells). A masked action is accepted and does nothing, as in the AI-Economist."""
+        b, n = s.labour.shape
+        p = self.n_prices
+        mask = np.zeros((b, n, self.n_actions), dtype=np.int8)
+        mask[:, :, 0] = 1
+        mask[:, :, 1] = self.can_build(s)
+        room = (s.order_kind != 0).sum(axis=3) < self.max_num_orders  # [B, 2, N]
+        can_pay = np.arange(p) <= s.inventory[:, :, 0:1]  # [B, N, P]
+        for r in range(2):
+            start = self.action_trade + 2 * p * r
+            mask[:, :, start : start + p] = can_pay & room[:, r, :, None]
+            has = room[:, r] & (s.inventory[:, :, 1 + r] > 0)
+            mask[:, :, start + p : start + 2 * p] = has[:, :, None]
+        rows = np.arange(b)[:, None]
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        occupied = np.zeros((b, self.height + 2, self.width + 2), dtype=bool)
+        occupied[rows, r + 1, c + 1] = True
+        blocked = np.ones((b, n, self.height + 2, self.width + 2), dtype=bool)
+        reach = ~self.water[None, None] & (
+            (s.house_owner[:, None] < 0) | (s.house_owner[:, None] == np.arange(n)[None, :, None, None])
+        )
+        blocked[:, :, 1:-1, 1:-1] = ~reach
+        agents = np.arange(n)[None, :]
+        for m, (dr, dc) in enumerate(MOVES):
+            tr, tc = r + 1 + dr, c + 1 + dc
+            ok = ~occupied[rows, tr, tc] & ~blocked[rows, agents, tr, tc]
+            mask[:, :, self.action_move + m] = ok
+        return mask
+
+    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each."""
+        p = self.n_prices
+        one_hot = s.order_price[..., None] == np.arange(p)  # [B, 2, N, K, P]
+        bids = ((s.order_kind == 1)[..., None] & one_hot).sum(axis=3)
+        asks = ((s.order_kind == 2)[..., None] & one_hot).sum(axis=3)
+        return bids.astype(np.float32), asks.astype(np.float32)
+
+    def _market_rate(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        net = s.price_history.sum(axis=2)  # [B, 2, P]
+        rate = (net * np.arange(self.n_prices)).sum(axis=2) / np.maximum(0.001, net.sum(axis=2))
+        return net, rate
+
+    def _tax_phase(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (s.t % self.period) + 1  # the AI-Economist's tax_cycle_pos before the coming step
+        return (pos >= self.period).astype(np.float32), (pos == 1).astype(np.float32), pos / self.period
+
+    def observe_agents(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> dict[str, Any]:
+        s = state
+        b, n = s.labour.shape
+        p, t = self.n_prices, len(self.cutoffs)
+        bids, asks = self._book_histograms(s)
+        all_bids, all_asks = bids.sum(axis=2), asks.sum(axis=2)  # [B, 2, P]
+        net, rate = self._market_rate(s)
+        tax_day, first_day, phase = self._tax_phase(s)
+        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+        flat = np.empty((b, n, self.agent_flat_size), dtype=np.float32)
+        flat[:, :, 0] = s.build_payment / self.payment if self.payment > 0 else 1.0
+        flat[:, :, 1] = s.build_skill
+        j = 2
+        # available asks / bids (the other agents' orders), market rates, own asks / bids, price histories
+        others_asks = all_asks[:, None] - asks.transpose(0, 2, 1, 3)  # [B, N, 2, P]
+        others_bids = all_bids[:, None] - bids.transpose(0, 2, 1, 3)
+        for arr in (others_asks, others_bids):
+            flat[:, :, j : j + 2 * p] = arr.reshape(b, n, 2 * p)
+            j += 2 * p
+        flat[:, :, j : j + 2] = rate[:, None, :]
+        j += 2
+        for arr in (asks, bids):
+            flat[:, :, j : j + 2 * p] = arr.transpose(0, 2, 1, 3).reshape(b, n, 2 * p)
+            j += 2 * p
+        flat[:, :, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 1, 2 * p)
+        j += 2 * p
+        flat[:, :, j] = 0.0  # bonus gather probability (no gathering skill)
+        j += 1
+        flat[:, :, j : j + t] = s.rates[:, None, :]
+        j += t
+        flat[:, :, j] = first_day[:, None]
+        flat[:, :, j + 1] = tax_day[:, None]
+        j += 2
+        flat[:, :, j : j + n] = (np.sort(s.last_income, axis=1) / self.period)[:, None, :]
+        j += n
+        flat[:, :, j] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
+        flat[:, :, j + 1] = phase[:, None]
+        flat[:, :, j + 2] = (s.t / self.horizon)[:, None]
+        flat[:, :, j + 3 : j + 6] = s.inventory * OBS_SCALE
+        flat[:, :, j + 6] = s.pos[:, :, 1] / self.width
+        flat[:, :, j + 7] = s.pos[:, :, 0] / self.height
+        return {
+            "observation": {"map": self._agent_maps(s), "flat": flat},
+            "action_mask": self.action_masks(s),
+        }
+
+    def _agent_maps(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Egocentric windows ``[B, N, 9, 2v+1, 2v+1]`` uint8: the six map channels, an in-bounds channel, house
+        owners and agent positions (0 none, 1 the observer, ``j + 2`` agent ``j``), as the AI-Economist's
+        ``world-map`` and ``world-idx_map``."""
+        b, n = s.labour.shape
+        v, h, w = self.view, self.height, self.width
+        side = 2 * v + 1
+        padded = np.broadcast_to(self._template, (b, *self._template.shape)).copy()
+        inner = (slice(None), slice(None), slice(v, v + h), slice(v, v + w))
+        body = padded[inner]
+        body[:, 0:2] = s.resource
+        body[:, 2] = s.house_owner >= 0
+        body[:, 7] = np.where(s.house_owner >= 0, s.house_owner + 2, 0)
+        rows = np.arange(b)[:, None]
+        body[rows, 8, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(n, dtype=np.uint8) + 2
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(2, 3))  # [B, C, H, W, s, s]
+        out = windows[rows, :, s.pos[:, :, 0], s.pos[:, :, 1]]  # [B, N, C, s, s]
+        idx = out[:, :, 7:9]
+        me = (np.arange(n, dtype=np.uint8) + 2)[None, :, None, None, None]
+        idx[idx == me] = 1
+        return out
+
+    def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
+        s = state
+        b, n = s.labour.shape
+        p, t = self.n_prices, len(self.cutoffs)
+        bids, asks = self._book_histograms(s)
+        net, rate = self._market_rate(s)
+        tax_day, first_day, phase = self._tax_phase(s)
+        flat = np.zeros((b, self.planner_flat_size), dtype=np.float32)
+        j = 0
+        for arr in (asks.sum(axis=2), bids.sum(axis=2)):
+            flat[:, j : j + 2 * p] = arr.reshape(b, 2 * p)
+            j += 2 * p
+        flat[:, j : j + 2] = rate
+        j += 2
+        flat[:, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 2 * p)
+        j += 2 * p
+        flat[:, j : j + t] = s.rates
+        j += t
+        flat[:, j], flat[:, j + 1] = first_day, tax_day
+        j += 2
+        flat[:, j : j + n] = np.sort(s.last_income, axis=1) / self.period
+        j += n
+        flat[:, j], flat[:, j + 1] = phase, s.t / self.horizon
+        j += 5  # then the planner's own (always empty) inventory: coin, stone, wood
+        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+        per_agent = np.empty((b, n, 8), dtype=np.float32)
+        per_agent[:, :, 0] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
+        per_agent[:, :, 1] = s.last_income / self.period
+        per_agent[:, :, 2] = s.last_marginal_rate
+        per_agent[:, :, 3:6] = s.inventory * OBS_SCALE
+        per_agent[:, :, 6] = s.pos[:, :, 1] / self.width
+        per_agent[:, :, 7] = s.pos[:, :, 0] / self.height
+        flat[:, j:] = per_agent.reshape(b, 8 * n)
+        return {"map": self._planner_maps(s), "flat": flat}
+
+    def _planner_maps(self, s: GatherTradeBuildState) -> np.ndarray:
+        b, n = s.labour.shape
+        out = np.broadcast_to(self._planner_template, (b, *self._planner_template.shape)).copy()
+        out[:, 0:2] = s.resource
+        out[:, 2] = s.house_owner >= 0
+        out[:, 6] = np.where(s.house_owner >= 0, s.house_owner + 2, 0)
+        rows = np.arange(b)[:, None]
+        out[rows, 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(n, dtype=np.uint8) + 2
+        return out
+
+    def global_state(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> np.ndarray:
+        obs = self.observe_principal(state)
+        b = obs["flat"].shape[0]
+        return np.concatenate([obs["map"].reshape(b, -1).astype(np.float32), obs["flat"]], axis=1)
+
+    def infos(self, state: GatherTradeBuildState) -> dict[str, dict[str, np.ndarray]]:
+        s = state
+        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+        productivity = coin.sum(axis=1)
+        equality = gini_equality(coin)
+        common = {
+            "productivity": productivity,
+            "equality": equality,
+            "equality_times_productivity": equality * productivity,
+        }
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(self.n_agents):
+            out[f"agent_{i}"] = {
+                **common,
+                "coin": coin[:, i],
+                "stone": s.inventory[:, i, 1] + s.escrow[:, i, 1],
+                "wood": s.inventory[:, i, 2] + s.escrow[:, i, 2],
+                "labour": s.labour[:, i],
+                "utility": s.utility[:, i],
+                "build_payment": s.build_payment[:, i],
+                "built": s.built[:, i].astype(np.float64),
+                "tax_paid": s.tax_paid[:, i],
+                "lump_sum": s.lump_sum,
+            }
+        principal = {**common, "tax_revenue": s.tax_paid.sum(axis=1), "trades": s.trades.astype(np.float64)}
+        principal.update({f"rate_{k}": s.rates[:, k] for k in range(s.rates.shape[1])})
+        out["principal_0"] = principal
+        return out
+
+    # ------------------------------------------------------------------ rendering
+    def render_ansi(self, state: GatherTradeBuildState, env_index: int, offers: np.ndarray | None = None) -> str:
+        s, b = state, env_index
+        grid = [["." for _ in range(self.width)] for _ in range(self.height)]
+        for r in range(self.height):
+            for c in range(self.width):
+                if self.water[r, c]:
+                    grid[r][c] = "#"
+                elif s.house_owner[b, r, c] >= 0:
+                    grid[r][c] = "H"
+                elif s.resource[b, 0, r, c]:
+                    grid[r][c] = "S"
+                elif s.resource[b, 1, r, c]:
+                    grid[r][c] = "W"
+                elif self.sources[0, r, c]:
+                    grid[r][c] = "s"
+                elif self.sources[1, r, c]:
+                    grid[r][c] = "w"
+        for i in range(self.n_agents):
+            grid[s.pos[b, i, 0]][s.pos[b, i, 1]] = str(i % 10)
+        agents = "; ".join(
+            f"agent_{i}: coin {s.inventory[b, i, 0] + s.escrow[b, i, 0]:.1f} stone "
+            f"{s.inventory[b, i, 1] + s.escrow[b, i, 1]:g} wood {s.inventory[b, i, 2] + s.escrow[b, i, 2]:g} "
+            f"labour {s.labour[b, i]:g}"
+            for i in range(self.n_agents)
+        )
+        rates = np.array2string(s.rates[b], precision=2)
+        rows = "\n".join("".join(row) for row in grid)
+        return f"gather_trade_build: step {int(s.t[b])}, rates {rates}\n{rows}\n{agents}"
+
+
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = GatherTradeBuildGame
