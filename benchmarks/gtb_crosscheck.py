@@ -286,6 +286,7 @@ def replay(scenario: str, ref: dict[str, np.ndarray], tolerance: float) -> dict[
         state.build_payment[0] = ref["reset_payment"][ep]
         if not sc["fixed_four"]:
             state.build_skill[0] = ref["reset_skill"][ep]
+        state.clear_cache()  # the state was edited by hand
         obs = env.observe()
         compare("payments at reset", np.sort(state.build_payment[0]), np.sort(ref["reset_payment"][ep]))
         flat0 = np.stack([obs[f"agent_{i}"]["observation"]["flat"][0] for i in range(n)])

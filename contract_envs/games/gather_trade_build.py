@@ -184,6 +184,9 @@ class GatherTradeBuildState(GameState):
     built: np.ndarray
     trades: np.ndarray
 
+    def __post_init__(self) -> None:
+        self.cache: dict[str, Any] = {}  # order-book histograms shared by the agents' and planner's observations
+
 
 # --------------------------------------------------------------------------- the game
 class GatherTradeBuildGame(Game):
@@ -301,17 +304,17 @@ class GatherTradeBuildGame(Game):
         side = 2 * v + 1
         self.agent_flat_size = 15 + 10 * p + k + n
         self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
-        # padded template of the static channels (water, sources, in-bounds) for the egocentric windows
-        template = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
+        # channel-last padded map of the static channels (water, sources, in-bounds); the dynamic ones (resources,
+        # houses, owners, positions) are written into a per-batch copy at each observation
+        template = np.zeros((h + 2 * v, w + 2 * v, len(MAP_CHANNELS) + 3), dtype=np.uint8)
         inner = (slice(v, v + h), slice(v, v + w))
-        template[(3, *inner)] = self.water
-        template[(4, *inner)] = self.sources[0]
-        template[(5, *inner)] = self.sources[1]
-        template[(6, *inner)] = 1
+        template[(*inner, 3)] = self.water
+        template[(*inner, 4)] = self.sources[0]
+        template[(*inner, 5)] = self.sources[1]
+        template[(*inner, 6)] = 1
         self._template = template
-        planner_map = np.zeros((len(MAP_CHANNELS) + 2, h, w), dtype=np.uint8)
-        planner_map[3], planner_map[4], planner_map[5] = self.water, self.sources[0], self.sources[1]
-        self._planner_template = planner_map
+        self._padded: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v, 9], rebuilt from the state every call
+        self._blocked_padded = np.pad(self.water, 1, constant_values=True)  # water or off the map
         idx_high = n + 1
         self.agent_observation_space = spaces.Dict(
             {
@@ -396,6 +399,7 @@ class GatherTradeBuildGame(Game):
 
     def reset(self, state: GatherTradeBuildState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
         n = self.n_agents
+        state.cache.clear()
         u = rng.uniform(3 * n, env_idx)  # [E, 3N]: skill ranks, skills, start cells
         e = len(env_idx)
         state.resource[env_idx] = self.sources
@@ -482,6 +486,7 @@ class GatherTradeBuildGame(Game):
         rng: BatchedStreams,
     ) -> Transition:
         b, n = actions.shape
+        state.cache.clear()
         coin_before = state.inventory[:, :, 0] + state.escrow[:, :, 0]
         self._build(state, actions)
         self._trade(state, actions)
@@ -684,6 +689,7 @@ class GatherTradeBuildGame(Game):
         """Taxes and redistribution move coin through the contract layer's transfers; rewards are the changes of
         each agent's isoelastic utility and of the planner's equality x mean coin (AI-Economist)."""
         n = self.n_agents
+        state.cache.clear()
         if state.collected.any():
             coin = state.inventory[:, :, 0]
             coin -= settlement.transfer_out[:, :n]
@@ -705,44 +711,47 @@ class GatherTradeBuildGame(Game):
         reachable cells). A masked action is accepted and does nothing, as in the AI-Economist."""
         b, n = s.labour.shape
         p = self.n_prices
-        mask = np.zeros((b, n, self.n_actions), dtype=np.int8)
+        mask = np.empty((b, n, self.n_actions), dtype=np.int8)
         mask[:, :, 0] = 1
         mask[:, :, 1] = self.can_build(s)
         room = (s.order_kind != 0).sum(axis=3) < self.max_num_orders  # [B, 2, N]
         can_pay = np.arange(p) <= s.inventory[:, :, 0:1]  # [B, N, P]
         for r in range(2):
             start = self.action_trade + 2 * p * r
-            mask[:, :, start : start + p] = can_pay & room[:, r, :, None]
-            has = room[:, r] & (s.inventory[:, :, 1 + r] > 0)
-            mask[:, :, start + p : start + 2 * p] = has[:, :, None]
-        rows = np.arange(b)[:, None]
-        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+            np.logical_and(can_pay, room[:, r, :, None], out=mask[:, :, start : start + p], casting="unsafe")
+            mask[:, :, start + p : start + 2 * p] = (room[:, r] & (s.inventory[:, :, 1 + r] > 0))[:, :, None]
+        target = s.pos[:, :, None, :] + np.asarray(MOVES)  # [B, N, 4, 2]
+        tr, tc = target[..., 0], target[..., 1]
+        ok = ~self._blocked_padded[tr + 1, tc + 1]
+        trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
+        house = s.house_owner[np.arange(b)[:, None, None], trc, tcc]
+        ok &= (house < 0) | (house == np.arange(n)[None, :, None])
         occupied = np.zeros((b, self.height + 2, self.width + 2), dtype=bool)
-        occupied[rows, r + 1, c + 1] = True
-        blocked = np.ones((b, n, self.height + 2, self.width + 2), dtype=bool)
-        reach = ~self.water[None, None] & (
-            (s.house_owner[:, None] < 0) | (s.house_owner[:, None] == np.arange(n)[None, :, None, None])
-        )
-        blocked[:, :, 1:-1, 1:-1] = ~reach
-        agents = np.arange(n)[None, :]
-        for m, (dr, dc) in enumerate(MOVES):
-            tr, tc = r + 1 + dr, c + 1 + dc
-            ok = ~occupied[rows, tr, tc] & ~blocked[rows, agents, tr, tc]
-            mask[:, :, self.action_move + m] = ok
+        rows = np.arange(b)[:, None]
+        occupied[rows, s.pos[:, :, 0] + 1, s.pos[:, :, 1] + 1] = True
+        ok &= ~occupied[rows[:, :, None], tr + 1, tc + 1]
+        mask[:, :, self.action_move :] = ok
         return mask
 
     def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
         """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each."""
+        if "books" in s.cache:
+            return s.cache["books"]
+        b, _, n, k = s.order_kind.shape
         p = self.n_prices
-        one_hot = s.order_price[..., None] == np.arange(p)  # [B, 2, N, K, P]
-        bids = ((s.order_kind == 1)[..., None] & one_hot).sum(axis=3)
-        asks = ((s.order_kind == 2)[..., None] & one_hot).sum(axis=3)
-        return bids.astype(np.float32), asks.astype(np.float32)
+        cell = (np.arange(b * 2 * n).reshape(b, 2, n, 1) * p + s.order_price).reshape(-1)
+        kind = s.order_kind.reshape(-1)
+        bids = np.bincount(cell[kind == 1], minlength=b * 2 * n * p).reshape(b, 2, n, p)
+        asks = np.bincount(cell[kind == 2], minlength=b * 2 * n * p).reshape(b, 2, n, p)
+        s.cache["books"] = bids.astype(np.float32), asks.astype(np.float32)
+        return s.cache["books"]
 
     def _market_rate(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
-        net = s.price_history.sum(axis=2)  # [B, 2, P]
-        rate = (net * np.arange(self.n_prices)).sum(axis=2) / np.maximum(0.001, net.sum(axis=2))
-        return net, rate
+        if "market" not in s.cache:
+            net = s.price_history.sum(axis=2)  # [B, 2, P]
+            rate = (net * np.arange(self.n_prices)).sum(axis=2) / np.maximum(0.001, net.sum(axis=2))
+            s.cache["market"] = net, rate
+        return s.cache["market"]
 
     def _tax_phase(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pos = (s.t % self.period) + 1  # the AI-Economist's tax_cycle_pos before the coming step
@@ -801,19 +810,24 @@ class GatherTradeBuildGame(Game):
         b, n = s.labour.shape
         v, h, w = self.view, self.height, self.width
         side = 2 * v + 1
-        padded = np.broadcast_to(self._template, (b, *self._template.shape)).copy()
-        inner = (slice(None), slice(None), slice(v, v + h), slice(v, v + w))
-        body = padded[inner]
-        body[:, 0:2] = s.resource
-        body[:, 2] = s.house_owner >= 0
-        body[:, 7] = np.where(s.house_owner >= 0, s.house_owner + 2, 0)
+        padded = self._padded
+        if padded is None or padded.shape[0] != b:
+            padded = self._padded = np.broadcast_to(self._template, (b, *self._template.shape)).copy()
+        body = padded[:, v : v + h, v : v + w]
+        body[..., 0] = s.resource[:, 0]
+        body[..., 1] = s.resource[:, 1]
+        owner = s.house_owner
+        body[..., 2] = owner >= 0
+        body[..., 7] = (owner + 2) * (owner >= 0)
+        body[..., 8] = 0
         rows = np.arange(b)[:, None]
-        body[rows, 8, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(n, dtype=np.uint8) + 2
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(2, 3))  # [B, C, H, W, s, s]
-        out = windows[rows, :, s.pos[:, :, 0], s.pos[:, :, 1]]  # [B, N, C, s, s]
-        idx = out[:, :, 7:9]
-        me = (np.arange(n, dtype=np.uint8) + 2)[None, :, None, None, None]
-        idx[idx == me] = 1
+        body[rows, s.pos[:, :, 0], s.pos[:, :, 1], 8] = np.arange(2, n + 2, dtype=np.uint8)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [B, H, W, 9, s, s]
+        out = windows[rows, s.pos[:, :, 0], s.pos[:, :, 1]]  # [B, N, 9, s, s]
+        out[:, :, 8, v, v] = 1  # the observer's own cell reads 1 ...
+        owners = out[:, :, 7]
+        me = np.arange(2, n + 2, dtype=np.uint8)[None, :, None, None]
+        np.subtract(owners, me - 1, out=owners, where=owners == me)  # ... and so do its houses
         return out
 
     def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
@@ -853,12 +867,14 @@ class GatherTradeBuildGame(Game):
 
     def _planner_maps(self, s: GatherTradeBuildState) -> np.ndarray:
         b, n = s.labour.shape
-        out = np.broadcast_to(self._planner_template, (b, *self._planner_template.shape)).copy()
+        out = np.empty((b, len(MAP_CHANNELS) + 2, self.height, self.width), dtype=np.uint8)
         out[:, 0:2] = s.resource
-        out[:, 2] = s.house_owner >= 0
-        out[:, 6] = np.where(s.house_owner >= 0, s.house_owner + 2, 0)
-        rows = np.arange(b)[:, None]
-        out[rows, 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(n, dtype=np.uint8) + 2
+        np.greater_equal(s.house_owner, 0, out=out[:, 2], casting="unsafe")
+        out[:, 3], out[:, 4], out[:, 5] = self.water, self.sources[0], self.sources[1]
+        np.add(s.house_owner, 2, out=out[:, 6], casting="unsafe")
+        out[:, 6][s.house_owner < 0] = 0
+        out[:, 7] = 0
+        out[np.arange(b)[:, None], 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(2, n + 2, dtype=np.uint8)
         return out
 
     def global_state(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> np.ndarray:
