@@ -219,6 +219,66 @@ def reference_worker(scenario: str, seed: int, out_path: str) -> None:
     np.savez_compressed(out_path, **{k: np.asarray(v) for k, v in rec.items()})
 
 
+def reference_saez_worker(seed: int, out_path: str) -> None:
+    """Run in the side venv: the AI-Economist's Saez rates for a sequence of random sample buffers."""
+    from ai_economist import foundation
+
+    env = foundation.make_env_instance(
+        scenario_name="layout_from_file/simple_wood_and_stone",
+        components=[
+            ("Build", {}),
+            ("Gather", {}),
+            ("PeriodicBracketTax", dict(bracket_spacing="us-federal", period=10, tax_model="saez", usd_scaling=1e3)),
+        ],
+        env_layout_file="env-pure_and_mixed-15x15.txt",
+        n_agents=4,
+        world_size=[15, 15],
+        seed=seed + 1,
+    )
+    tax = env.get_component("PeriodicBracketTax")
+    buffers, rates, elasticities = saez_buffers(seed), [], []
+    for buffer in buffers:
+        tax._local_saez_buffer = [list(map(float, pair)) for pair in buffer]
+        tax._global_saez_buffer = []
+        tax._reached_min_samples = False
+        tax.compute_and_set_new_period_rates_from_saez_formula()
+        rates.append(np.array(tax.curr_bracket_tax_rates, dtype=np.float64))
+        elasticities.append(tax.elas_t)
+    np.savez_compressed(out_path, rates=np.array(rates), elasticity=np.array(elasticities))
+
+
+def saez_buffers(seed: int, count: int = 12, size: int = 500) -> list[np.ndarray]:
+    """Sample buffers of (income, marginal rate) with negative, zero, small and beyond-the-top-bracket incomes."""
+    rng = np.random.RandomState(seed + 7)
+    cutoffs = np.array([0, 9700, 39475, 84200, 160725, 204100, 510300]) / 1e3
+    out = []
+    for k in range(count):
+        scale = [20, 80, 200, 400][k % 4]
+        income = rng.lognormal(np.log(scale), 1.0, size) - rng.uniform(0, 5, size) * (k % 3 == 0)
+        income[rng.rand(size) < 0.05] = 0.0
+        rates = rng.uniform(0, 1, 7) if k % 2 else np.array(US_FEDERAL)
+        bracket = np.clip(np.searchsorted(cutoffs, income, side="right") - 1, 0, 6)
+        marginal = np.where(income < 0, 0.0, rates[bracket])
+        out.append(np.stack([income, marginal], axis=1))
+    return out
+
+
+def compare_saez(ref: dict[str, np.ndarray], seed: int) -> dict[str, float]:
+    """The package's SaezPlanner on the same buffers, in the same order (its elasticity estimate carries over)."""
+    import contract_envs
+    from contract_envs.games.gather_trade_build import SaezPlanner
+
+    game = contract_envs.registry.spec("contract_envs/gather_trade_build-v0").make_game()
+    planner = SaezPlanner(game, buffer_size=500)
+    rate_diff = elasticity_diff = 0.0
+    for k, buffer in enumerate(saez_buffers(seed)):
+        planner.samples = [tuple(pair) for pair in buffer.tolist()]
+        rates = planner.new_rates(1)
+        rate_diff = max(rate_diff, float(np.abs(rates - ref["rates"][k]).max()))
+        elasticity_diff = max(elasticity_diff, abs(planner.elasticity - float(ref["elasticity"][k])))
+    return {"buffers": len(ref["rates"]), "max_abs_rate_diff": rate_diff, "max_abs_elasticity_diff": elasticity_diff}
+
+
 RECORD_KEYS = (
     "reset_pos", "reset_payment", "reset_skill", "reset_flat", "reset_mask", "actions", "rates", "move_order",
     "spawned", "inventory", "escrow", "labour", "pos", "utility", "reward", "collected", "income", "tax_due",
@@ -368,9 +428,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the scripted actions and the reference")
     parser.add_argument("--tolerance", type=float, default=1e-9, help="largest float difference counted as agreeing")
     parser.add_argument("--json", help="also write the agreement table here")
+    parser.add_argument("--no-saez", dest="saez", action="store_false", help="skip the Saez-formula comparison")
     parser.add_argument("--reference-worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reference_worker == "saez":
+        reference_saez_worker(args.seed, args.out)
+        return
     if args.reference_worker:
         reference_worker(args.reference_worker, args.seed, args.out)
         return
@@ -389,6 +453,14 @@ def main() -> None:
             print(f"{name:46s} {e['values']:9d} {agree:>16s} {e['max_abs_diff']:11.3g}")
             all_agree &= e["steps_agreeing"] == e["steps"]
         report[scenario] = {**stats, "activity": activity}
+    if args.saez:
+        ref, seconds = run_reference(args.reference_python, "saez", args.seed)
+        saez = compare_saez(ref, args.seed)
+        print(f"\n## Saez formula: {saez['buffers']} buffers of 500 (income, marginal rate) samples, in sequence")
+        print(f"max |rate difference| {saez['max_abs_rate_diff']:.3g}, "
+              f"max |elasticity difference| {saez['max_abs_elasticity_diff']:.3g}")  # fmt: skip
+        all_agree &= saez["max_abs_rate_diff"] <= 1e-9 and saez["max_abs_elasticity_diff"] <= 1e-9
+        report["saez_formula"] = saez
     print("\nAGREEMENT: every compared value agrees" if all_agree else "\nDISAGREEMENT: see the table above")
     if args.json:
         with open(args.json, "w") as f:

@@ -337,3 +337,61 @@ def test_step_by_step_agreement_with_the_ai_economist():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "AGREEMENT: every compared value agrees" in result.stdout
+
+
+# --------------------------------------------------------------------------- fixed planners
+def test_fixed_planners_set_their_rates_through_the_views_and_the_batched_api():
+    from contract_envs.adapters.views import AgentsOnlyParallelEnv
+    from contract_envs.games.gather_trade_build import free_market_planner, us_federal_planner
+
+    view = AgentsOnlyParallelEnv(ENV_ID, principal_policy=us_federal_planner(), preset="small")
+    view.reset(seed=0)
+    view.step({a: 0 for a in view.agents})
+    np.testing.assert_allclose(view.machine.state.rates[0], US_RATES, atol=1e-7)
+    env = contract_envs.vector.make(ENV_ID, 3, seed=0, preset="small")
+    planner = free_market_planner()
+    obs = env.observe()
+    rates = planner(obs["principal_0"])
+    assert rates.shape == (3, 7) and not rates.any()
+
+
+def test_saez_planner_explores_until_its_buffer_is_full_then_follows_the_formula():
+    from contract_envs.games.gather_trade_build import SaezPlanner
+
+    env = contract_envs.vector.make(ENV_ID, 4, seed=0, preset="small")
+    g = env.game
+    first, second = SaezPlanner(g, buffer_size=12, seed=0), SaezPlanner(g, buffer_size=12, seed=1)
+    rng = np.random.default_rng(0)
+    obs = env.observe()
+    schedules = []
+    for t in range(3 * g.horizon):
+        rates = first(obs["principal_0"])
+        other = second(obs["principal_0"])  # the same observations, another seed for the random phase
+        assert rates.shape == (4, 7) and (rates == rates[0]).all()  # one schedule for the batch
+        if t % g.period == 0:
+            schedules.append((rates[0].copy(), other[0].copy()))
+        actions = {a: (obs[a]["action_mask"] * rng.random((4, g.n_actions))).argmax(1) for a in env.agents}
+        obs, *_ = env.step({**actions, "principal_0": rates})
+    # 16 samples per period: random rates while the buffer holds fewer than 4 x 12, then the formula
+    assert all(not np.allclose(a, b) for a, b in schedules[:3])
+    assert all(np.array_equal(a, b) for a, b in schedules[4:]) and len(schedules) == 9
+    assert len({tuple(a) for a, _ in schedules[4:]}) > 1  # the schedule follows the incomes
+
+
+def test_saez_rates_are_zero_with_equal_welfare_weights_when_every_income_is_in_the_top_bracket():
+    from contract_envs.games.gather_trade_build import SaezPlanner
+
+    planner = SaezPlanner(contract_envs.registry.spec(ENV_ID).make_game(), buffer_size=10, pareto_weight_type="uniform")
+    planner.samples = [(600.0 + k, 0.37) for k in range(10)]
+    np.testing.assert_allclose(planner.new_rates(1), 0.0, atol=1e-9)
+
+
+def test_saez_elasticity_estimate_recovers_a_known_elasticity():
+    from contract_envs.games.gather_trade_build import SaezPlanner
+
+    planner = SaezPlanner(contract_envs.registry.spec(ENV_ID).make_game(), buffer_size=10)
+    tau = np.random.default_rng(0).uniform(0.0, 0.9, 200)
+    z = 30.0 * (1.0 - tau) ** 0.8  # income responds to the net-of-tax rate with elasticity 0.8
+    elasticity, log_z0 = planner._estimate_elasticity(z, tau)
+    assert elasticity == pytest.approx(0.02 * 0.8 + 0.98 * 0.5)  # a running average from 0.5
+    assert log_z0 == pytest.approx(np.log(30.0))

@@ -1,4 +1,184 @@
-"""DOCSTRING_PLACEHOLDER"""
+"""
+# Gather-Trade-Build (the AI Economist's economy with a tax-setting planner)
+
+This environment is part of the *incentive-design* environments of contract-envs (see
+`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+
+| | |
+|---|---|
+| Creation | `contract_envs.make("parallel", "contract_envs/gather_trade_build-v0", preset="paper")` |
+| Batched | `contract_envs.vector.make("contract_envs/gather_trade_build-v0", num_envs=1024, seed=0)` |
+| Actions | Mixed: planner Continuous (Box), agents Discrete (with action masks) |
+| Parallel API | Yes |
+| AEC API | native: planner first, then each agent; rates held until the last agent moves (agents never see them) |
+| Manual Control | No |
+| Agents | `['principal_0', 'agent_0', ..., 'agent_3']` |
+| Agents | N + 1 (N = `n_agents`, 4 in both presets) |
+| Action Shape | planner `(7,)`, agent `()` |
+| Action Values | planner `[0, 1]` (marginal rates of the 7 brackets), agent `{0, ..., 4P + 5}` = `{0, ..., 49}` |
+| Observation Shape | agent: map `(9, 11, 11)`, flat `(136,)`, mask `(50,)`; planner: map `(8, 15, 15)`, flat `(118,)` |
+| Observation Values | map `uint8`, flat `float32`, `action_mask` `int8` in `{0, 1}` (sizes of `paper`; see below) |
+| State Shape | `(8 H W + 118,)` float32: the planner's map, flattened, then its features |
+
+Gather-Trade-Build is the simulated economy of Salesforce's AI Economist (Zheng et al., *The AI
+Economist*, Science Advances 2022; the `ai-economist` package, scenario
+`layout_from_file/simple_wood_and_stone` with components Build, ContinuousDoubleAuction, Gather and
+PeriodicBracketTax) in the configuration of adaptive incentive design with meta-gradients (Yang et
+al., AAMAS 2022, `config_foundation_ppo.py`): N agents move on a map, gather wood and stone, trade them
+in a continuous double auction and build houses for coin; a planner sets the marginal rates of seven
+income-tax brackets at the start of every tax period; taxes are collected at the period's end and
+redistributed lump-sum. The planner is scored on productivity x equality of the agents' coin.
+P = `max_bid_ask + 1` price levels (11), R = `observation_range` (5), `H x W` the map: an agent's map is
+`(9, 2R+1, 2R+1)`, its `flat` `(15 + 10P + 7 + N,)`, its mask `(4P + 6,)`; the planner's map `(8, H, W)`, its
+`flat` `(9 + 6P + 7 + 9N,)`.
+
+### Presets
+`preset=` picks the map, the number of agents, the episode and the tax period; any argument can then be
+overridden (`make(..., preset="paper", horizon=200)`). `PRESETS` and `LAYOUTS` hold the tables.
+
+| argument | `paper` (default) | `small` |
+|---|---|---|
+| `layout` | `"pure_and_mixed_15x15"` (the AI Economist's `env-pure_and_mixed-15x15`) | `"small_7x7"` |
+| `n_agents` | 4 | 4 |
+| `horizon` (steps per episode) | 100 | 30 |
+| `period_length` (steps per tax period) | 10 | 10 |
+| `fixed_four_skill_and_loc` | True | True |
+
+The other arguments default to the paper's values in both (starting coin 10, Pareto skills with multiplier 3,
+at most 5 open orders per resource, ...). `small` is for tests and quick learning runs.
+
+### Rules (one step)
+The components act in the AI Economist's order, then resources regrow:
+1. **Build** (action 1): an agent holding a unit of wood and of stone, standing on empty land (no resource,
+   source cell, water or house), spends them, puts a house owned by it on its cell, earns its
+   `build_payment` coin and `build_labour` labour (10).
+2. **Trade** (actions `2 + 2P r + q`: bid price `q` for resource `r`; `2 + 2P r + P + q`: ask price `q`;
+   `r` = 0 stone, 1 wood): an agent with fewer than `max_num_orders` open orders for that resource places
+   a bid if it holds `q` coin (set aside in escrow) or an ask if it holds a unit (set aside), for
+   `order_labour` labour (0.25). The book of each resource is then cleared: repeatedly the best bid of a
+   buyer still in play (highest price, then oldest, then lowest agent index) meets the best ask of
+   another agent (lowest price, then oldest, then lowest index); if bid >= ask they trade at the price of
+   the order placed first (the ask's on a tie), the unit goes to the buyer and the price to the seller
+   (the buyer gets back the rest of its bid); otherwise that buyer is out for this step. Orders older than
+   `order_duration` steps (50) are cancelled and their escrow returned. Each seller's trades are counted
+   per price in a price history that decays by 0.995 per step.
+3. **Gather** (actions `4P + 2 .. 4P + 5`: left, right, up, down): in a uniformly random order, each
+   agent moves one cell if the cell is on the map, not water, not another agent's house and free
+   (`move_labour` 1), then every agent collects the resource units on its cell, moved or not
+   (`collect_labour` 1 each).
+4. **Taxes**: the planner's rates count at each period's first step (its moves at other steps are checked
+   and ignored; `infos` show the rates in force). At the period's last step each agent's income is its coin
+   (held plus in escrow) minus its coin after the previous collection; it owes `sum_b rate_b *
+   clip(income - cutoff_b, 0, cutoff_{b+1} - cutoff_b)` over the brackets with cutoffs
+   `[0, 9700, 39475, 84200, 160725, 204100, 510300] / usd_scaling` coin (the 2018 US federal brackets,
+   scaled by 1000), pays `min(coin in hand, due)` (never from escrow) and receives an equal share of the
+   revenue. An episode that ends inside a period collects nothing for it.
+5. **Regrowth**: every empty source cell grows a unit of its resource with probability
+   `resource_regen_prob` (0.01), also under an agent (collected at its next step).
+
+Action 0 is a no-op. Masked actions are accepted and do nothing, as in the AI Economist: building
+without resources, bidding more than the coin in hand, moving into water.
+
+**Skills and starts.** `fixed_four_skill_and_loc=True` (both presets): the skill ranks get the expected
+order statistics of N clipped Pareto(4) skills times `build_payment` (for N = 4: 11.33, 13.27, 16.47, 22.25
+coin per house, the AI Economist's own Monte Carlo estimate) and start in the corners - the least skilled
+top right, then bottom left, top left, the most skilled bottom right - the ranks being a new random
+permutation of the agents each episode. Otherwise each agent draws a skill `s` (`skill_distribution`:
+`"pareto"` Pareto(4) in numpy's Lomax form, `"lognormal"` lognormal(-1, 0.5), `"none"`), earns
+`min(max_skill_multiplier, (max_skill_multiplier - 1) s + 1) * build_payment` per house, and starts on a
+uniformly random free land cell.
+
+### Utilities and rewards
+Agent `i` has the isoelastic utility `U_i = (c_i^(1 - eta) - 1) / (1 - eta) - energy_cost * L_i` of its coin
+`c_i` (held plus escrow) and cumulative labour `L_i` (`eta` 0.23, `energy_cost` 0.21); its reward is the
+change of `U_i` over the step, so its return is `U_i(T) - U_i(0)`. The planner's reward is the change of
+`equality x mean coin`, the AI Economist's `coin_eq_times_productivity`, with equality `1 - G N / (N - 1)`
+and Gini `G = sum_ij |c_i - c_j| / (2 N sum c)`.
+
+### Money accounting
+Building pays coin from outside the economy; trades move coin and goods between agents; taxes and the
+lump sum are transfers of the contract layer (agent -> planner, planner -> agent; ledger keys
+`transfer_out` / `transfer_in`), so the ledger shows every collection and the planner's net transfer is 0
+(budget balance). An agent's `own_reward` in the ledger is its coin change from building and trading
+(pre-tax); `welfare` is the coin built this step. The planner's move is a policy (`PolicyTerms`), never a
+payment.
+
+### Observation Space
+Agents (the AI Economist's observation, egocentric): `map` is the `(2R+1) x (2R+1)` window centred on
+the agent, channels `[stone, wood, house, water, stone source, wood source, inside the map, house owner,
+agent]` (the last two 0 for none, 1 for the observer, `j + 2` for agent `j`). `flat` holds, in the AI
+Economist's order (`game.agent_feature_names()`): build payment / `build_payment`, skill; the other agents'
+open asks and bids per price, the market rates, the agent's own asks and bids, the price histories (x 0.01);
+gathering bonus (0); the rates in force, first-day and tax-day flags, the sorted incomes of the last period
+/ period, the agent's current marginal rate, the period's phase, time / horizon; coin, stone and wood in
+hand (x 0.01); column / W, row / H. `action_mask` marks the actions that can take effect.
+
+Planner: `map` is the whole map `(8, H, W)`: the six map channels, house owners and agents (`j + 2`).
+`flat` (`game.planner_feature_names()`): all open asks and bids per price, the market rates and price
+histories, the rates in force, first-day and tax-day flags, the sorted incomes of the last period, phase and
+time, three zeros (the planner's own inventory), then per agent: its current marginal rate, last period's
+income / period and marginal rate, coin, stone and wood in hand (x 0.01), column / W, row / H.
+
+### Outcomes and infos
+No payment is outcome-contingent (taxes are rules on income): `infos[agent]["outcome"]` is -1 and
+`infos["principal_0"]["outcomes"]` all -1. Every player: `productivity` (sum of coin), `equality`,
+`equality_times_productivity` (the meta-gradient paper's objective; its designer's reward is 0.01 x this).
+Agents: `coin`, `stone`, `wood` (held plus escrow), `labour`, `utility`, `build_payment`, `built` (this
+step), `tax_paid` and `lump_sum` (this step). Planner: `tax_revenue`, `trades` (this step), `rate_k` in force.
+
+### Fixed planners
+Plug-in policies `planner(observation) -> rates` (one observation or a batch): `free_market_planner()`
+(no taxes), `us_federal_planner()` (2018 rates `[0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37]`) and
+`SaezPlanner(game)` (the AI Economist's Saez-formula tax model: random rates until 500 samples per
+environment, then the bracket-averaged Saez rates from the observed incomes, marginal rates and a running
+elasticity estimate); `make_planner(name, game)`. Use them with the agents-only view,
+`AgentsOnlyParallelEnv(env_id, principal_policy=us_federal_planner())`, or on the batched API.
+
+### Checked against the AI Economist
+`benchmarks/gtb_crosscheck.py` plays scripted episodes (random masked actions, trade-heavy and
+build-heavy scripts, random skills and starts, random and US-federal rates; 1,280 steps with 1,186 trades
+and 20 houses) in the `ai-economist` 1.7.1 simulator and here, replaying the reference's random draws, and
+compares every step: inventories, escrow, coin, labour, positions, action masks, all observations, income,
+tax due, tax paid, lump sum (through the ledger), utilities and rewards all agree (floats to 1e-9, the
+rest exactly); so do the Saez rates and elasticity on 12 sample buffers. Output: `docs/results/gather_trade_build.md`.
+
+### Deviations from the AI Economist
+* Random numbers come from the suite's per-environment streams: the same distributions, other draws
+  (hence the replay in the cross-check).
+* With `fixed_four_skill_and_loc` the `build_skill` feature is the skill that gives the agent's payment
+  (`(multiplier - 1) / (max_skill_multiplier - 1)`); the AI Economist shows an unrelated Pareto draw there.
+* Before the first step no rates are in force: the rate features read 0 (the AI Economist shows the last
+  rates it was given).
+* The planner's move is the 7 rates in `[0, 1]` (the meta-gradient paper's `tax_model="external"`), not the
+  AI Economist's discrete rate indices; its map is the whole map (the paper's code fed the planner agent 3's
+  egocentric view by mistake).
+* Observations are a nested dict with `uint8` maps (the AI Economist's are `float32` with separate
+  `world-map` and `world-idx_map`); the mask is under `action_mask`, the observation under `observation`.
+* Not implemented (unused by the paper's configuration): Gather's bonus-gathering skill, the energy-cost and
+  tax-rate annealing schedules (training devices), other planner rewards, multi-action mode, full
+  observability, other scenarios and dense logs.
+
+### Arguments
+```python
+contract_envs.make("parallel", "contract_envs/gather_trade_build-v0", preset="paper", layout=None,
+                   n_agents=None, horizon=None, period_length=None, fixed_four_skill_and_loc=None,
+                   skill_distribution="pareto", max_skill_multiplier=3.0, build_payment=10.0,
+                   build_labour=10.0, starting_coin=10.0, max_bid_ask=10, max_num_orders=5,
+                   order_duration=50, order_labour=0.25, move_labour=1.0, collect_labour=1.0,
+                   resource_regen_prob=0.01, isoelastic_eta=0.23, energy_cost=0.21, observation_range=5,
+                   usd_scaling=1000.0, render_mode=None)
+```
+`None` takes the preset's value. `layout`: a name of `LAYOUTS` or a list of equal-length row strings of
+`w` (wood source), `s` (stone source), `#` (water), `.` (land). Integers: `n_agents >= 2`, `horizon`,
+`period_length`, `max_bid_ask`, `max_num_orders`, `order_duration >= 1`, `observation_range >= 0`. Reals:
+`max_skill_multiplier >= 1`, `build_payment`, `build_labour`, `starting_coin`, `order_labour`, `move_labour`,
+`collect_labour`, `energy_cost >= 0`, `resource_regen_prob` in `[0, 1]`, `isoelastic_eta` in `[0, 1)`,
+`usd_scaling > 0`. `fixed_four_skill_and_loc=True` needs the Pareto skills and land in the four corners. A bad
+value raises `ValueError` naming the argument and its allowed range.
+
+### Version History
+* v0: Initial release.
+"""
 
 from __future__ import annotations
 
@@ -940,6 +1120,182 @@ class GatherTradeBuildGame(Game):
         rates = np.array2string(s.rates[b], precision=2)
         rows = "\n".join("".join(row) for row in grid)
         return f"gather_trade_build: step {int(s.t[b])}, rates {rates}\n{rows}\n{agents}"
+
+
+# --------------------------------------------------------------------------- fixed planners
+class FixedRatesPlanner:
+    """A planner that sets the same bracket rates every period: ``planner(observation) -> rates``.
+
+    Works on one observation (rates ``[K]``) or a batch (``[B, K]``), as the role views and the batched API
+    hand them; :func:`free_market_planner` and :func:`us_federal_planner` are the two fixed schedules of the
+    AI-Economist's experiments."""
+
+    def __init__(self, rates) -> None:
+        self.rates = np.asarray(rates, dtype=np.float32)
+        if self.rates.ndim != 1 or not np.all((self.rates >= 0) & (self.rates <= 1)):
+            raise ValueError(f"FixedRatesPlanner: rates must be a vector in [0, 1], got {rates!r}")
+
+    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        flat = observation["flat"]
+        return self.rates.copy() if flat.ndim == 1 else np.tile(self.rates, (flat.shape[0], 1))
+
+
+def free_market_planner(game: GatherTradeBuildGame | None = None) -> FixedRatesPlanner:
+    """No taxes (the AI-Economist's ``disable_taxes``)."""
+    return FixedRatesPlanner(np.zeros(len(US_FEDERAL_CUTOFFS_USD)))
+
+
+def us_federal_planner(game: GatherTradeBuildGame | None = None) -> FixedRatesPlanner:
+    """The 2018 US federal single-filer rates on the scaled brackets (``us-federal-single-filer-2018-scaled``)."""
+    return FixedRatesPlanner(US_FEDERAL_2018_RATES)
+
+
+class SaezPlanner:
+    """The AI-Economist's adaptation of the Saez (2001) optimal-income-tax formula (its ``tax_model="saez"``).
+
+    At the first step of every tax period it reads, from the planner's observation, each agent's income and
+    marginal rate of the period that just ended, keeps the last ``buffer_size`` such pairs per environment
+    (over episodes too), and sets
+
+    * random rates, uniform in ``[rate_min, rate_max]``, until the buffer holds ``buffer_size`` samples;
+    * then, per income bin (``n_bins`` bins up to the top bracket's cutoff, plus the top bin),
+      ``tau(z) = (1 - G(z)) / (1 - G(z) + A(z) e)`` with ``G`` the average welfare weight (``1/z``,
+      ``pareto_weight_type="inverse_income"``, or 1) of incomes above ``z``, ``A(z)`` the local Pareto
+      parameter of the income distribution and ``e`` the elasticity of income with respect to ``1 - tau``:
+      ``fixed_elasticity`` or a running (0.98) average of the OLS slope of ``log z`` on ``log(1 - tau)``;
+      empty bins are interpolated and the schedule is averaged over each bracket.
+
+    With a batch of environments the samples of all of them go to one buffer (the AI-Economist's global buffer
+    over replicas, ``buffer_size`` per environment) and all get the same rates."""
+
+    def __init__(
+        self,
+        game: GatherTradeBuildGame,
+        buffer_size: int = 500,
+        n_bins: int = 100,
+        fixed_elasticity: float | None = None,
+        pareto_weight_type: str = "inverse_income",
+        rate_min: float = 0.0,
+        rate_max: float = 1.0,
+        seed: int | None = 0,
+    ) -> None:
+        self.cutoffs = np.asarray(game.cutoffs, dtype=np.float64)
+        self.period = game.period
+        self.buffer_size = check_int("buffer_size", buffer_size, 1, owner="SaezPlanner")
+        self.n_bins = check_int("n_bins", n_bins, 2, owner="SaezPlanner")
+        self.fixed_elasticity = (
+            None if fixed_elasticity is None else check_real("fixed_elasticity", fixed_elasticity, 0.0)
+        )
+        self.pareto_weight_type = check_choice(
+            "pareto_weight_type", pareto_weight_type, ["inverse_income", "uniform"], owner="SaezPlanner"
+        )
+        self.rate_min = check_real("rate_min", rate_min, 0.0, 1.0, owner="SaezPlanner")
+        self.rate_max = check_real("rate_max", rate_max, self.rate_min, 1.0, owner="SaezPlanner")
+        names = game.planner_feature_names()
+        n = game.n_agents
+        self._first_day, self._time = names.index("is_first_day"), names.index("time")
+        self._income = [names.index(f"agent_{i}_last_income") for i in range(n)]
+        self._rate = [names.index(f"agent_{i}_last_marginal_rate") for i in range(n)]
+        self.edges = np.linspace(0.0, self.cutoffs[-1], self.n_bins + 1)
+        self.bin_sizes = np.append(np.diff(self.edges), np.inf)
+        self.bracket_sizes = np.append(np.diff(self.cutoffs), np.inf)
+        self.rng = np.random.default_rng(seed)
+        self.samples: list[tuple[float, float]] = []
+        self.elasticity, self.log_z0 = 0.5, 0.0
+        self.rates = np.zeros(len(self.cutoffs))
+
+    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        flat = np.atleast_2d(observation["flat"]).astype(np.float64)
+        first = flat[:, self._first_day] == 1
+        if first.any():
+            done = first & (flat[:, self._time] > 0)  # a period has just ended in these environments
+            incomes = flat[done][:, self._income] * self.period
+            rates = flat[done][:, self._rate]
+            self.samples += list(zip(incomes.reshape(-1).tolist(), rates.reshape(-1).tolist(), strict=True))
+            capacity = self.buffer_size * flat.shape[0]
+            del self.samples[: max(0, len(self.samples) - capacity)]
+            self.rates = self.new_rates(flat.shape[0])
+        out = np.tile(self.rates.astype(np.float32), (flat.shape[0], 1))
+        return out[0] if observation["flat"].ndim == 1 else out
+
+    def new_rates(self, num_envs: int = 1) -> np.ndarray:
+        """The next period's bracket rates from the buffer (random until it holds ``buffer_size`` samples)."""
+        if len(self.samples) < self.buffer_size * num_envs:
+            return self.rng.uniform(self.rate_min, self.rate_max, len(self.cutoffs))
+        data = np.asarray(self.samples)
+        self.elasticity, self.log_z0 = self._estimate_elasticity(data[:, 0], data[:, 1])
+        elasticity = self.elasticity if self.fixed_elasticity is None else self.fixed_elasticity
+        g, a = self._welfare_weights_and_pareto(data[:, 0])
+        taus = _interpolate_gaps((1.0 - g) / (1.0 - g + a * elasticity + 1e-9))
+        return np.clip(self._bracket_average(taus), self.rate_min, self.rate_max)
+
+    def _estimate_elasticity(self, z: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
+        keep = (z > 0) & (tau < 1)
+        z, tau = z[keep], tau[keep]
+        if len(z) < 10 or np.std(tau) < 1e-6:
+            return self.elasticity, self.log_z0
+        x = np.stack([np.log(np.maximum(1.0 - tau, 1e-9)), np.ones_like(tau)], axis=1)
+        slope, log_z0 = np.linalg.solve(x.T @ x, x.T @ np.log(np.maximum(z, 1e-9)))
+        return 0.02 * max(float(slope), 0.0) + 0.98 * self.elasticity, float(log_z0)
+
+    def _cumulative(self, counts: np.ndarray, below: int, above: int) -> tuple[np.ndarray, np.ndarray]:
+        total = counts.sum() + below + above
+        pz = np.append(counts, above) / total
+        cum = np.minimum(np.cumsum(pz) + below / total, 1.0)
+        return pz, cum
+
+    def _welfare_weights_and_pareto(self, incomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per bin (and the top bin): ``G``, the mean welfare weight of incomes at or above it, and ``A``."""
+        edges = self.edges
+        counts = np.histogram(incomes, bins=edges)[0].astype(np.float64)
+        below, above = incomes[incomes < edges[0]], incomes[incomes > edges[-1]]
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        if self.pareto_weight_type == "inverse_income":
+            weight = lambda z: 1.0 / np.maximum(1.0, z)  # noqa: E731
+        else:
+            weight = np.ones_like
+        per_bin = counts * weight(mid)
+        w_below = weight(np.maximum(below, 0)).sum() if below.size else 0.0
+        w_above = weight(above).sum() if above.size else 0.0
+        density = np.append(per_bin, w_above) / (per_bin.sum() + w_below + w_above + 1e-9)
+        pz, cum = self._cumulative(counts, below.size, above.size)
+        mean_weight_above = np.cumsum(density[::-1])[::-1] / (np.cumsum(pz[::-1])[::-1] + 1e-9)
+        g = np.append(0.5 * (mean_weight_above[:-1] + mean_weight_above[1:]), mean_weight_above[-1])
+        p_geq = np.clip(1.0 - cum + 0.5 * pz, 0.0, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.where(pz[:-1] > 0, mid * pz[:-1] / (p_geq[:-1] + 1e-9) / np.diff(edges), np.nan)
+        top = float(above.mean() / (above.mean() - edges[-1] + 1e-9)) if above.size else 0.0
+        return g, np.append(a, top)
+
+    def _bracket_average(self, taus: np.ndarray) -> np.ndarray:
+        """Average marginal rate of the binned schedule over each bracket; the top bracket takes the top bin's."""
+        out, previous = [], 0.0
+        for b, income in enumerate(self.cutoffs[1:]):
+            due = max(0.0, float((taus * np.minimum(self.bin_sizes, np.maximum(0.0, income - self.edges))).sum()))
+            out.append((due - previous) / self.bracket_sizes[b])
+            previous = due
+        return np.array([*out, taus[-1]])
+
+
+def _interpolate_gaps(taus: np.ndarray) -> np.ndarray:
+    """Fill NaN runs linearly between the real values around them (from 0 before the first real value)."""
+    out, last_value, last_index = taus.copy(), 0.0, -1
+    for i, tau in enumerate(taus):
+        if np.isnan(tau):
+            continue
+        if i - last_index > 1:
+            out[last_index + 1 : i] = np.linspace(last_value, tau, i - last_index + 1)[1:-1]
+        last_value, last_index = float(tau), i
+    return out
+
+
+PLANNERS = {"free_market": free_market_planner, "us_federal": us_federal_planner, "saez": SaezPlanner}
+
+
+def make_planner(name: str, game: GatherTradeBuildGame, **kwargs: Any) -> Any:
+    """A fixed planner by name: ``free_market``, ``us_federal`` or ``saez`` (keyword arguments go to it)."""
+    check_choice("planner", name, list(PLANNERS), owner="gather_trade_build")
+    return PLANNERS[name](game, **kwargs)
 
 
 # The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
