@@ -129,8 +129,8 @@ step), `tax_paid` and `lump_sum` (this step). Planner: `tax_revenue`, `trades` (
 ### Fixed planners
 Plug-in policies `planner(observation) -> rates` (one observation or a batch): `free_market_planner()`
 (no taxes), `us_federal_planner()` (2018 rates `[0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37]`) and
-`SaezPlanner(game)` (the AI Economist's Saez-formula tax model: random rates until 500 samples per
-environment, then the bracket-averaged Saez rates from the observed incomes, marginal rates and a running
+`SaezPlanner(game)` (the AI Economist's Saez-formula tax model: random rates until 500 samples,
+then the bracket-averaged Saez rates from the observed incomes, marginal rates and a running
 elasticity estimate); `make_planner(name, game)`. Use them with the agents-only view,
 `AgentsOnlyParallelEnv(env_id, principal_policy=us_federal_planner())`, or on the batched API.
 
@@ -1157,7 +1157,7 @@ class SaezPlanner:
     marginal rate of the period that just ended, keeps the last ``buffer_size`` such pairs per environment
     (over episodes too), and sets
 
-    * random rates, uniform in ``[rate_min, rate_max]``, until the buffer holds ``buffer_size`` samples;
+    * random rates, uniform in ``[rate_min, rate_max]``, until the buffer has held ``buffer_size`` samples;
     * then, per income bin (``n_bins`` bins up to the top bracket's cutoff, plus the top bin),
       ``tau(z) = (1 - G(z)) / (1 - G(z) + A(z) e)`` with ``G`` the average welfare weight (``1/z``,
       ``pareto_weight_type="inverse_income"``, or 1) of incomes above ``z``, ``A(z)`` the local Pareto
@@ -1165,8 +1165,8 @@ class SaezPlanner:
       ``fixed_elasticity`` or a running (0.98) average of the OLS slope of ``log z`` on ``log(1 - tau)``;
       empty bins are interpolated and the schedule is averaged over each bracket.
 
-    With a batch of environments the samples of all of them go to one buffer (the AI-Economist's global buffer
-    over replicas, ``buffer_size`` per environment) and all get the same rates."""
+    With a batch of environments the samples of all of them go to one buffer of ``buffer_size`` per environment
+    (the AI-Economist's global buffer over replicas) and all get the same rates."""
 
     def __init__(
         self,
@@ -1201,6 +1201,7 @@ class SaezPlanner:
         self.bracket_sizes = np.append(np.diff(self.cutoffs), np.inf)
         self.rng = np.random.default_rng(seed)
         self.samples: list[tuple[float, float]] = []
+        self.exploring = True  # until the buffer first holds buffer_size samples
         self.elasticity, self.log_z0 = 0.5, 0.0
         self.rates = np.zeros(len(self.cutoffs))
 
@@ -1214,13 +1215,14 @@ class SaezPlanner:
             self.samples += list(zip(incomes.reshape(-1).tolist(), rates.reshape(-1).tolist(), strict=True))
             capacity = self.buffer_size * flat.shape[0]
             del self.samples[: max(0, len(self.samples) - capacity)]
-            self.rates = self.new_rates(flat.shape[0])
+            self.rates = self.new_rates()
         out = np.tile(self.rates.astype(np.float32), (flat.shape[0], 1))
         return out[0] if observation["flat"].ndim == 1 else out
 
-    def new_rates(self, num_envs: int = 1) -> np.ndarray:
-        """The next period's bracket rates from the buffer (random until it holds ``buffer_size`` samples)."""
-        if len(self.samples) < self.buffer_size * num_envs:
+    def new_rates(self) -> np.ndarray:
+        """The next period's bracket rates from the buffer (random until it has held ``buffer_size`` samples)."""
+        self.exploring = self.exploring and len(self.samples) < self.buffer_size
+        if self.exploring:
             return self.rng.uniform(self.rate_min, self.rate_max, len(self.cutoffs))
         data = np.asarray(self.samples)
         self.elasticity, self.log_z0 = self._estimate_elasticity(data[:, 0], data[:, 1])
