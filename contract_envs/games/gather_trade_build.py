@@ -123,7 +123,7 @@ income / period and marginal rate, coin, stone and wood in hand (x 0.01), column
 No payment is outcome-contingent (taxes are rules on income): `infos[agent]["outcome"]` is -1 and
 `infos["principal_0"]["outcomes"]` all -1. Every player: `productivity` (sum of coin), `equality`,
 `equality_times_productivity` (the meta-gradient paper's objective; its designer's reward is 0.01 x this).
-Agents: `coin`, `stone`, `wood` (held plus escrow), `labour`, `utility`, `build_payment`, `built` (this
+Agents: `coin`, `stone`, `wood` (held plus escrow), `coin_in_hand`, `labour`, `utility`, `build_payment`, `built` (this
 step), `tax_paid` and `lump_sum` (this step). Planner: `tax_revenue`, `trades` (this step), `rate_k` in force.
 
 ### Fixed planners
@@ -1077,6 +1077,7 @@ class GatherTradeBuildGame(Game):
             out[f"agent_{i}"] = {
                 **common,
                 "coin": coin[:, i],
+                "coin_in_hand": s.inventory[:, i, 0],
                 "stone": s.inventory[:, i, 1] + s.escrow[:, i, 1],
                 "wood": s.inventory[:, i, 2] + s.escrow[:, i, 2],
                 "labour": s.labour[:, i],
