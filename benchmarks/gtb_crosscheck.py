@@ -263,6 +263,99 @@ def saez_buffers(seed: int, count: int = 12, size: int = 500) -> list[np.ndarray
     return out
 
 
+def reference_speed_worker(seconds: float, seed: int, out_path: str) -> None:
+    """Run in the side venv: env-steps/s of the paper's configuration under random masked actions, timing only
+    ``env.step`` (the actions are drawn outside the timer), in this thread's CPU time and in wall-clock time."""
+    from ai_economist import foundation
+
+    env = foundation.make_env_instance(
+        scenario_name="layout_from_file/simple_wood_and_stone",
+        components=[
+            ("Build", {"skill_dist": "pareto", "payment_max_skill_multiplier": 3}),
+            ("ContinuousDoubleAuction", {"max_num_orders": 5}),
+            ("Gather", {}),
+            ("PeriodicBracketTax", dict(bracket_spacing="us-federal", period=10,
+                                        tax_model="us-federal-single-filer-2018-scaled", usd_scaling=1e3)),
+        ],
+        env_layout_file="env-pure_and_mixed-15x15.txt", episode_length=100, fixed_four_skill_and_loc=True,
+        flatten_masks=True, flatten_observations=True, multi_action_mode_agents=False,
+        multi_action_mode_planner=True, n_agents=4, starting_agent_coin=10, world_size=[15, 15], seed=seed + 1,
+    )  # fmt: skip
+    rng = np.random.RandomState(seed)
+    steps, cpu, wall = 0, 0.0, 0.0
+    obs = env.reset()
+    while wall < seconds:
+        actions = {str(i): int(rng.choice(np.flatnonzero(obs[str(i)]["action_mask"]))) for i in range(4)}
+        actions["p"] = [0]
+        c0, w0 = time.thread_time(), time.perf_counter()
+        obs, _, done, _ = env.step(actions)
+        cpu += time.thread_time() - c0
+        wall += time.perf_counter() - w0
+        steps += 1
+        if done["__all__"]:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            obs = env.reset()
+            cpu += time.thread_time() - c0
+            wall += time.perf_counter() - w0
+    np.savez(out_path, steps=steps, cpu=cpu, wall=wall)
+
+
+def package_speed(num_envs: int, seconds: float, seed: int) -> dict[str, float]:
+    """env-steps/s of ``contract_envs.vector.make`` (paper preset, auto-reset) under random masked actions drawn
+    outside the timer; observations and infos of every step included."""
+    import contract_envs.vector
+
+    env = contract_envs.vector.make("contract_envs/gather_trade_build-v0", num_envs, seed=seed, preset="paper")
+    rng = np.random.default_rng(seed)
+    rates = np.tile(np.asarray(US_FEDERAL, dtype=np.float32), (num_envs, 1))
+    obs, _ = env.reset(seed=seed)
+    steps, cpu, wall = 0, 0.0, 0.0
+    while wall < seconds:
+        actions = {a: (obs[a]["action_mask"] * rng.random(obs[a]["action_mask"].shape)).argmax(1) for a in env.agents}
+        actions["principal_0"] = rates
+        c0, w0 = time.thread_time(), time.perf_counter()
+        obs, *_ = env.step(actions)
+        cpu += time.thread_time() - c0
+        wall += time.perf_counter() - w0
+        steps += num_envs
+    return {"steps": steps, "cpu": cpu, "wall": wall}
+
+
+def speed(python: str, num_envs: int, seconds: float, rounds: int, seed: int) -> None:
+    """The reference and this package timed alternately, ``rounds`` times each; medians and their ratio."""
+    rows = []
+    for r in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "speed.npz")
+            cmd = [python, os.path.abspath(__file__), "--reference-worker", "speed", "--seed", str(seed + r)]
+            cmd += ["--out", out, "--seconds", str(seconds)]
+            load_before = os.getloadavg()[0]
+            subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": ""}, stdout=subprocess.DEVNULL)
+            ref = dict(np.load(out))
+        ours = package_speed(num_envs, seconds, seed + r)
+        rows.append(
+            {
+                "reference_cpu": float(ref["steps"] / ref["cpu"]),
+                "reference_wall": float(ref["steps"] / ref["wall"]),
+                "ours_cpu": ours["steps"] / ours["cpu"],
+                "ours_wall": ours["steps"] / ours["wall"],
+                "load": (load_before + os.getloadavg()[0]) / 2,
+            }
+        )
+        row = rows[-1]
+        print(
+            f"round {r}: reference {row['reference_cpu']:,.0f} env-steps/s CPU ({row['reference_wall']:,.0f} wall); "
+            f"B = {num_envs}: {row['ours_cpu']:,.0f} CPU ({row['ours_wall']:,.0f} wall); load {row['load']:.1f}"
+        )
+    med = {k: float(np.median([row[k] for row in rows])) for k in rows[0]}
+    print(
+        f"median: reference {med['reference_cpu']:,.0f} env-steps/s (CPU time), this package at B = {num_envs} "
+        f"{med['ours_cpu']:,.0f}: {med['ours_cpu'] / med['reference_cpu']:.0f}x (CPU time); wall-clock "
+        f"{med['reference_wall']:,.0f} vs {med['ours_wall']:,.0f}: {med['ours_wall'] / med['reference_wall']:.0f}x; "
+        f"mean load {med['load']:.1f}"
+    )
+
+
 def compare_saez(ref: dict[str, np.ndarray], seed: int) -> dict[str, float]:
     """The package's SaezPlanner on the same buffers, in the same order (its elasticity estimate carries over)."""
     import contract_envs
@@ -430,9 +523,19 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=1e-9, help="largest float difference counted as agreeing")
     parser.add_argument("--json", help="also write the agreement table here")
     parser.add_argument("--no-saez", dest="saez", action="store_false", help="skip the Saez-formula comparison")
+    parser.add_argument("--speed", action="store_true", help="time both simulators instead (see --num-envs)")
+    parser.add_argument("--num-envs", type=int, default=1024, help="--speed: this package's batch size")
+    parser.add_argument("--seconds", type=float, default=10.0, help="--speed: timed seconds per side and round")
+    parser.add_argument("--rounds", type=int, default=3, help="--speed: alternating rounds")
     parser.add_argument("--reference-worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reference_worker == "speed":
+        reference_speed_worker(args.seconds, args.seed, args.out)
+        return
+    if args.speed:
+        speed(args.reference_python, args.num_envs, args.seconds, args.rounds, args.seed)
+        return
     if args.reference_worker == "saez":
         reference_saez_worker(args.seed, args.out)
         return

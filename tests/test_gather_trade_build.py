@@ -395,3 +395,28 @@ def test_saez_elasticity_estimate_recovers_a_known_elasticity():
     elasticity, log_z0 = planner._estimate_elasticity(z, tau)
     assert elasticity == pytest.approx(0.02 * 0.8 + 0.98 * 0.5)  # a running average from 0.5
     assert log_z0 == pytest.approx(np.log(30.0))
+
+
+def test_moving_everybody_at_once_where_order_cannot_matter_equals_moving_one_by_one():
+    """The batched shortcut of the gather step (environments where no agent heads for another's cell or a cell
+    another also heads for) against the agent-by-agent rule on crowded random states."""
+    env = contract_envs.vector.make(ENV_ID, 256, seed=4, preset="small", n_agents=8, fixed_four_skill_and_loc=False)
+    g = env.game
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        env.step({**{a: rng.integers(0, g.n_actions, 256) for a in env.agents}, "principal_0": np.zeros((256, 7))})
+        s = env.state
+        actions = rng.integers(g.action_move - 1, g.n_actions, (256, g.n_agents))  # mostly moves, some builds
+        order = np.argsort(rng.random((256, g.n_agents)), axis=1)
+        fast, slow = s.copy(), s.copy()
+        g._gather(fast, actions, order)
+        move = g._move[actions]
+        target = slow.pos + np.asarray([(0, -1), (0, 1), (-1, 0), (1, 0), (0, 0)])[move]
+        tr, tc = target[..., 0], target[..., 1]
+        inside = (tr >= 0) & (tr < g.height) & (tc >= 0) & (tc < g.width)
+        trc, tcc = np.clip(tr, 0, g.height - 1), np.clip(tc, 0, g.width - 1)
+        house = slow.house_owner[np.arange(256)[:, None], trc, tcc]
+        want = (move >= 0) & inside & ~g.water[trc, tcc] & ((house < 0) | (house == np.arange(g.n_agents)))
+        g._gather_in_order(slow, np.arange(256), move, target, want, order)
+        for name in ("pos", "labour", "inventory", "resource"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)

@@ -182,6 +182,7 @@ value raises `ValueError` naming the argument and its allowed range.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +323,31 @@ def ranked_corners(n_agents: int, height: int, width: int) -> list[tuple[int, in
     return cells
 
 
+class OutputBuffers:
+    """Arrays handed out as observations, reused once nobody but this pool holds them.
+
+    A fresh multi-megabyte array per step costs as much in page faults as filling it. An array whose only
+    references are this pool's (no observation dict, view, tensor or buffer of the caller keeps it, checked by
+    its reference count) is overwritten in place instead; callers that keep observations get fresh arrays."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = keep
+        self.pools: dict[tuple, list[np.ndarray]] = {}
+
+    def get(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        pool = self.pools.setdefault((shape, np.dtype(dtype).str), [])
+        for array in pool:
+            if sys.getrefcount(array) <= 3:  # the pool's list, this loop's name and getrefcount's argument
+                return array
+        array = np.empty(shape, dtype=dtype)
+        if len(pool) < self.keep:
+            pool.append(array)
+        return array
+
+    def __getstate__(self) -> dict:
+        return {"keep": self.keep, "pools": {}}  # copies of the game start with empty pools
+
+
 # --------------------------------------------------------------------------- state
 @dataclass
 class GatherTradeBuildState(GameState):
@@ -407,7 +433,7 @@ class GatherTradeBuildGame(Game):
         p = PRESETS[preset]
         self.preset = preset
         self.layout = parse_layout(p["layout"] if layout is None else layout, owner)
-        n = check_int("n_agents", p["n_agents"] if n_agents is None else n_agents, 2, owner=owner)
+        n = check_int("n_agents", p["n_agents"] if n_agents is None else n_agents, 2, 250, owner=owner)
         horizon = check_optional_int("horizon (steps per episode)", horizon, 1, owner=owner) or p["horizon"]
         period = check_optional_int("period_length (steps per tax period)", period_length, 1, owner=owner)
         self.period = p["period_length"] if period is None else period
@@ -484,16 +510,19 @@ class GatherTradeBuildGame(Game):
         side = 2 * v + 1
         self.agent_flat_size = 15 + 10 * p + k + n
         self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
-        # channel-last padded map of the static channels (water, sources, in-bounds); the dynamic ones (resources,
-        # houses, owners, positions) are written into a per-batch copy at each observation
-        template = np.zeros((h + 2 * v, w + 2 * v, len(MAP_CHANNELS) + 3), dtype=np.uint8)
-        inner = (slice(v, v + h), slice(v, v + w))
-        template[(*inner, 3)] = self.water
-        template[(*inner, 4)] = self.sources[0]
-        template[(*inner, 5)] = self.sources[1]
-        template[(*inner, 6)] = 1
-        self._template = template
-        self._padded: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v, 9], rebuilt from the state every call
+        # Egocentric maps are built from two gathers: the static channels (water, sources, in-bounds) of the window
+        # around every cell, precomputed ``[H, W, 9, s, s]`` (dynamic channels zero), and one packed code per cell
+        # of the dynamic ones (stone, wood, house, owner) in a padded scratch map, decoded by lookup tables.
+        padded = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
+        padded[3, v : v + h, v : v + w] = self.water
+        padded[4, v : v + h, v : v + w] = self.sources[0]
+        padded[5, v : v + h, v : v + w] = self.sources[1]
+        padded[6, v : v + h, v : v + w] = 1
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [9, H, W, s, s]
+        self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4))
+        self._code_dtype = np.uint8 if n <= 30 else np.uint16  # the owner + 1 takes the bits from 3 up
+        self._codes: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v], rebuilt every call
+        self._buffers = OutputBuffers()
         self._blocked_padded = np.pad(self.water, 1, constant_values=True)  # water or off the map
         idx_high = n + 1
         self.agent_observation_space = spaces.Dict(
@@ -738,7 +767,10 @@ class GatherTradeBuildGame(Game):
         then lowest index); trade if bid >= ask (at the earlier order's price) or drop that buyer for this step.
         Books are uncrossed after every step, so only environments with a new order can trade."""
         n, k = self.n_agents, self.max_num_orders
+        envs = self._crossed(s, r, envs)
         e = len(envs)
+        if e == 0:
+            return
         kind = s.order_kind[envs, r].reshape(e, n * k)
         price = s.order_price[envs, r].reshape(e, n * k)
         age = s.order_age[envs, r].reshape(e, n * k)
@@ -780,6 +812,18 @@ class GatherTradeBuildGame(Game):
         s.order_kind[envs, r] = kind.reshape(e, n, k)
         s.trades[envs] += trades
 
+    def _crossed(self, s: GatherTradeBuildState, r: int, envs: np.ndarray) -> np.ndarray:
+        """The environments among ``envs`` where some buyer's best bid reaches another agent's lowest ask (the
+        others would only drop their buyers one by one without trading)."""
+        kind, price = s.order_kind[envs, r], s.order_price[envs, r]  # [E, N, K]
+        top_bid = np.where(kind == 1, price, -1).max(axis=2)  # [E, N]
+        low_ask = np.where(kind == 2, price, self.n_prices).min(axis=2)
+        order = np.argsort(low_ask, axis=1, kind="stable")
+        first = np.take_along_axis(low_ask, order[:, :1], axis=1)
+        second = np.take_along_axis(low_ask, order[:, 1:2], axis=1)
+        others_low = np.where(np.arange(self.n_agents) == order[:, :1], second, first)
+        return envs[(top_bid >= others_low).any(axis=1)]
+
     def _expire(self, s: GatherTradeBuildState) -> None:
         """Open orders age by one step; those older than ``order_duration`` return their escrow and close."""
         open_ = s.order_kind != 0
@@ -801,32 +845,58 @@ class GatherTradeBuildGame(Game):
 
     def _gather(self, s: GatherTradeBuildState, actions: np.ndarray, order: np.ndarray) -> None:
         """Agents move in ``order`` (each onto a free, reachable neighbouring cell, else stays) and each collects
-        every resource unit on its cell."""
+        every resource unit on its cell. Where no agent heads for another's cell or the same cell as another, the
+        order cannot matter and all move at once; the other environments are played agent by agent."""
         b, n = actions.shape
-        rows = np.arange(b)
+        rows = np.arange(b)[:, None]
         move = self._move[actions]  # [B, N], -1: no move
-        steps = np.asarray(MOVES + ((0, 0),))[move]  # [B, N, 2] (index -1 -> no step)
-        for k in range(n):
-            i = order[:, k]
-            here = s.pos[rows, i]
-            moving = move[rows, i] >= 0
-            if moving.any():
-                target = here + steps[rows, i]
-                tr, tc = target[:, 0], target[:, 1]
-                inside = (tr >= 0) & (tr < self.height) & (tc >= 0) & (tc < self.width)
-                trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
-                house = s.house_owner[rows, trc, tcc]
-                free = ~((s.pos[:, :, 0] == tr[:, None]) & (s.pos[:, :, 1] == tc[:, None])).any(axis=1)
-                ok = moving & inside & ~self.water[trc, tcc] & ((house < 0) | (house == i)) & free
-                s.pos[rows[ok], i[ok]] = target[ok]
-                s.labour[rows, i] += np.where(ok, self.move_labour, 0.0)
-                here = s.pos[rows, i]
-            units = s.resource[rows, :, here[:, 0], here[:, 1]]  # [B, 2]
+        target = s.pos + np.asarray(MOVES + ((0, 0),))[move]  # [B, N, 2]
+        tr, tc = target[..., 0], target[..., 1]
+        inside = (tr >= 0) & (tr < self.height) & (tc >= 0) & (tc < self.width)
+        trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
+        house = s.house_owner[rows, trc, tcc]
+        want = (move >= 0) & inside & ~self.water[trc, tcc] & ((house < 0) | (house == np.arange(n)))
+        cell = np.where(want, tr * self.width + tc, -1)
+        here = s.pos[..., 0] * self.width + s.pos[..., 1]
+        other = ~np.eye(n, dtype=bool)
+        clash = (
+            want[:, :, None] & other & ((cell[:, :, None] == here[:, None, :]) | (cell[:, :, None] == cell[:, None, :]))
+        )
+        tangled = clash.any(axis=(1, 2))
+        simple = np.flatnonzero(~tangled)
+        if simple.size:
+            moved = want[simple]
+            s.pos[simple] = np.where(moved[..., None], target[simple], s.pos[simple])
+            s.labour[simple] += moved * self.move_labour
+            pos = s.pos[simple]
+            units = s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]]  # [E, N, 2]
             if units.any():
                 got = units >= 1
-                s.inventory[rows, i, 1:] += got
-                s.resource[rows, :, here[:, 0], here[:, 1]] = units - got
-                s.labour[rows, i] += got.sum(axis=1) * self.collect_labour
+                s.inventory[simple, :, 1:] += got
+                s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]] = units - got
+                s.labour[simple] += got.sum(axis=2) * self.collect_labour
+        if tangled.any():
+            self._gather_in_order(s, np.flatnonzero(tangled), move, target, want, order)
+
+    def _gather_in_order(self, s, envs, move, target, want, order) -> None:
+        """One agent after the other, in ``order``, in the environments ``envs``."""
+        for k in range(self.n_agents):
+            i = order[envs, k]
+            here = s.pos[envs, i]
+            go = want[envs, i]
+            if go.any():
+                t = target[envs, i]
+                free = ~((s.pos[envs, :, 0] == t[:, None, 0]) & (s.pos[envs, :, 1] == t[:, None, 1])).any(axis=1)
+                ok = go & free
+                s.pos[envs[ok], i[ok]] = t[ok]
+                s.labour[envs, i] += ok * self.move_labour
+                here = s.pos[envs, i]
+            units = s.resource[envs, :, here[:, 0], here[:, 1]]  # [E, 2]
+            if units.any():
+                got = units >= 1
+                s.inventory[envs, i, 1:] += got
+                s.resource[envs, :, here[:, 0], here[:, 1]] = units - got
+                s.labour[envs, i] += got.sum(axis=1) * self.collect_labour
 
     def _taxes(self, s: GatherTradeBuildState, rates: np.ndarray | None) -> np.ndarray:
         """Rates take effect at a period's first step; at its last step each agent pays ``min(coin, tax due)`` on
@@ -891,7 +961,7 @@ class GatherTradeBuildGame(Game):
         reachable cells). A masked action is accepted and does nothing, as in the AI-Economist."""
         b, n = s.labour.shape
         p = self.n_prices
-        mask = np.empty((b, n, self.n_actions), dtype=np.int8)
+        mask = self._buffers.get((b, n, self.n_actions), np.int8)
         mask[:, :, 0] = 1
         mask[:, :, 1] = self.can_build(s)
         room = (s.order_kind != 0).sum(axis=3) < self.max_num_orders  # [B, 2, N]
@@ -937,51 +1007,74 @@ class GatherTradeBuildGame(Game):
         pos = (s.t % self.period) + 1  # the AI-Economist's tax_cycle_pos before the coming step
         return (pos >= self.period).astype(np.float32), (pos == 1).astype(np.float32), pos / self.period
 
+    def _current_marginal_rates(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Each agent's marginal rate at its income so far this period ``[B, N]`` (shared by both observations)."""
+        if "marginal" not in s.cache:
+            coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+            s.cache["marginal"] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
+        return s.cache["marginal"]
+
     def observe_agents(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> dict[str, Any]:
         s = state
         b, n = s.labour.shape
-        p, t = self.n_prices, len(self.cutoffs)
-        bids, asks = self._book_histograms(s)
-        all_bids, all_asks = bids.sum(axis=2), asks.sum(axis=2)  # [B, 2, P]
+        p = self.n_prices
+        bids, asks = self._book_histograms(s)  # [B, 2, N, P]
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
-        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
-        flat = np.empty((b, n, self.agent_flat_size), dtype=np.float32)
-        flat[:, :, 0] = s.build_payment / self.payment if self.payment > 0 else 1.0
-        flat[:, :, 1] = s.build_skill
-        j = 2
-        # available asks / bids (the other agents' orders), market rates, own asks / bids, price histories
-        others_asks = all_asks[:, None] - asks.transpose(0, 2, 1, 3)  # [B, N, 2, P]
-        others_bids = all_bids[:, None] - bids.transpose(0, 2, 1, 3)
-        for arr in (others_asks, others_bids):
-            flat[:, :, j : j + 2 * p] = arr.reshape(b, n, 2 * p)
-            j += 2 * p
-        flat[:, :, j : j + 2] = rate[:, None, :]
-        j += 2
-        for arr in (asks, bids):
-            flat[:, :, j : j + 2 * p] = arr.transpose(0, 2, 1, 3).reshape(b, n, 2 * p)
-            j += 2 * p
-        flat[:, :, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 1, 2 * p)
-        j += 2 * p
-        flat[:, :, j] = 0.0  # bonus gather probability (no gathering skill)
-        j += 1
-        flat[:, :, j : j + t] = s.rates[:, None, :]
-        j += t
-        flat[:, :, j] = first_day[:, None]
-        flat[:, :, j + 1] = tax_day[:, None]
-        j += 2
-        flat[:, :, j : j + n] = (np.sort(s.last_income, axis=1) / self.period)[:, None, :]
-        j += n
-        flat[:, :, j] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
-        flat[:, :, j + 1] = phase[:, None]
-        flat[:, :, j + 2] = (s.t / self.horizon)[:, None]
-        flat[:, :, j + 3 : j + 6] = s.inventory * OBS_SCALE
-        flat[:, :, j + 6] = s.pos[:, :, 1] / self.width
-        flat[:, :, j + 7] = s.pos[:, :, 0] / self.height
+        mine_asks, mine_bids = asks.transpose(0, 2, 1, 3), bids.transpose(0, 2, 1, 3)  # [B, N, 2, P]
+        per_env = np.concatenate(  # the features every agent of an environment sees alike
+            [
+                rate,
+                net.reshape(b, 2 * p) * OBS_SCALE,
+                np.zeros((b, 1)),  # bonus gather probability (no gathering skill)
+                s.rates,
+                first_day[:, None],
+                tax_day[:, None],
+                np.sort(s.last_income, axis=1) / self.period,
+            ],
+            axis=1,
+        )
+        wide = lambda x: np.broadcast_to(x[:, None, :], (b, n, x.shape[1]))  # noqa: E731
+        k = len(self.cutoffs)
+        parts = [
+            (s.build_payment / self.payment if self.payment > 0 else np.ones((b, n)))[..., None],
+            s.build_skill[..., None],
+            (asks.sum(axis=2)[:, None] - mine_asks).reshape(b, n, 2 * p),  # the other agents' asks and bids
+            (bids.sum(axis=2)[:, None] - mine_bids).reshape(b, n, 2 * p),
+            wide(per_env[:, :2]),  # market rates
+            mine_asks.reshape(b, n, 2 * p),
+            mine_bids.reshape(b, n, 2 * p),
+            wide(per_env[:, 2:]),  # price histories, gathering bonus, rates, flags, last incomes
+            self._current_marginal_rates(s)[..., None],
+            wide(np.stack([phase, s.t / self.horizon], axis=1)),
+            s.inventory * OBS_SCALE,
+            (s.pos[:, :, ::-1] / np.array([self.width, self.height]))[..., :],  # column / W, row / H
+        ]
+        assert per_env.shape[1] == 2 + 2 * p + 1 + k + 2 + n
+        flat = self._buffers.get((b, n, self.agent_flat_size), np.float32)
+        np.concatenate(parts, axis=2, out=flat, casting="same_kind")
         return {
             "observation": {"map": self._agent_maps(s), "flat": flat},
             "action_mask": self.action_masks(s),
         }
+
+    def _map_codes(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, H, W]`` codes: stone (bit 0), wood (bit 1), a house (bit 2), its owner + 1 (bits 3 and up)."""
+        dtype = self._code_dtype
+        code = s.resource[:, 0].astype(dtype)
+        code |= s.resource[:, 1].astype(dtype) << 1
+        code |= ((s.house_owner + 1).astype(dtype) << 3) | ((s.house_owner >= 0).astype(dtype) << 2)
+        return code
+
+    @staticmethod
+    def _decode(codes: np.ndarray, stone, wood, house, owner) -> None:
+        """Write the map channels of ``codes`` into the uint8 arrays given (owner channel: ``j + 2``, 0 for none)."""
+        np.bitwise_and(codes, 1, out=stone, casting="unsafe")
+        for bit, target in ((1, wood), (2, house)):
+            np.right_shift(codes, bit, out=target, casting="unsafe")
+            np.bitwise_and(target, 1, out=target)
+        index = np.right_shift(codes, 3)
+        np.add(index, index > 0, out=owner, casting="unsafe")
 
     def _agent_maps(self, s: GatherTradeBuildState) -> np.ndarray:
         """Egocentric windows ``[B, N, 9, 2v+1, 2v+1]`` uint8: the six map channels, an in-bounds channel, house
@@ -990,24 +1083,25 @@ class GatherTradeBuildGame(Game):
         b, n = s.labour.shape
         v, h, w = self.view, self.height, self.width
         side = 2 * v + 1
-        padded = self._padded
-        if padded is None or padded.shape[0] != b:
-            padded = self._padded = np.broadcast_to(self._template, (b, *self._template.shape)).copy()
-        body = padded[:, v : v + h, v : v + w]
-        body[..., 0] = s.resource[:, 0]
-        body[..., 1] = s.resource[:, 1]
-        owner = s.house_owner
-        body[..., 2] = owner >= 0
-        body[..., 7] = (owner + 2) * (owner >= 0)
-        body[..., 8] = 0
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        out = self._buffers.get((b, n, len(MAP_CHANNELS) + 3, side, side), np.uint8)
+        np.take(self._static_windows.reshape(h * w, *out.shape[2:]), r * w + c, axis=0, out=out)  # dynamic: 0
+        codes = self._codes
+        if codes is None or codes.shape[0] != b:
+            codes = self._codes = np.zeros((b, h + 2 * v, w + 2 * v), dtype=self._code_dtype)
+        codes[:, v : v + h, v : v + w] = self._map_codes(s)
         rows = np.arange(b)[:, None]
-        body[rows, s.pos[:, :, 0], s.pos[:, :, 1], 8] = np.arange(2, n + 2, dtype=np.uint8)
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [B, H, W, 9, s, s]
-        out = windows[rows, s.pos[:, :, 0], s.pos[:, :, 1]]  # [B, N, 9, s, s]
-        out[:, :, 8, v, v] = 1  # the observer's own cell reads 1 ...
+        windows = np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))  # [B, H, W, s, s]
+        window = windows[rows, r, c]  # [B, N, s, s]
+        self._decode(window, out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 7])
         owners = out[:, :, 7]
         me = np.arange(2, n + 2, dtype=np.uint8)[None, :, None, None]
-        np.subtract(owners, me - 1, out=owners, where=owners == me)  # ... and so do its houses
+        np.subtract(owners, me - 1, out=owners, where=owners == me)  # the observer's own houses read 1
+        for i in range(n):  # agents: j + 2 where each stands relative to the observer i, 1 at the centre
+            for j in range(n):
+                dr, dc = r[:, j] - r[:, i] + v, c[:, j] - c[:, i] + v
+                seen = np.flatnonzero((dr >= 0) & (dr < side) & (dc >= 0) & (dc < side))
+                out[seen, i, 8, dr[seen], dc[seen]] = 1 if i == j else j + 2
         return out
 
     def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
@@ -1017,7 +1111,7 @@ class GatherTradeBuildGame(Game):
         bids, asks = self._book_histograms(s)
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
-        flat = np.zeros((b, self.planner_flat_size), dtype=np.float32)
+        flat = self._buffers.get((b, self.planner_flat_size), np.float32)
         j = 0
         for arr in (asks.sum(axis=2), bids.sum(axis=2)):
             flat[:, j : j + 2 * p] = arr.reshape(b, 2 * p)
@@ -1033,10 +1127,10 @@ class GatherTradeBuildGame(Game):
         flat[:, j : j + n] = np.sort(s.last_income, axis=1) / self.period
         j += n
         flat[:, j], flat[:, j + 1] = phase, s.t / self.horizon
-        j += 5  # then the planner's own (always empty) inventory: coin, stone, wood
-        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+        flat[:, j + 2 : j + 5] = 0.0  # the planner's own (always empty) inventory: coin, stone, wood
+        j += 5
         per_agent = np.empty((b, n, 8), dtype=np.float32)
-        per_agent[:, :, 0] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
+        per_agent[:, :, 0] = self._current_marginal_rates(s)
         per_agent[:, :, 1] = s.last_income / self.period
         per_agent[:, :, 2] = s.last_marginal_rate
         per_agent[:, :, 3:6] = s.inventory * OBS_SCALE
@@ -1047,12 +1141,9 @@ class GatherTradeBuildGame(Game):
 
     def _planner_maps(self, s: GatherTradeBuildState) -> np.ndarray:
         b, n = s.labour.shape
-        out = np.empty((b, len(MAP_CHANNELS) + 2, self.height, self.width), dtype=np.uint8)
-        out[:, 0:2] = s.resource
-        np.greater_equal(s.house_owner, 0, out=out[:, 2], casting="unsafe")
+        out = self._buffers.get((b, len(MAP_CHANNELS) + 2, self.height, self.width), np.uint8)
+        self._decode(self._map_codes(s), out[:, 0], out[:, 1], out[:, 2], out[:, 6])
         out[:, 3], out[:, 4], out[:, 5] = self.water, self.sources[0], self.sources[1]
-        np.add(s.house_owner, 2, out=out[:, 6], casting="unsafe")
-        out[:, 6][s.house_owner < 0] = 0
         out[:, 7] = 0
         out[np.arange(b)[:, None], 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(2, n + 2, dtype=np.uint8)
         return out
