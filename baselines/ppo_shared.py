@@ -334,7 +334,7 @@ class Economy:
                 decision = {"image": image, "flat": flat, "u": u.cpu().numpy(), "logp": logp.cpu().numpy()}
                 decision["value"] = value.cpu().numpy()
                 self.planner_decision = decision
-            unit = 1.0 / (1.0 + np.exp(-self.planner_decision["u"]))
+            unit = 1.0 / (1.0 + np.exp(-np.clip(self.planner_decision["u"], -30, 30)))
             rates = (space.low + (space.high - space.low) * unit).astype(np.float32)
         else:
             rates = np.asarray(self.fixed_planner(self.obs[PRINCIPAL]), dtype=np.float32)
@@ -592,7 +592,7 @@ def update_planner(args: Args, planner: Planner, opt, transitions: list[dict], d
         loss.backward()
         nn.utils.clip_grad_norm_(planner.parameters(), args.max_grad_norm)
         opt.step()
-    rates = 1.0 / (1.0 + np.exp(-u))
+    rates = 1.0 / (1.0 + np.exp(-np.clip(u, -30, 30)))
     out = {"planner_value_loss": float(v_loss), "planner_std": float(planner.log_std.exp().mean())}
     out.update({f"planner_rate_{j}": float(rates[:, j].mean()) for j in range(rates.shape[1])})
     return out
