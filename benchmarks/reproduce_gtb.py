@@ -44,7 +44,8 @@ def run(script: str, flags: dict, runs_dir: str) -> dict:
     before, start = load(), time.time()
     existing = set(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else set()
     subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.DEVNULL)
-    folder = sorted(set(os.listdir(runs_dir)) - existing)[-1]
+    mine = f"{script[: -len('.py')]}__gather_trade_build__{flags['seed']}__"  # other drivers may share runs_dir
+    folder = sorted(f for f in set(os.listdir(runs_dir)) - existing if f.startswith(mine))[-1]
     with open(os.path.join(runs_dir, folder, "metrics.json")) as f:
         metrics = json.load(f)
     metrics["run_folder"] = os.path.join(runs_dir, folder)
