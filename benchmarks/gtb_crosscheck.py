@@ -549,9 +549,9 @@ def main() -> None:
         stats = replay(scenario, ref, args.tolerance)
         sc = SCENARIOS[scenario]
         print(f"\n## {scenario}: {sc['episodes']} episodes x {sc['episode_length']} steps (reference {seconds:.1f} s)")
-        print(f"{'quantity':46s} {'values':>9s} {'steps agreeing':>16s} {'max |diff|':>11s}")
         activity = stats.pop("activity")
         print("activity: " + ", ".join(f"{k} {v:.4g}" for k, v in activity.items()))
+        print(f"{'quantity':46s} {'values':>9s} {'steps agreeing':>16s} {'max |diff|':>11s}")
         for name, e in stats.items():
             agree = f"{e['steps_agreeing']}/{e['steps']}"
             print(f"{name:46s} {e['values']:9d} {agree:>16s} {e['max_abs_diff']:11.3g}")
