@@ -523,7 +523,15 @@ class GatherTradeBuildGame(Game):
         self._code_dtype = np.uint8 if n <= 30 else np.uint16  # the owner + 1 takes the bits from 3 up
         self._codes: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v], rebuilt every call
         self._buffers = OutputBuffers()
-        self._blocked_padded = np.pad(self.water, 1, constant_values=True)  # water or off the map
+        # the cell each move leads to from each cell (flat index), -1 where it leaves the map or enters water
+        cells = np.arange(h * w)
+        rr, cc = cells // w, cells % w
+        self._neighbour = np.full((h * w, 4), -1, dtype=np.int64)
+        for m, (dr, dc) in enumerate(MOVES):
+            tr, tc = rr + dr, cc + dc
+            ok = (tr >= 0) & (tr < h) & (tc >= 0) & (tc < w)
+            ok[ok] &= ~self.water[tr[ok], tc[ok]]
+            self._neighbour[ok, m] = tr[ok] * w + tc[ok]
         idx_high = n + 1
         self.agent_observation_space = spaces.Dict(
             {
@@ -970,16 +978,16 @@ class GatherTradeBuildGame(Game):
             start = self.action_trade + 2 * p * r
             np.logical_and(can_pay, room[:, r, :, None], out=mask[:, :, start : start + p], casting="unsafe")
             mask[:, :, start + p : start + 2 * p] = (room[:, r] & (s.inventory[:, :, 1 + r] > 0))[:, :, None]
-        target = s.pos[:, :, None, :] + np.asarray(MOVES)  # [B, N, 4, 2]
-        tr, tc = target[..., 0], target[..., 1]
-        ok = ~self._blocked_padded[tr + 1, tc + 1]
-        trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
-        house = s.house_owner[np.arange(b)[:, None, None], trc, tcc]
+        here = s.pos[:, :, 0] * self.width + s.pos[:, :, 1]  # [B, N]
+        target = self._neighbour[here]  # [B, N, 4], -1: off the map or water
+        ok = target >= 0
+        target = np.maximum(target, 0)
+        flat_rows = np.arange(b)[:, None, None]
+        house = s.house_owner.reshape(b, -1)[flat_rows, target]
         ok &= (house < 0) | (house == np.arange(n)[None, :, None])
-        occupied = np.zeros((b, self.height + 2, self.width + 2), dtype=bool)
-        rows = np.arange(b)[:, None]
-        occupied[rows, s.pos[:, :, 0] + 1, s.pos[:, :, 1] + 1] = True
-        ok &= ~occupied[rows[:, :, None], tr + 1, tc + 1]
+        occupied = np.zeros((b, self.height * self.width), dtype=bool)
+        occupied[np.arange(b)[:, None], here] = True
+        ok &= ~occupied[flat_rows, target]
         mask[:, :, self.action_move :] = ok
         return mask
 
