@@ -84,9 +84,15 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="runs/reproduce_gtb", help="run folders")
     parser.add_argument("--out", default="docs/results/gather_trade_build.json", help="results JSON (updated per run)")
     parser.add_argument("--plot", action="store_true", help="only draw the figure from --out")
+    parser.add_argument("--table", action="store_true", help="only print the results table (markdown) from --out")
+    parser.add_argument("--merge", nargs="*", default=[], help="with --plot/--table: more result files to merge")
     args = parser.parse_args()
-    if args.plot:
-        plot(args.out)
+    if args.plot or args.table:
+        merged = merge([args.out, *args.merge])
+        if args.plot:
+            plot(merged, os.path.splitext(args.out)[0] + ".png")
+        if args.table:
+            table(merged)
         return
     os.makedirs(args.runs_dir, exist_ok=True)
     results = json.load(open(args.out)) if os.path.exists(args.out) else {}
@@ -138,14 +144,47 @@ def save(results: dict, path: str) -> None:
         json.dump(results, f, indent=1)
 
 
-def plot(path: str) -> None:
+def merge(paths: list[str]) -> dict:
+    """One results dict from several drivers' files (seeds are disjoint)."""
+    out: dict = {"seeds": {}}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        out.setdefault("setup", data.get("setup"))
+        for seed, entry in data["seeds"].items():
+            out["seeds"].setdefault(seed, {}).update(entry)
+    return out
+
+
+def table(results: dict) -> None:
+    """Markdown: per planner, the evaluation's mean and spread over seeds, each seed's value, wall-clock and load."""
+    import numpy as np
+
+    seeds = sorted(results["seeds"], key=int)
+    print(f"| planner | productivity x equality ({len(seeds)} seeds) | productivity | equality | per seed "
+          f"({', '.join(seeds)}) | wall-clock per run (s) | load |")  # fmt: skip
+    print("|---|---:|---:|---:|---|---:|---:|")
+    for planner in ("phase1", *PLANNERS):
+        runs = [results["seeds"][s][planner] for s in seeds if planner in results["seeds"][s]]
+        if len(runs) < len(seeds):
+            continue
+        ev = lambda key, runs=runs: np.array([r["eval"][key] for r in runs])  # noqa: E731
+        eqp = ev("equality_times_productivity")
+        print(
+            f"| {planner} | {eqp.mean():.1f} ± {eqp.std():.1f} | {ev('productivity').mean():.1f} | "
+            f"{ev('equality').mean():.3f} | {', '.join(f'{x:.1f}' for x in eqp)} | "
+            f"{np.mean([r['wall_clock_s'] for r in runs]):.0f} | "
+            f"{np.mean([(r['load_before'] + r['load_after']) / 2 for r in runs]):.1f} |"
+        )
+
+
+def plot(results: dict, out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    results = json.load(open(path))
     seeds = sorted(results["seeds"], key=int)
     planners = [p for p in PLANNERS if all(p in results["seeds"][s] for s in seeds)]
     fig, (ax_curve, ax_bar) = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -166,7 +205,6 @@ def plot(path: str) -> None:
         ax_bar.scatter([i] * len(e), e, color="k", s=10, zorder=3)
     ax_bar.set_ylabel(f"productivity x equality, evaluation ({len(seeds)} seeds)")
     fig.tight_layout()
-    out = os.path.splitext(path)[0] + ".png"
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
 
