@@ -448,8 +448,9 @@ def train(args: Args, writer: SummaryWriter, device) -> tuple[dict, list[dict], 
         # 3. the agents' PPO update on tau_k (with the rewards they received), then tau_hat
         labour = np.concatenate([np.zeros_like(batch["labour"][:1]), batch["labour"]])
         received = batch["reward"] + share * g.energy_cost * np.diff(labour, axis=0)  # the labour warm-up's give-back
+        received = torch.as_tensor(received.reshape(g.horizon, b * n)).float()
         with torch.no_grad():
-            adv_np = gae(torch.as_tensor(received.reshape(g.horizon, b * n)).float(), values, args.gamma, args.gae_lambda)
+            adv_np = gae(received, values, args.gamma, args.gae_lambda)
         adv_np = adv_np.reshape(-1).numpy()
         stats = ppo_update(args, agent, optimizer, flat, adv_np, adv_np + batch["value"].reshape(-1))
         new = economy.rollout(agent, designer, args.designer_noise, device, rng)
