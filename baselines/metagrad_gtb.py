@@ -103,8 +103,8 @@ class Args:
     """epochs of the agents' PPO update"""
     clip_coef: float = 0.2
     """surrogate clipping coefficient"""
-    ent_coef: float = 0.01
-    """agents' entropy bonus"""
+    ent_coef: float = 0.05
+    """agents' entropy bonus (as ppo_shared.py)"""
     vf_coef: float = 0.5
     """value loss coefficient"""
     max_grad_norm: float = 0.5
