@@ -595,7 +595,7 @@ def update_planner(args: Args, planner: Planner, opt, transitions: list[dict], d
         nn.utils.clip_grad_norm_(planner.parameters(), args.max_grad_norm)
         opt.step()
     rates = 1.0 / (1.0 + np.exp(-np.clip(u, -30, 30)))
-    out = {"planner_value_loss": float(v_loss), "planner_std": float(planner.log_std.exp().mean())}
+    out = {"planner_value_loss": float(v_loss.detach()), "planner_std": float(planner.log_std.exp().mean().detach())}
     out.update({f"planner_rate_{j}": float(rates[:, j].mean()) for j in range(rates.shape[1])})
     return out
 
