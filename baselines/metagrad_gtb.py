@@ -525,9 +525,14 @@ def _logits_np(designer: Designer, batch: dict, device) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- run folder, metrics, main
 def run_folder(args: Args) -> str:
-    path = os.path.join(args.runs_dir, f"{args.exp_name}__{spec(args.env_id).name}__{args.seed}__{int(time.time())}")
-    os.makedirs(path, exist_ok=True)
-    return path
+    stamp = int(time.time())
+    while True:  # two runs started in the same second get consecutive stamps
+        path = os.path.join(args.runs_dir, f"{args.exp_name}__{spec(args.env_id).name}__{args.seed}__{stamp}")
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            stamp += 1
 
 
 def write_metrics(path: str, args: Args, final: dict, history: list, seconds: float, evaluation) -> dict:

@@ -636,9 +636,14 @@ def evaluate(
 # ----------------------------------------------------------------------------- run folder, metrics, main
 def run_folder(args: Args) -> str:
     env_name = spec(args.env_id).name
-    path = os.path.join(args.runs_dir, f"{args.exp_name}__{env_name}__{args.seed}__{int(time.time())}")
-    os.makedirs(path, exist_ok=True)
-    return path
+    stamp = int(time.time())
+    while True:  # two runs started in the same second get consecutive stamps
+        path = os.path.join(args.runs_dir, f"{args.exp_name}__{env_name}__{args.seed}__{stamp}")
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            stamp += 1
 
 
 def versions() -> dict:
