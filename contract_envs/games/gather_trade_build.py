@@ -500,8 +500,6 @@ class GatherTradeBuildGame(Game):
         self._trade_sell = trade & ((idx // self.n_prices) % 2 == 1)
         self._trade_price = np.where(trade, idx % self.n_prices, 0)
         self._move = np.where(a >= self.action_move, a - self.action_move, -1)
-        slots = self.n_agents * self.max_num_orders
-        self._slot_owner = np.arange(slots) // self.max_num_orders
         self._age_span = self.order_duration + 2
 
     def _observation_tables(self) -> None:
@@ -770,67 +768,48 @@ class GatherTradeBuildGame(Game):
     def _match(self, s: GatherTradeBuildState, r: int, envs: np.ndarray) -> None:
         """The continuous double auction of resource ``r`` in the environments ``envs`` (those with a new order).
 
-        The AI-Economist's matching, in batch form: repeatedly take the best bid of a buyer still in play (highest
-        price, then oldest, then lowest agent index) and the best ask of another agent (lowest price, then oldest,
-        then lowest index); trade if bid >= ask (at the earlier order's price) or drop that buyer for this step.
-        Books are uncrossed after every step, so only environments with a new order can trade."""
-        n, k = self.n_agents, self.max_num_orders
-        envs = self._crossed(s, r, envs)
-        e = len(envs)
-        if e == 0:
-            return
-        kind = s.order_kind[envs, r].reshape(e, n * k)
-        price = s.order_price[envs, r].reshape(e, n * k)
-        age = s.order_age[envs, r].reshape(e, n * k)
-        owner = self._slot_owner
-        span = self._age_span * n
-        bid_key = price * span + age * n + (n - 1 - owner)
-        ask_key = price * span + (self._age_span - 1 - age) * n + owner
-        huge = np.iinfo(np.int64).max
-        in_play = np.ones((e, n), dtype=bool)
-        trades = np.zeros(e, dtype=np.int64)
-        while True:
-            live = (kind == 1) & in_play[:, owner]
-            rows = np.flatnonzero(live.any(axis=1))
+        The AI-Economist's matching walks the bids from the best (highest price, then oldest, then lowest agent
+        index), drops a buyer for the step when its best bid is below every other agent's asks, and otherwise
+        trades it with the best of those asks (lowest price, then oldest, then lowest index) at the price of
+        the order placed first (the ask's on a tie), then starts over. A buyer below the others' asks stays
+        below as orders leave the book, so here each round trades, in every environment at once, the best bid
+        among the buyers whose best bid reaches another agent's best ask; an environment is done when none
+        does. Books are uncrossed after every step, so only environments with a new order can trade."""
+        n = self.n_agents
+        span = self._age_span
+        rank = np.arange(n)
+        unset = np.iinfo(np.int64).max
+        while envs.size:
+            kind, price, age = s.order_kind[envs, r], s.order_price[envs, r], s.order_age[envs, r]  # [E, N, K]
+            bid_key = np.where(kind == 1, (price * span + age) * n + (n - 1 - rank)[:, None], -1)
+            ask_key = np.where(kind == 2, (price * span + (span - 1 - age)) * n + rank[:, None], unset)
+            top_slot, low_slot = bid_key.argmax(axis=2), ask_key.argmin(axis=2)  # [E, N]
+            top_key = np.take_along_axis(bid_key, top_slot[..., None], axis=2)[..., 0]
+            low_key = np.take_along_axis(ask_key, low_slot[..., None], axis=2)[..., 0]
+            by_ask = np.argsort(low_key, axis=1, kind="stable")[:, :2]  # the best and second-best asking agents
+            best_other = np.where(by_ask[:, :1] == rank, by_ask[:, 1:2], by_ask[:, :1])  # [E, N]: seller for i
+            other_key = np.take_along_axis(low_key, best_other, axis=1)
+            crossing = (top_key >= 0) & (other_key < unset) & (top_key // (span * n) >= other_key // (span * n))
+            rows = np.flatnonzero(crossing.any(axis=1))
             if rows.size == 0:
-                break
-            top = np.where(live[rows], bid_key[rows], -1).argmax(axis=1)
-            buyer = top // k
-            asks = (kind[rows] == 2) & (owner != buyer[:, None])
-            best = np.where(asks, ask_key[rows], huge).argmin(axis=1)
-            bid_price, ask_price = price[rows, top], price[rows, best]
-            ok = asks.any(axis=1) & (bid_price >= ask_price)
-            in_play[rows[~ok], buyer[~ok]] = False
-            if not ok.any():
-                continue
-            rows, top, best, buyer = rows[ok], top[ok], best[ok], buyer[ok]
-            bid_price, ask_price = bid_price[ok], ask_price[ok]
-            seller = best // k
-            deal = np.where(age[rows, top] <= age[rows, best], ask_price, bid_price)
+                return
+            buyer = np.where(crossing[rows], top_key[rows], -1).argmax(axis=1)
+            seller = best_other[rows, buyer]
+            bid_slot, ask_slot = top_slot[rows, buyer], low_slot[rows, seller]
             env = envs[rows]
+            bid_price, ask_price = s.order_price[env, r, buyer, bid_slot], s.order_price[env, r, seller, ask_slot]
+            first_ask = s.order_age[env, r, buyer, bid_slot] <= s.order_age[env, r, seller, ask_slot]
+            deal = np.where(first_ask, ask_price, bid_price)
             s.inventory[env, buyer, 1 + r] += 1
             s.escrow[env, seller, 1 + r] -= 1
             s.escrow[env, buyer, 0] -= bid_price
             s.inventory[env, seller, 0] += deal
             s.inventory[env, buyer, 0] += bid_price - deal
             s.price_history[env, r, seller, deal] += 1
-            kind[rows, top] = 0
-            kind[rows, best] = 0
-            trades[rows] += 1
-        s.order_kind[envs, r] = kind.reshape(e, n, k)
-        s.trades[envs] += trades
-
-    def _crossed(self, s: GatherTradeBuildState, r: int, envs: np.ndarray) -> np.ndarray:
-        """The environments among ``envs`` where some buyer's best bid reaches another agent's lowest ask (the
-        others would only drop their buyers one by one without trading)."""
-        kind, price = s.order_kind[envs, r], s.order_price[envs, r]  # [E, N, K]
-        top_bid = np.where(kind == 1, price, -1).max(axis=2)  # [E, N]
-        low_ask = np.where(kind == 2, price, self.n_prices).min(axis=2)
-        order = np.argsort(low_ask, axis=1, kind="stable")
-        first = np.take_along_axis(low_ask, order[:, :1], axis=1)
-        second = np.take_along_axis(low_ask, order[:, 1:2], axis=1)
-        others_low = np.where(np.arange(self.n_agents) == order[:, :1], second, first)
-        return envs[(top_bid >= others_low).any(axis=1)]
+            s.order_kind[env, r, buyer, bid_slot] = 0
+            s.order_kind[env, r, seller, ask_slot] = 0
+            s.trades[env] += 1
+            envs = env
 
     def _expire(self, s: GatherTradeBuildState) -> None:
         """Open orders age by one step; those older than ``order_duration`` return their escrow and close."""
