@@ -57,6 +57,12 @@ EXTRA_ENTRIES: list[tuple[str, str, dict[str, Any]]] = [
     ("cleanup/10x10", "contract_envs/cleanup-v1", {"map_name": "10x10"}),
     ("tax_economy/us_federal", "contract_envs/tax_economy-v1", {"tax_model": "us_federal"}),
     ("tree_contracts/T2", "contract_envs/tree_contracts-v1", {"instance": "T2"}),
+    ("gather_trade_build/small", "contract_envs/gather_trade_build-v0", {"preset": "small"}),
+    (
+        "gather_trade_build/random-skills",
+        "contract_envs/gather_trade_build-v0",
+        {"fixed_four_skill_and_loc": False, "skill_distribution": "pareto"},
+    ),
 ]
 
 

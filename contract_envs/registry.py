@@ -34,6 +34,7 @@ ENVIRONMENTS: dict[str, tuple[int, str]] = {
     "tree_contracts": (1, "contract_envs.games.tree_contracts"),
     "contract_bandit": (1, "contract_envs.games.contract_bandit"),
     "coin_game": (1, "contract_envs.games.coin_game"),
+    "gather_trade_build": (0, "contract_envs.games.gather_trade_build"),
 }
 
 # Gymnasium ids -> (entry point, default kwargs): the principal's view of every game whose agents have a reference

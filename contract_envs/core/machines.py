@@ -61,9 +61,9 @@ class MachineSnapshot:
 
 
 def _take(obs: Any, index: Any) -> Any:
-    """Index the leading axes of an observation batch (array or dict of arrays)."""
+    """Index the leading axes of an observation batch (array, or dict of arrays or of such dicts)."""
     if type(obs) is dict:
-        return {k: v[index] for k, v in obs.items()}
+        return {k: _take(v, index) for k, v in obs.items()}
     return obs[index]
 
 

@@ -1,0 +1,1383 @@
+"""
+# Gather-Trade-Build (the AI Economist's economy with a tax-setting planner)
+
+This environment is part of the *incentive-design* environments of contract-envs (see
+`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+
+| | |
+|---|---|
+| Creation | `contract_envs.make("parallel", "contract_envs/gather_trade_build-v0", preset="paper")` |
+| Batched | `contract_envs.vector.make("contract_envs/gather_trade_build-v0", num_envs=1024, seed=0)` |
+| Actions | Mixed: planner Continuous (Box), agents Discrete (with action masks) |
+| Parallel API | Yes |
+| AEC API | native: planner first, then each agent; rates held until the last agent moves (agents never see them) |
+| Manual Control | No |
+| Agents | `['principal_0', 'agent_0', ..., 'agent_3']` |
+| Agents | N + 1 (N = `n_agents`, 4 in both presets) |
+| Action Shape | planner `(7,)`, agent `()` |
+| Action Values | planner `[0, 1]` (marginal rates of the 7 brackets), agent `{0, ..., 4P + 5}` = `{0, ..., 49}` |
+| Observation Shape | agent: map `(9, 11, 11)`, flat `(136,)`, mask `(50,)`; planner: map `(8, 15, 15)`, flat `(118,)` |
+| Observation Values | map `uint8`, flat `float32`, `action_mask` `int8` in `{0, 1}` (sizes of `paper`; see below) |
+| State Shape | `(8 H W + 118,)` float32: the planner's map, flattened, then its features |
+
+Gather-Trade-Build is the simulated economy of Salesforce's AI Economist (Zheng et al., *The AI
+Economist*, Science Advances 2022; the `ai-economist` package, scenario
+`layout_from_file/simple_wood_and_stone` with components Build, ContinuousDoubleAuction, Gather and
+PeriodicBracketTax) in the configuration of adaptive incentive design with meta-gradients (Yang et
+al., AAMAS 2022, `config_foundation_ppo.py`): N agents move on a map, gather wood and stone, trade them
+in a continuous double auction and build houses for coin; a planner sets the marginal rates of seven
+income-tax brackets at the start of every tax period; taxes are collected at the period's end and
+redistributed lump-sum. The planner is scored on productivity x equality of the agents' coin.
+P = `max_bid_ask + 1` price levels (11), R = `observation_range` (5), `H x W` the map: an agent's map is
+`(9, 2R+1, 2R+1)`, its `flat` `(15 + 10P + 7 + N,)`, its mask `(4P + 6,)`; the planner's map `(8, H, W)`, its
+`flat` `(9 + 6P + 7 + 9N,)`.
+
+### Presets
+`preset=` picks the map, the number of agents, the episode and the tax period; any argument can then be
+overridden (`make(..., preset="paper", horizon=200)`). `PRESETS` and `LAYOUTS` hold the tables.
+
+| argument | `paper` (default) | `small` |
+|---|---|---|
+| `layout` | `"pure_and_mixed_15x15"` (the AI Economist's `env-pure_and_mixed-15x15`) | `"small_7x7"` |
+| `n_agents` | 4 | 4 |
+| `horizon` (steps per episode) | 100 | 30 |
+| `period_length` (steps per tax period) | 10 | 10 |
+| `fixed_four_skill_and_loc` | True | True |
+
+The other arguments default to the paper's values in both (starting coin 10, Pareto skills with multiplier 3,
+at most 5 open orders per resource, ...). `small` is for tests and quick learning runs.
+
+### Rules (one step)
+The components act in the AI Economist's order, then resources regrow:
+1. **Build** (action 1): an agent holding a unit of wood and of stone, standing on empty land (no resource,
+   source cell, water or house), spends them, puts a house owned by it on its cell, earns its
+   `build_payment` coin and `build_labour` labour (10).
+2. **Trade** (actions `2 + 2P r + q`: bid price `q` for resource `r`; `2 + 2P r + P + q`: ask price `q`;
+   `r` = 0 stone, 1 wood): an agent with fewer than `max_num_orders` open orders for that resource places
+   a bid if it holds `q` coin (set aside in escrow) or an ask if it holds a unit (set aside), for
+   `order_labour` labour (0.25). The book of each resource is then cleared: repeatedly the best bid of a
+   buyer still in play (highest price, then oldest, then lowest agent index) meets the best ask of
+   another agent (lowest price, then oldest, then lowest index); if bid >= ask they trade at the price of
+   the order placed first (the ask's on a tie), the unit goes to the buyer and the price to the seller
+   (the buyer gets back the rest of its bid); otherwise that buyer is out for this step. Orders older than
+   `order_duration` steps (50) are cancelled and their escrow returned. Each seller's trades are counted
+   per price in a price history that decays by 0.995 per step.
+3. **Gather** (actions `4P + 2 .. 4P + 5`: left, right, up, down): in a uniformly random order, each
+   agent moves one cell if the cell is on the map, not water, not another agent's house and free
+   (`move_labour` 1), then every agent collects the resource units on its cell, moved or not
+   (`collect_labour` 1 each).
+4. **Taxes**: the planner's rates count at each period's first step (its moves at other steps are checked
+   and ignored; `infos` show the rates in force). At the period's last step each agent's income is its coin
+   (held plus in escrow) minus its coin after the previous collection; it owes `sum_b rate_b *
+   clip(income - cutoff_b, 0, cutoff_{b+1} - cutoff_b)` over the brackets with cutoffs
+   `[0, 9700, 39475, 84200, 160725, 204100, 510300] / usd_scaling` coin (the 2018 US federal brackets,
+   scaled by 1000), pays `min(coin in hand, due)` (never from escrow) and receives an equal share of the
+   revenue. An episode that ends inside a period collects nothing for it.
+5. **Regrowth**: every empty source cell grows a unit of its resource with probability
+   `resource_regen_prob` (0.01), also under an agent (collected at its next step).
+
+Action 0 is a no-op. Masked actions are accepted and do nothing, as in the AI Economist: building
+without resources, bidding more than the coin in hand, moving into water.
+
+**Skills and starts.** `fixed_four_skill_and_loc=True` (both presets): the skill ranks get the expected
+order statistics of N clipped Pareto(4) skills times `build_payment` (for N = 4: 11.33, 13.27, 16.47, 22.25
+coin per house, the AI Economist's own Monte Carlo estimate) and start in the corners - the least skilled
+top right, then bottom left, top left, the most skilled bottom right - the ranks being a new random
+permutation of the agents each episode. Otherwise each agent draws a skill `s` (`skill_distribution`:
+`"pareto"` Pareto(4) in numpy's Lomax form, `"lognormal"` lognormal(-1, 0.5), `"none"`), earns
+`min(max_skill_multiplier, (max_skill_multiplier - 1) s + 1) * build_payment` per house, and starts on a
+uniformly random free land cell.
+
+### Utilities and rewards
+Agent `i` has the isoelastic utility `U_i = (c_i^(1 - eta) - 1) / (1 - eta) - energy_cost * L_i` of its coin
+`c_i` (held plus escrow) and cumulative labour `L_i` (`eta` 0.23, `energy_cost` 0.21); its reward is the
+change of `U_i` over the step, so its return is `U_i(T) - U_i(0)`. The planner's reward is the change of
+`equality x mean coin`, the AI Economist's `coin_eq_times_productivity`, with equality `1 - G N / (N - 1)`
+and Gini `G = sum_ij |c_i - c_j| / (2 N sum c)`.
+
+### Money accounting
+Building pays coin from outside the economy; trades move coin and goods between agents; taxes and the
+lump sum are transfers of the contract layer (agent -> planner, planner -> agent; ledger keys
+`transfer_out` / `transfer_in`), so the ledger shows every collection and the planner's net transfer is 0
+(budget balance). An agent's `own_reward` in the ledger is its coin change from building and trading
+(pre-tax); `welfare` is the coin built this step. The planner's move is a policy (`PolicyTerms`), never a
+payment.
+
+### Observation Space
+Agents (the AI Economist's observation, egocentric): `map` is the `(2R+1) x (2R+1)` window centred on
+the agent, channels `[stone, wood, house, water, stone source, wood source, inside the map, house owner,
+agent]` (the last two 0 for none, 1 for the observer, `j + 2` for agent `j`). `flat` holds, in the AI
+Economist's order (`game.agent_feature_names()`): build payment / `build_payment`, skill; the other agents'
+open asks and bids per price, the market rates, the agent's own asks and bids, the price histories (x 0.01);
+gathering bonus (0); the rates in force, first-day and tax-day flags, the sorted incomes of the last period
+/ period, the agent's current marginal rate, the period's phase, time / horizon; coin, stone and wood in
+hand (x 0.01); column / W, row / H. `action_mask` marks the actions that can take effect.
+
+Planner: `map` is the whole map `(8, H, W)`: the six map channels, house owners and agents (`j + 2`).
+`flat` (`game.planner_feature_names()`): all open asks and bids per price, the market rates and price
+histories, the rates in force, first-day and tax-day flags, the sorted incomes of the last period, phase and
+time, three zeros (the planner's own inventory), then per agent: its current marginal rate, last period's
+income / period and marginal rate, coin, stone and wood in hand (x 0.01), column / W, row / H.
+
+### Outcomes and infos
+No payment is outcome-contingent (taxes are rules on income): `infos[agent]["outcome"]` is -1 and
+`infos["principal_0"]["outcomes"]` all -1. Every player: `productivity` (sum of coin), `equality`,
+`equality_times_productivity` (the meta-gradient paper's objective; its designer's reward is 0.01 x this).
+Agents: `coin`, `stone`, `wood` (held plus escrow), `coin_in_hand`, `labour`, `utility`, `build_payment`, `built` (this
+step), `tax_paid` and `lump_sum` (this step). Planner: `tax_revenue`, `trades` (this step), `rate_k` in force.
+
+### Fixed planners
+Plug-in policies `planner(observation) -> rates` (one observation or a batch): `free_market_planner()`
+(no taxes), `us_federal_planner()` (2018 rates `[0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37]`) and
+`SaezPlanner(game)` (the AI Economist's Saez-formula tax model: random rates until 500 samples,
+then the bracket-averaged Saez rates from the observed incomes, marginal rates and a running
+elasticity estimate); `make_planner(name, game)`. Use them with the agents-only view,
+`AgentsOnlyParallelEnv(env_id, principal_policy=us_federal_planner())`, or on the batched API.
+
+### Checked against the AI Economist
+`benchmarks/gtb_crosscheck.py` plays scripted episodes (random masked actions, trade-heavy and
+build-heavy scripts, random skills and starts, random and US-federal rates; 1,280 steps with 1,186 trades
+and 20 houses) in the `ai-economist` 1.7.1 simulator and here, replaying the reference's random draws, and
+compares every step: inventories, escrow, coin, labour, positions, action masks, all observations, income,
+tax due, tax paid, lump sum (through the ledger), utilities and rewards all agree (floats to 1e-9, the
+rest exactly); so do the Saez rates and elasticity on 12 sample buffers. Output: `docs/results/gather_trade_build.md`.
+
+### Deviations from the AI Economist
+* Random numbers come from the suite's per-environment streams: the same distributions, other draws
+  (hence the replay in the cross-check).
+* With `fixed_four_skill_and_loc` the `build_skill` feature is the skill that gives the agent's payment
+  (`(multiplier - 1) / (max_skill_multiplier - 1)`); the AI Economist shows an unrelated Pareto draw there.
+* Before the first step no rates are in force: the rate features read 0 (the AI Economist shows the last
+  rates it was given).
+* The planner's move is the 7 rates in `[0, 1]` (the meta-gradient paper's `tax_model="external"`), not the
+  AI Economist's discrete rate indices; its map is the whole map (the paper's code fed the planner agent 3's
+  egocentric view by mistake).
+* Observations are a nested dict with `uint8` maps (the AI Economist's are `float32` with separate
+  `world-map` and `world-idx_map`); the mask is under `action_mask`, the observation under `observation`.
+* Not implemented (unused by the paper's configuration): Gather's bonus-gathering skill, the energy-cost and
+  tax-rate annealing schedules (training devices), other planner rewards, multi-action mode, full
+  observability, other scenarios and dense logs.
+
+### Arguments
+```python
+contract_envs.make("parallel", "contract_envs/gather_trade_build-v0", preset="paper", layout=None,
+                   n_agents=None, horizon=None, period_length=None, fixed_four_skill_and_loc=None,
+                   skill_distribution="pareto", max_skill_multiplier=3.0, build_payment=10.0,
+                   build_labour=10.0, starting_coin=10.0, max_bid_ask=10, max_num_orders=5,
+                   order_duration=50, order_labour=0.25, move_labour=1.0, collect_labour=1.0,
+                   resource_regen_prob=0.01, isoelastic_eta=0.23, energy_cost=0.21, observation_range=5,
+                   usd_scaling=1000.0, render_mode=None)
+```
+`None` takes the preset's value. `layout`: a name of `LAYOUTS` or a list of equal-length row strings of
+`w` (wood source), `s` (stone source), `#` (water), `.` (land). Integers: `n_agents >= 2`, `horizon`,
+`period_length`, `max_bid_ask`, `max_num_orders`, `order_duration >= 1`, `observation_range >= 0`. Reals:
+`max_skill_multiplier >= 1`, `build_payment`, `build_labour`, `starting_coin`, `order_labour`, `move_labour`,
+`collect_labour`, `energy_cost >= 0`, `resource_regen_prob` in `[0, 1]`, `isoelastic_eta` in `[0, 1)`,
+`usd_scaling > 0`. `fixed_four_skill_and_loc=True` needs the Pareto skills and land in the four corners. A bad
+value raises `ValueError` naming the argument and its allowed range.
+
+### Version History
+* v0: Initial release.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from contract_envs.checks import check_choice, check_int, check_optional_int, check_real
+from contract_envs.contracts import PolicyTerms, Settlement
+from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
+from contract_envs.games._incentive_common import gini_equality
+from contract_envs.rng import BatchedStreams
+
+# --------------------------------------------------------------------------- constants
+RESOURCES = ("stone", "wood")  # the AI-Economist's sorted collectible resources (map channels, trade books)
+US_FEDERAL_CUTOFFS_USD = (0.0, 9700.0, 39475.0, 84200.0, 160725.0, 204100.0, 510300.0)
+US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
+MOVES = ((0, -1), (0, 1), (-1, 0), (1, 0))  # left, right, up, down as (row, column) steps
+MAP_CHANNELS = ("stone", "wood", "house", "water", "stone_source", "wood_source")
+PRICE_DECAY = 0.995  # per-step decay of the trade-price histories (AI-Economist ContinuousDoubleAuction)
+OBS_SCALE = 0.01  # inventory and price-history scaling of the observations (AI-Economist inv_scale)
+
+# Layouts: one string per map row; "w" wood source, "s" stone source, "#" water, "." empty land.
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    # The AI-Economist's 15x15 "pure and mixed" layout (env-pure_and_mixed-15x15), re-entered by hand:
+    # a wood-and-stone quarter top left, a wood quarter bottom left, stone bottom right, water walls.
+    "pure_and_mixed_15x15": (
+        "www....#.......",
+        "wss....#.......",
+        "www....#.......",
+        "www....#.......",
+        "wss............",
+        "sws............",
+        ".......#.......",
+        "####..####..###",
+        ".......#.......",
+        "www....#....s..",
+        ".ww.........ss.",
+        "www..........ss",
+        "w.w....#.......",
+        "w......#.......",
+        ".......#.....s.",
+    ),
+    # A small map for tests and quick learning runs: wood and stone within a few steps of every corner.
+    "small_7x7": (
+        "ww...ss",
+        "w.....s",
+        "...#...",
+        "..###..",
+        "...#...",
+        "s.....w",
+        "ss...ww",
+    ),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Yang et al. (AAMAS 2022), config_foundation_ppo.py: the 15x15 map, 4 agents, fixed skills and corners.
+    "paper": {
+        "layout": "pure_and_mixed_15x15",
+        "n_agents": 4,
+        "horizon": 100,
+        "period_length": 10,
+        "fixed_four_skill_and_loc": True,
+    },
+    # Fast: a 7x7 map, episodes of 30 steps with 3 tax periods; same rules and skills.
+    "small": {
+        "layout": "small_7x7",
+        "n_agents": 4,
+        "horizon": 30,
+        "period_length": 10,
+        "fixed_four_skill_and_loc": True,
+    },
+}
+SKILL_DISTRIBUTIONS = ("pareto", "lognormal", "none")
+
+
+def parse_layout(layout: str | tuple[str, ...] | list[str], owner: str = "gather_trade_build") -> np.ndarray:
+    """A layout (a name in :data:`LAYOUTS` or rows of ``w s # .``) as int8 ``[H, W]``: 0 land, 1 wood, 2 stone,
+    3 water."""
+    if isinstance(layout, str):
+        check_choice("layout", layout, list(LAYOUTS), owner=owner)
+        rows = LAYOUTS[layout]
+    elif isinstance(layout, (tuple, list)) and layout and all(isinstance(r, str) for r in layout):
+        rows = tuple(layout)
+    else:
+        raise ValueError(f"{owner}: layout must be one of {list(LAYOUTS)} or a list of row strings, got {layout!r}")
+    width = len(rows[0])
+    if width < 2 or len(rows) < 2 or any(len(r) != width for r in rows):
+        raise ValueError(f"{owner}: layout rows must all have the same length >= 2 (at least 2 rows), got {rows!r}")
+    codes = {".": 0, "w": 1, "s": 2, "#": 3}
+    bad = sorted({ch for r in rows for ch in r} - set(codes))
+    if bad:
+        raise ValueError(f"{owner}: layout characters must be in {sorted(codes)}, got {bad}")
+    return np.array([[codes[ch] for ch in r] for r in rows], dtype=np.int8)
+
+
+def bracket_tax(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+    """Tax due on ``income [B, N]`` at marginal ``rates [B, K]`` above ``cutoffs [K]`` (0 for income <= 0)."""
+    sizes = np.append(np.diff(cutoffs), np.inf)
+    in_bracket = np.minimum(np.maximum(income[..., None] - cutoffs, 0.0), sizes)  # [B, N, K]
+    return (in_bracket * rates[:, None, :]).sum(axis=-1)
+
+
+def marginal_rate(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+    """The rate of the bracket that ``income`` ``[B, N]`` falls in (0 for negative income)."""
+    bracket = (income[..., None] >= cutoffs).sum(axis=-1) - 1  # [B, N], -1 below 0
+    rate = np.take_along_axis(rates, np.maximum(bracket, 0), axis=1)
+    return np.where(bracket >= 0, rate, 0.0)
+
+
+def isoelastic_utility(coin: np.ndarray, labour: np.ndarray, eta: float, energy_cost: float) -> np.ndarray:
+    """``(coin^(1 - eta) - 1) / (1 - eta) - energy_cost * labour`` (AI-Economist, ``0 <= eta < 1``)."""
+    return (np.power(coin, 1.0 - eta) - 1.0) / (1.0 - eta) - energy_cost * labour
+
+
+def ranked_skills(n_agents: int, max_skill_multiplier: float, payment: float) -> np.ndarray:
+    """Build payments of the skill ranks (ascending) for ``fixed_four_skill_and_loc``.
+
+    The AI-Economist estimates the mean of each order statistic of ``n`` clipped Pareto(4) skills by
+    Monte Carlo (100 000 draws of numpy's legacy generator seeded 1); the same estimate is used here
+    so that the payments agree with it to the last digit."""
+    draws = np.random.RandomState(1).pareto(4, size=(100_000, n_agents))
+    skills = np.minimum(max_skill_multiplier, (max_skill_multiplier - 1) * draws + 1)
+    return np.sort(skills, axis=1).mean(axis=0) * payment
+
+
+def ranked_corners(n_agents: int, height: int, width: int) -> list[tuple[int, int]]:
+    """Start cells of the skill ranks (ascending): worst top right, then bottom left, top left, best bottom right;
+    ranks are split into four groups, each filling its corner along the rows (AI-Economist ``layout_from_file``)."""
+    corners = ((0, width - 1), (height - 1, 0), (0, 0), (width - 1, width - 1))
+    signs = ((1, -1), (-1, 1), (1, 1), (-1, -1))
+    groups = np.floor(np.arange(n_agents) * (4 / n_agents)).astype(int)
+    filled, cells = [0, 0, 0, 0], []
+    for g in groups:
+        k = filled[g]
+        (r0, c0), (sr, sc) = corners[g], signs[g]
+        cells.append((r0 + sr * (k // 4), c0 + sc * (k % 4)))
+        filled[g] += 1
+    return cells
+
+
+class OutputBuffers:
+    """Arrays handed out as observations, reused once nobody but this pool holds them.
+
+    A fresh multi-megabyte array per step costs as much in page faults as filling it. An array whose only
+    references are this pool's (no observation dict, view, tensor or buffer of the caller keeps it, checked by
+    its reference count) is overwritten in place instead; callers that keep observations get fresh arrays."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = keep
+        self.pools: dict[tuple, list[np.ndarray]] = {}
+
+    def get(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        pool = self.pools.setdefault((shape, np.dtype(dtype).str), [])
+        for array in pool:
+            if sys.getrefcount(array) <= 3:  # the pool's list, this loop's name and getrefcount's argument
+                return array
+        array = np.empty(shape, dtype=dtype)
+        if len(pool) < self.keep:
+            pool.append(array)
+        return array
+
+    def __getstate__(self) -> dict:
+        return {"keep": self.keep, "pools": {}}  # copies of the game start with empty pools
+
+
+# --------------------------------------------------------------------------- state
+@dataclass
+class GatherTradeBuildState(GameState):
+    """Per environment (leading axis ``B``; ``N`` agents, resources stone/wood, ``K`` order slots per agent and
+    resource, ``P`` price levels, ``T`` tax brackets):
+
+    * map: ``resource [B, 2, H, W]`` (1 where a unit lies), ``house_owner [B, H, W]`` (-1: no house);
+    * agents: ``pos [B, N, 2]`` (row, column), ``inventory`` and ``escrow [B, N, 3]`` (coin, stone, wood; escrow
+      holds what open orders set aside), ``labour [B, N]`` (cumulative), ``build_payment`` and ``build_skill [B, N]``;
+    * market: ``order_kind [B, 2, N, K]`` (0 none, 1 bid, 2 ask), ``order_price``, ``order_age``,
+      ``price_history [B, 2, N, P]`` (each seller's decayed count of sales per price);
+    * taxes: ``rates [B, T]`` in force, ``last_coin [B, N]`` (coin after the last collection), ``last_income``,
+      ``last_marginal_rate [B, N]`` (of the last collection), ``tax_paid [B, N]`` and ``lump_sum [B]`` (this step),
+      ``collected [B]`` (this step ended a tax period);
+    * objectives: ``utility [B, N]``, ``planner_metric [B]`` (equality x mean coin, the planner's reward's level);
+    * step records: ``built [B, N]``, ``trades [B]``.
+    """
+
+    resource: np.ndarray
+    house_owner: np.ndarray
+    pos: np.ndarray
+    inventory: np.ndarray
+    escrow: np.ndarray
+    labour: np.ndarray
+    build_payment: np.ndarray
+    build_skill: np.ndarray
+    order_kind: np.ndarray
+    order_price: np.ndarray
+    order_age: np.ndarray
+    price_history: np.ndarray
+    rates: np.ndarray
+    last_coin: np.ndarray
+    last_income: np.ndarray
+    last_marginal_rate: np.ndarray
+    tax_paid: np.ndarray
+    lump_sum: np.ndarray
+    collected: np.ndarray
+    utility: np.ndarray
+    planner_metric: np.ndarray
+    built: np.ndarray
+    trades: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cache: dict[str, Any] = {}  # order-book histograms shared by the agents' and planner's observations
+
+
+# --------------------------------------------------------------------------- the game
+class GatherTradeBuildGame(Game):
+    """Batched Gather-Trade-Build economy with a bracket-tax planner (see the module docstring)."""
+
+    name = "gather_trade_build"
+    timing = SIMULTANEOUS
+    principal_in_welfare = False
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        preset: str = "paper",
+        layout: str | tuple[str, ...] | None = None,
+        n_agents: int | None = None,
+        horizon: int | None = None,
+        period_length: int | None = None,
+        fixed_four_skill_and_loc: bool | None = None,
+        skill_distribution: str = "pareto",
+        max_skill_multiplier: float = 3.0,
+        build_payment: float = 10.0,
+        build_labour: float = 10.0,
+        starting_coin: float = 10.0,
+        max_bid_ask: int = 10,
+        max_num_orders: int = 5,
+        order_duration: int = 50,
+        order_labour: float = 0.25,
+        move_labour: float = 1.0,
+        collect_labour: float = 1.0,
+        resource_regen_prob: float = 0.01,
+        isoelastic_eta: float = 0.23,
+        energy_cost: float = 0.21,
+        observation_range: int = 5,
+        usd_scaling: float = 1000.0,
+    ) -> None:
+        owner = self.name
+        check_choice("preset", preset, list(PRESETS), owner=owner)
+        p = PRESETS[preset]
+        self.preset = preset
+        self.layout = parse_layout(p["layout"] if layout is None else layout, owner)
+        n = check_int("n_agents", p["n_agents"] if n_agents is None else n_agents, 2, 250, owner=owner)
+        horizon = check_optional_int("horizon (steps per episode)", horizon, 1, owner=owner) or p["horizon"]
+        period = check_optional_int("period_length (steps per tax period)", period_length, 1, owner=owner)
+        self.period = p["period_length"] if period is None else period
+        fixed = p["fixed_four_skill_and_loc"] if fixed_four_skill_and_loc is None else fixed_four_skill_and_loc
+        if not isinstance(fixed, (bool, np.bool_)):
+            raise ValueError(f"{owner}: fixed_four_skill_and_loc must be True or False, got {fixed!r}")
+        self.fixed_four = bool(fixed)
+        self.skill_distribution = check_choice("skill_distribution", skill_distribution, SKILL_DISTRIBUTIONS, owner)
+        if self.fixed_four and self.skill_distribution != "pareto":
+            raise ValueError(f"{owner}: fixed_four_skill_and_loc=True needs skill_distribution='pareto'")
+        self.max_skill_multiplier = check_real("max_skill_multiplier", max_skill_multiplier, 1.0, owner=owner)
+        self.payment = check_real("build_payment", build_payment, 0.0, owner=owner)
+        self.build_labour = check_real("build_labour", build_labour, 0.0, owner=owner)
+        self.starting_coin = check_real("starting_coin", starting_coin, 0.0, owner=owner)
+        self.max_bid_ask = check_int("max_bid_ask", max_bid_ask, 1, 1000, owner=owner)
+        self.max_num_orders = check_int("max_num_orders", max_num_orders, 1, 1000, owner=owner)
+        self.order_duration = check_int("order_duration", order_duration, 1, 10**6, owner=owner)
+        self.order_labour = check_real("order_labour", order_labour, 0.0, owner=owner)
+        self.move_labour = check_real("move_labour", move_labour, 0.0, owner=owner)
+        self.collect_labour = check_real("collect_labour", collect_labour, 0.0, owner=owner)
+        self.regen_prob = check_real("resource_regen_prob", resource_regen_prob, 0.0, 1.0, owner=owner)
+        self.eta = check_real("isoelastic_eta", isoelastic_eta, 0.0, 1.0, high_open=True, owner=owner)
+        self.energy_cost = check_real("energy_cost", energy_cost, 0.0, owner=owner)
+        self.view = check_int("observation_range", observation_range, 0, 100, owner=owner)
+        self.usd_scaling = check_real("usd_scaling", usd_scaling, 0.0, low_open=True, owner=owner)
+        self.cutoffs = np.asarray(US_FEDERAL_CUTOFFS_USD) / self.usd_scaling
+        self.n_prices = self.max_bid_ask + 1
+
+        height, width = self.layout.shape
+        self.height, self.width = height, width
+        self.water = self.layout == 3
+        self.sources = np.stack([self.layout == 2, self.layout == 1])  # [2, H, W]: stone, wood
+        self.source_cells = [np.flatnonzero(self.sources[r]) for r in range(2)]
+        self.n_source_cells = sum(len(c) for c in self.source_cells)
+        if (~self.water).sum() < n:
+            raise ValueError(f"{owner}: the layout has {(~self.water).sum()} land cells, fewer than n_agents={n}")
+        if self.fixed_four:
+            self.corner_cells = ranked_corners(n, height, width)
+            for r, c in self.corner_cells:
+                if not (0 <= r < height and 0 <= c < width) or self.water[r, c]:
+                    raise ValueError(
+                        f"{owner}: fixed_four_skill_and_loc places an agent at ({r}, {c}), which is water or off "
+                        f"the {height}x{width} map; use a layout with land in the corners or fixed_four=False"
+                    )
+            self.ranked_payments = ranked_skills(n, self.max_skill_multiplier, self.payment)
+
+        # actions: 0 no-op, 1 build, then for stone and wood: buy at price 0..P-1, sell at price 0..P-1, then 4 moves
+        self.action_build = 1
+        self.action_trade = 2
+        self.action_move = 2 + 4 * self.n_prices
+        k = len(self.cutoffs)
+        terms = PolicyTerms((k,), 0.0, 1.0, label="tax rates")
+        super().__init__(num_envs, n, self.action_move + 4, terms, horizon, transfers=True)
+        self._decode_tables()
+        self._observation_tables()
+
+    # ------------------------------------------------------------------ tables
+    def _decode_tables(self) -> None:
+        """Per action: its trade resource (-1: none), whether it is a sale, its price and its move (-1: none)."""
+        a = np.arange(self.n_actions)
+        trade = (a >= self.action_trade) & (a < self.action_move)
+        idx = np.where(trade, a - self.action_trade, 0)
+        self._trade_resource = np.where(trade, idx // (2 * self.n_prices), -1)
+        self._trade_sell = trade & ((idx // self.n_prices) % 2 == 1)
+        self._trade_price = np.where(trade, idx % self.n_prices, 0)
+        self._move = np.where(a >= self.action_move, a - self.action_move, -1)
+        self._age_span = self.order_duration + 2
+
+    def _observation_tables(self) -> None:
+        n, k, p = self.n_agents, len(self.cutoffs), self.n_prices
+        h, w, v = self.height, self.width, self.view
+        side = 2 * v + 1
+        self.agent_flat_size = 15 + 10 * p + k + n
+        self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
+        # Egocentric maps are built from two gathers: the static channels (water, sources, in-bounds) of the window
+        # around every cell, precomputed ``[H, W, 9, s, s]`` (dynamic channels zero), and one packed code per cell
+        # of the dynamic ones (stone, wood, house, owner) in a padded scratch map, decoded by lookup tables.
+        padded = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
+        padded[3, v : v + h, v : v + w] = self.water
+        padded[4, v : v + h, v : v + w] = self.sources[0]
+        padded[5, v : v + h, v : v + w] = self.sources[1]
+        padded[6, v : v + h, v : v + w] = 1
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [9, H, W, s, s]
+        self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4))
+        self._code_dtype = np.uint8 if n <= 30 else np.uint16  # the owner + 1 takes the bits from 3 up
+        self._codes: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v], rebuilt every call
+        self._buffers = OutputBuffers()
+        # the cell each move leads to from each cell (flat index), -1 where it leaves the map or enters water
+        cells = np.arange(h * w)
+        rr, cc = cells // w, cells % w
+        self._neighbour = np.full((h * w, 4), -1, dtype=np.int64)
+        for m, (dr, dc) in enumerate(MOVES):
+            tr, tc = rr + dr, cc + dc
+            ok = (tr >= 0) & (tr < h) & (tc >= 0) & (tc < w)
+            ok[ok] &= ~self.water[tr[ok], tc[ok]]
+            self._neighbour[ok, m] = tr[ok] * w + tc[ok]
+        idx_high = n + 1
+        self.agent_observation_space = spaces.Dict(
+            {
+                "observation": spaces.Dict(
+                    {
+                        "map": spaces.Box(0, idx_high, (len(MAP_CHANNELS) + 3, side, side), dtype=np.uint8),
+                        "flat": spaces.Box(-np.inf, np.inf, (self.agent_flat_size,), dtype=np.float32),
+                    }
+                ),
+                "action_mask": spaces.Box(0, 1, (self.n_actions,), dtype=np.int8),
+            }
+        )
+        self.principal_observation_space = spaces.Dict(
+            {
+                "map": spaces.Box(0, idx_high, (len(MAP_CHANNELS) + 2, h, w), dtype=np.uint8),
+                "flat": spaces.Box(-np.inf, np.inf, (self.planner_flat_size,), dtype=np.float32),
+            }
+        )
+        size = (len(MAP_CHANNELS) + 2) * h * w + self.planner_flat_size
+        self.state_space = spaces.Box(-np.inf, np.inf, (size,), dtype=np.float32)
+
+    def agent_feature_names(self) -> list[str]:
+        """The name of every entry of an agent's ``flat`` observation (the AI-Economist's sorted keys)."""
+        p, names = self.n_prices, ["build_payment", "build_skill"]
+        for key in ("available_asks", "available_bids"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"market_rate_{r}" for r in RESOURCES]
+        for key in ("my_asks", "my_bids", "price_history"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += ["bonus_gather_prob"] + [f"rate_{k}" for k in range(len(self.cutoffs))]
+        names += ["is_first_day", "is_tax_day"] + [f"last_income_sorted_{i}" for i in range(self.n_agents)]
+        names += ["marginal_rate", "tax_phase", "time", "coin", "stone", "wood", "col", "row"]
+        return names
+
+    def planner_feature_names(self) -> list[str]:
+        """The name of every entry of the planner's ``flat`` observation."""
+        p, names = self.n_prices, []
+        for key in ("all_asks", "all_bids"):
+            names += [f"{key}_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"market_rate_{r}" for r in RESOURCES]
+        names += [f"price_history_{r}_{q}" for r in RESOURCES for q in range(p)]
+        names += [f"rate_{k}" for k in range(len(self.cutoffs))] + ["is_first_day", "is_tax_day"]
+        names += [f"last_income_sorted_{i}" for i in range(self.n_agents)]
+        names += ["tax_phase", "time", "planner_coin", "planner_stone", "planner_wood"]
+        for i in range(self.n_agents):
+            names += [
+                f"agent_{i}_{key}"
+                for key in ("marginal_rate", "last_income", "last_marginal_rate", "coin", "stone", "wood", "col", "row")
+            ]
+        return names
+
+    # ------------------------------------------------------------------ state
+    def init_state(self) -> GatherTradeBuildState:
+        b, n, k, p = self.num_envs, self.n_agents, self.max_num_orders, self.n_prices
+        h, w, t = self.height, self.width, len(self.cutoffs)
+        return GatherTradeBuildState(
+            t=np.zeros(b, dtype=np.int64),
+            resource=np.zeros((b, 2, h, w), dtype=np.int8),
+            house_owner=np.full((b, h, w), -1, dtype=np.int16),
+            pos=np.zeros((b, n, 2), dtype=np.int64),
+            inventory=np.zeros((b, n, 3)),
+            escrow=np.zeros((b, n, 3)),
+            labour=np.zeros((b, n)),
+            build_payment=np.zeros((b, n)),
+            build_skill=np.zeros((b, n)),
+            order_kind=np.zeros((b, 2, n, k), dtype=np.int8),
+            order_price=np.zeros((b, 2, n, k), dtype=np.int64),
+            order_age=np.zeros((b, 2, n, k), dtype=np.int64),
+            price_history=np.zeros((b, 2, n, p)),
+            rates=np.zeros((b, t)),
+            last_coin=np.zeros((b, n)),
+            last_income=np.zeros((b, n)),
+            last_marginal_rate=np.zeros((b, n)),
+            tax_paid=np.zeros((b, n)),
+            lump_sum=np.zeros(b),
+            collected=np.zeros(b, dtype=bool),
+            utility=np.zeros((b, n)),
+            planner_metric=np.zeros(b),
+            built=np.zeros((b, n), dtype=bool),
+            trades=np.zeros(b, dtype=np.int64),
+        )
+
+    def reset(self, state: GatherTradeBuildState, env_idx: np.ndarray, rng: BatchedStreams) -> None:
+        n = self.n_agents
+        state.cache.clear()
+        u = rng.uniform(3 * n, env_idx)  # [E, 3N]: skill ranks, skills, start cells
+        e = len(env_idx)
+        state.resource[env_idx] = self.sources
+        state.house_owner[env_idx] = -1
+        for arr in (
+            state.escrow,
+            state.labour,
+            state.order_kind,
+            state.order_price,
+            state.order_age,
+            state.price_history,
+            state.rates,
+            state.last_income,
+            state.last_marginal_rate,
+            state.tax_paid,
+            state.lump_sum,
+            state.collected,
+            state.built,
+            state.trades,
+        ):
+            arr[env_idx] = 0
+        state.inventory[env_idx] = 0.0
+        state.inventory[env_idx, :, 0] = self.starting_coin
+        if self.fixed_four:
+            rank_of = np.argsort(np.argsort(u[:, :n], axis=1), axis=1)  # agent -> rank of a random permutation
+            state.build_payment[env_idx] = self.ranked_payments[rank_of]
+            multiplier = self.ranked_payments[rank_of] / self.payment if self.payment > 0 else np.ones((e, n))
+            state.build_skill[env_idx] = (multiplier - 1.0) / max(self.max_skill_multiplier - 1.0, 1e-12)
+            cells = np.asarray(self.corner_cells)[rank_of]  # [E, N, 2]
+            state.pos[env_idx] = cells
+        else:
+            skill = self._draw_skills(u[:, n : 2 * n])
+            multiplier = np.minimum(self.max_skill_multiplier, (self.max_skill_multiplier - 1.0) * skill + 1.0)
+            if self.skill_distribution == "none":
+                skill, multiplier = np.ones((e, n)), np.ones((e, n))
+            state.build_skill[env_idx] = skill
+            state.build_payment[env_idx] = multiplier * self.payment
+            state.pos[env_idx] = self._random_cells(u[:, 2 * n :])
+        coin = state.inventory[env_idx, :, 0]
+        state.last_coin[env_idx] = coin
+        state.utility[env_idx] = isoelastic_utility(coin, 0.0, self.eta, self.energy_cost)
+        state.planner_metric[env_idx] = gini_equality(coin) * coin.mean(axis=1)
+
+    def _draw_skills(self, u: np.ndarray) -> np.ndarray:
+        if self.skill_distribution == "pareto":  # numpy's pareto(4): Lomax, (1 - u)^(-1/4) - 1
+            return np.power(1.0 - u, -0.25) - 1.0
+        if self.skill_distribution == "lognormal":  # lognormal(-1, 0.5) by the inverse normal CDF
+            from scipy.special import ndtri
+
+            return np.exp(-1.0 + 0.5 * ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+        return np.ones_like(u)
+
+    def _random_cells(self, u: np.ndarray) -> np.ndarray:
+        """Distinct uniform land cells for the agents, one after the other (``u`` ``[E, N]``)."""
+        e, n = u.shape
+        free = np.broadcast_to(~self.water.reshape(-1), (e, self.height * self.width)).copy()
+        out = np.zeros((e, n, 2), dtype=np.int64)
+        rows = np.arange(e)
+        for i in range(n):
+            count = free.sum(axis=1)
+            pick = np.minimum((u[:, i] * count).astype(np.int64), count - 1)
+            cell = (np.cumsum(free, axis=1) <= pick[:, None]).sum(axis=1)
+            free[rows, cell] = False
+            out[:, i, 0], out[:, i, 1] = cell // self.width, cell % self.width
+        return out
+
+    # ------------------------------------------------------------------ randomness a replay can override
+    def movement_order(self, state: GatherTradeBuildState, rng: BatchedStreams) -> np.ndarray:
+        """The order ``[B, N]`` in which agents move this step (a uniform permutation per environment)."""
+        return np.argsort(rng.uniform(self.n_agents), axis=1, kind="stable")
+
+    def regrowth_draws(self, state: GatherTradeBuildState, rng: BatchedStreams) -> list[np.ndarray]:
+        """Per resource, whether each source cell regrows a unit if empty (``[B, cells]`` bools)."""
+        u = rng.uniform(self.n_source_cells)
+        split = len(self.source_cells[0])
+        return [u[:, :split] < self.regen_prob, u[:, split:] < self.regen_prob]
+
+    # ------------------------------------------------------------------ rules
+    def step(
+        self,
+        state: GatherTradeBuildState,
+        actions: np.ndarray,
+        principal_action: np.ndarray | None,
+        rng: BatchedStreams,
+    ) -> Transition:
+        b, n = actions.shape
+        state.cache.clear()
+        coin_before = state.inventory[:, :, 0] + state.escrow[:, :, 0]
+        self._build(state, actions)
+        self._trade(state, actions)
+        self._gather(state, actions, self.movement_order(state, rng))
+        transfers = self._taxes(state, principal_action)
+        self._regrow(state, self.regrowth_draws(state, rng))
+        income = state.inventory[:, :, 0] + state.escrow[:, :, 0] - coin_before
+        return Transition(income, np.zeros(b), None, np.zeros(b, dtype=bool), transfers)
+
+    def _build(self, s: GatherTradeBuildState, actions: np.ndarray) -> None:
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        can = self.can_build(s)
+        build = (actions == self.action_build) & can
+        s.built = build
+        if not build.any():
+            return
+        s.inventory[:, :, 1:] -= build[:, :, None]
+        s.inventory[:, :, 0] += np.where(build, s.build_payment, 0.0)
+        s.labour += np.where(build, self.build_labour, 0.0)
+        bb, ii = np.nonzero(build)
+        s.house_owner[bb, r[bb, ii], c[bb, ii]] = ii
+
+    def can_build(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, N]``: the agent holds a unit of wood and of stone and stands on empty land (no resource, source,
+        water or house)."""
+        rows = np.arange(s.pos.shape[0])[:, None]
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        empty = ~(self.sources[0] | self.sources[1] | self.water)[r, c]
+        empty &= (s.resource[rows, 0, r, c] == 0) & (s.resource[rows, 1, r, c] == 0)
+        empty &= s.house_owner[rows, r, c] < 0
+        return empty & (s.inventory[:, :, 1] >= 1) & (s.inventory[:, :, 2] >= 1)
+
+    def _trade(self, s: GatherTradeBuildState, actions: np.ndarray) -> None:
+        s.price_history *= PRICE_DECAY
+        s.trades = np.zeros(actions.shape[0], dtype=np.int64)
+        resource = self._trade_resource[actions]  # [B, N], -1: no trade action
+        if (resource >= 0).any():
+            sell, price = self._trade_sell[actions], self._trade_price[actions]
+            n_orders = (s.order_kind != 0).sum(axis=3)  # [B, 2, N]
+            for r in range(2):
+                mine = resource == r
+                if not mine.any():
+                    continue
+                room = n_orders[:, r] < self.max_num_orders
+                bid = mine & ~sell & room & (s.inventory[:, :, 0] >= price)
+                ask = mine & sell & room & (s.inventory[:, :, 1 + r] > 0)
+                new = bid | ask
+                if not new.any():
+                    continue
+                bb, ii = np.nonzero(new)
+                slot = np.argmax(s.order_kind[bb, r, ii] == 0, axis=1)  # first free slot
+                s.order_kind[bb, r, ii, slot] = np.where(bid[bb, ii], 1, 2)
+                s.order_price[bb, r, ii, slot] = price[bb, ii]
+                s.order_age[bb, r, ii, slot] = 0
+                escrowed = np.where(bid, price, 0.0)
+                s.inventory[:, :, 0] -= escrowed
+                s.escrow[:, :, 0] += escrowed
+                s.inventory[:, :, 1 + r] -= ask
+                s.escrow[:, :, 1 + r] += ask
+                s.labour += np.where(new, self.order_labour, 0.0)
+                self._match(s, r, np.flatnonzero(new.any(axis=1)))
+        self._expire(s)
+
+    def _match(self, s: GatherTradeBuildState, r: int, envs: np.ndarray) -> None:
+        """The continuous double auction of resource ``r`` in the environments ``envs`` (those with a new order).
+
+        The AI-Economist's matching walks the bids from the best (highest price, then oldest, then lowest agent
+        index), drops a buyer for the step when its best bid is below every other agent's asks, and otherwise
+        trades it with the best of those asks (lowest price, then oldest, then lowest index) at the price of
+        the order placed first (the ask's on a tie), then starts over. A buyer below the others' asks stays
+        below as orders leave the book, so here each round trades, in every environment at once, the best bid
+        among the buyers whose best bid reaches another agent's best ask; an environment is done when none
+        does. Books are uncrossed after every step, so only environments with a new order can trade."""
+        n = self.n_agents
+        span = self._age_span
+        rank = np.arange(n)
+        unset = np.iinfo(np.int64).max
+        while envs.size:
+            kind, price, age = s.order_kind[envs, r], s.order_price[envs, r], s.order_age[envs, r]  # [E, N, K]
+            bid_key = np.where(kind == 1, (price * span + age) * n + (n - 1 - rank)[:, None], -1)
+            ask_key = np.where(kind == 2, (price * span + (span - 1 - age)) * n + rank[:, None], unset)
+            top_slot, low_slot = bid_key.argmax(axis=2), ask_key.argmin(axis=2)  # [E, N]
+            top_key = np.take_along_axis(bid_key, top_slot[..., None], axis=2)[..., 0]
+            low_key = np.take_along_axis(ask_key, low_slot[..., None], axis=2)[..., 0]
+            by_ask = np.argsort(low_key, axis=1, kind="stable")[:, :2]  # the best and second-best asking agents
+            best_other = np.where(by_ask[:, :1] == rank, by_ask[:, 1:2], by_ask[:, :1])  # [E, N]: seller for i
+            other_key = np.take_along_axis(low_key, best_other, axis=1)
+            crossing = (top_key >= 0) & (other_key < unset) & (top_key // (span * n) >= other_key // (span * n))
+            rows = np.flatnonzero(crossing.any(axis=1))
+            if rows.size == 0:
+                return
+            buyer = np.where(crossing[rows], top_key[rows], -1).argmax(axis=1)
+            seller = best_other[rows, buyer]
+            bid_slot, ask_slot = top_slot[rows, buyer], low_slot[rows, seller]
+            env = envs[rows]
+            bid_price, ask_price = s.order_price[env, r, buyer, bid_slot], s.order_price[env, r, seller, ask_slot]
+            first_ask = s.order_age[env, r, buyer, bid_slot] <= s.order_age[env, r, seller, ask_slot]
+            deal = np.where(first_ask, ask_price, bid_price)
+            s.inventory[env, buyer, 1 + r] += 1
+            s.escrow[env, seller, 1 + r] -= 1
+            s.escrow[env, buyer, 0] -= bid_price
+            s.inventory[env, seller, 0] += deal
+            s.inventory[env, buyer, 0] += bid_price - deal
+            s.price_history[env, r, seller, deal] += 1
+            s.order_kind[env, r, buyer, bid_slot] = 0
+            s.order_kind[env, r, seller, ask_slot] = 0
+            s.trades[env] += 1
+            envs = env
+
+    def _expire(self, s: GatherTradeBuildState) -> None:
+        """Open orders age by one step; those older than ``order_duration`` return their escrow and close."""
+        open_ = s.order_kind != 0
+        if not open_.any():
+            return
+        s.order_age += open_
+        expired = open_ & (s.order_age > self.order_duration)
+        if not expired.any():
+            return
+        bids = expired & (s.order_kind == 1)
+        asks = expired & (s.order_kind == 2)
+        refund = (bids * s.order_price).sum(axis=(1, 3))  # [B, N] coin
+        units = asks.sum(axis=3).transpose(0, 2, 1)  # [B, N, 2]
+        s.inventory[:, :, 0] += refund
+        s.escrow[:, :, 0] -= refund
+        s.inventory[:, :, 1:] += units
+        s.escrow[:, :, 1:] -= units
+        s.order_kind[expired] = 0
+
+    def _gather(self, s: GatherTradeBuildState, actions: np.ndarray, order: np.ndarray) -> None:
+        """Agents move in ``order`` (each onto a free, reachable neighbouring cell, else stays) and each collects
+        every resource unit on its cell. Where no agent heads for another's cell or the same cell as another, the
+        order cannot matter and all move at once; the other environments are played agent by agent."""
+        b, n = actions.shape
+        rows = np.arange(b)[:, None]
+        move = self._move[actions]  # [B, N], -1: no move
+        target = s.pos + np.asarray(MOVES + ((0, 0),))[move]  # [B, N, 2]
+        tr, tc = target[..., 0], target[..., 1]
+        inside = (tr >= 0) & (tr < self.height) & (tc >= 0) & (tc < self.width)
+        trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
+        house = s.house_owner[rows, trc, tcc]
+        want = (move >= 0) & inside & ~self.water[trc, tcc] & ((house < 0) | (house == np.arange(n)))
+        cell = np.where(want, tr * self.width + tc, -1)
+        here = s.pos[..., 0] * self.width + s.pos[..., 1]
+        other = ~np.eye(n, dtype=bool)
+        clash = (
+            want[:, :, None] & other & ((cell[:, :, None] == here[:, None, :]) | (cell[:, :, None] == cell[:, None, :]))
+        )
+        tangled = clash.any(axis=(1, 2))
+        simple = np.flatnonzero(~tangled)
+        if simple.size:
+            moved = want[simple]
+            s.pos[simple] = np.where(moved[..., None], target[simple], s.pos[simple])
+            s.labour[simple] += moved * self.move_labour
+            pos = s.pos[simple]
+            units = s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]]  # [E, N, 2]
+            if units.any():
+                got = units >= 1
+                s.inventory[simple, :, 1:] += got
+                s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]] = units - got
+                s.labour[simple] += got.sum(axis=2) * self.collect_labour
+        if tangled.any():
+            self._gather_in_order(s, np.flatnonzero(tangled), move, target, want, order)
+
+    def _gather_in_order(self, s, envs, move, target, want, order) -> None:
+        """One agent after the other, in ``order``, in the environments ``envs``."""
+        for k in range(self.n_agents):
+            i = order[envs, k]
+            here = s.pos[envs, i]
+            go = want[envs, i]
+            if go.any():
+                t = target[envs, i]
+                free = ~((s.pos[envs, :, 0] == t[:, None, 0]) & (s.pos[envs, :, 1] == t[:, None, 1])).any(axis=1)
+                ok = go & free
+                s.pos[envs[ok], i[ok]] = t[ok]
+                s.labour[envs, i] += ok * self.move_labour
+                here = s.pos[envs, i]
+            units = s.resource[envs, :, here[:, 0], here[:, 1]]  # [E, 2]
+            if units.any():
+                got = units >= 1
+                s.inventory[envs, i, 1:] += got
+                s.resource[envs, :, here[:, 0], here[:, 1]] = units - got
+                s.labour[envs, i] += got.sum(axis=1) * self.collect_labour
+
+    def _taxes(self, s: GatherTradeBuildState, rates: np.ndarray | None) -> np.ndarray:
+        """Rates take effect at a period's first step; at its last step each agent pays ``min(coin, tax due)`` on
+        the period's income and the revenue is split equally (transfers agent -> planner -> agents)."""
+        b, n = s.labour.shape
+        t = s.t
+        first = (t % self.period) == 0
+        if rates is not None and first.any():
+            s.rates = np.where(first[:, None], rates, s.rates)
+        s.collected = ((t + 1) % self.period) == 0
+        s.tax_paid = np.zeros((b, n))
+        s.lump_sum = np.zeros(b)
+        transfers = np.zeros((b, n + 1, n + 1))
+        if s.collected.any():
+            coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+            income = coin - s.last_coin
+            due = bracket_tax(income, s.rates, self.cutoffs)
+            tax = np.where(s.collected[:, None], np.minimum(s.inventory[:, :, 0], due), 0.0)
+            s.tax_paid = tax
+            s.lump_sum = tax.sum(axis=1) / n
+            transfers[:, :n, n] = tax
+            transfers[:, n, :n] = s.lump_sum[:, None]
+            c = s.collected[:, None]
+            s.last_income = np.where(c, income, s.last_income)
+            s.last_marginal_rate = np.where(c, marginal_rate(income, s.rates, self.cutoffs), s.last_marginal_rate)
+        return transfers
+
+    def _regrow(self, s: GatherTradeBuildState, draws: list[np.ndarray]) -> None:
+        for r in range(2):
+            cells = self.source_cells[r]
+            if cells.size == 0:
+                continue
+            flat = s.resource[:, r].reshape(s.resource.shape[0], -1)
+            grown = draws[r] & (flat[:, cells] == 0)
+            if grown.any():
+                flat[:, cells] += grown.astype(np.int8)
+                s.resource[:, r] = flat.reshape(s.resource.shape[0], self.height, self.width)
+
+    def on_settlement(self, state: GatherTradeBuildState, settlement: Settlement) -> tuple[np.ndarray, np.ndarray]:
+        """Taxes and redistribution move coin through the contract layer's transfers; rewards are the changes of
+        each agent's isoelastic utility and of the planner's equality x mean coin (AI-Economist)."""
+        n = self.n_agents
+        state.cache.clear()
+        if state.collected.any():
+            coin = state.inventory[:, :, 0]
+            coin -= settlement.transfer_out[:, :n]
+            coin += settlement.transfer_in[:, :n]
+            state.last_coin = np.where(state.collected[:, None], coin + state.escrow[:, :, 0], state.last_coin)
+        total = state.inventory[:, :, 0] + state.escrow[:, :, 0]
+        utility = isoelastic_utility(total, state.labour, self.eta, self.energy_cost)
+        agent_reward = utility - state.utility
+        state.utility = utility
+        metric = gini_equality(total) * total.mean(axis=1)
+        principal_reward = metric - state.planner_metric
+        state.planner_metric = metric
+        return agent_reward, principal_reward
+
+    # ------------------------------------------------------------------ observations
+    def action_masks(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, N, A]`` int8: the AI-Economist's masks (no-op always; build if possible; a bid at each price the
+        agent can escrow with room in its book; asks if it holds the resource and has room; moves onto free,
+        reachable cells). A masked action is accepted and does nothing, as in the AI-Economist."""
+        b, n = s.labour.shape
+        p = self.n_prices
+        mask = self._buffers.get((b, n, self.n_actions), np.int8)
+        mask[:, :, 0] = 1
+        mask[:, :, 1] = self.can_build(s)
+        room = (s.order_kind != 0).sum(axis=3) < self.max_num_orders  # [B, 2, N]
+        can_pay = np.arange(p) <= s.inventory[:, :, 0:1]  # [B, N, P]
+        for r in range(2):
+            start = self.action_trade + 2 * p * r
+            np.logical_and(can_pay, room[:, r, :, None], out=mask[:, :, start : start + p], casting="unsafe")
+            mask[:, :, start + p : start + 2 * p] = (room[:, r] & (s.inventory[:, :, 1 + r] > 0))[:, :, None]
+        here = s.pos[:, :, 0] * self.width + s.pos[:, :, 1]  # [B, N]
+        target = self._neighbour[here]  # [B, N, 4], -1: off the map or water
+        ok = target >= 0
+        target = np.maximum(target, 0)
+        flat_rows = np.arange(b)[:, None, None]
+        house = s.house_owner.reshape(b, -1)[flat_rows, target]
+        ok &= (house < 0) | (house == np.arange(n)[None, :, None])
+        occupied = np.zeros((b, self.height * self.width), dtype=bool)
+        occupied[np.arange(b)[:, None], here] = True
+        ok &= ~occupied[flat_rows, target]
+        mask[:, :, self.action_move :] = ok
+        return mask
+
+    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each."""
+        if "books" in s.cache:
+            return s.cache["books"]
+        b, _, n, k = s.order_kind.shape
+        p = self.n_prices
+        cell = (np.arange(b * 2 * n).reshape(b, 2, n, 1) * p + s.order_price).reshape(-1)
+        kind = s.order_kind.reshape(-1)
+        bids = np.bincount(cell[kind == 1], minlength=b * 2 * n * p).reshape(b, 2, n, p)
+        asks = np.bincount(cell[kind == 2], minlength=b * 2 * n * p).reshape(b, 2, n, p)
+        s.cache["books"] = bids.astype(np.float32), asks.astype(np.float32)
+        return s.cache["books"]
+
+    def _market_rate(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        if "market" not in s.cache:
+            net = s.price_history.sum(axis=2)  # [B, 2, P]
+            rate = (net * np.arange(self.n_prices)).sum(axis=2) / np.maximum(0.001, net.sum(axis=2))
+            s.cache["market"] = net, rate
+        return s.cache["market"]
+
+    def _tax_phase(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (s.t % self.period) + 1  # the AI-Economist's tax_cycle_pos before the coming step
+        return (pos >= self.period).astype(np.float32), (pos == 1).astype(np.float32), pos / self.period
+
+    def _current_marginal_rates(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Each agent's marginal rate at its income so far this period ``[B, N]`` (shared by both observations)."""
+        if "marginal" not in s.cache:
+            coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+            s.cache["marginal"] = marginal_rate(coin - s.last_coin, s.rates, self.cutoffs)
+        return s.cache["marginal"]
+
+    def observe_agents(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> dict[str, Any]:
+        s = state
+        b, n = s.labour.shape
+        p = self.n_prices
+        bids, asks = self._book_histograms(s)  # [B, 2, N, P]
+        net, rate = self._market_rate(s)
+        tax_day, first_day, phase = self._tax_phase(s)
+        mine_asks, mine_bids = asks.transpose(0, 2, 1, 3), bids.transpose(0, 2, 1, 3)  # [B, N, 2, P]
+        per_env = np.concatenate(  # the features every agent of an environment sees alike
+            [
+                rate,
+                net.reshape(b, 2 * p) * OBS_SCALE,
+                np.zeros((b, 1)),  # bonus gather probability (no gathering skill)
+                s.rates,
+                first_day[:, None],
+                tax_day[:, None],
+                np.sort(s.last_income, axis=1) / self.period,
+            ],
+            axis=1,
+        )
+        wide = lambda x: np.broadcast_to(x[:, None, :], (b, n, x.shape[1]))  # noqa: E731
+        k = len(self.cutoffs)
+        parts = [
+            (s.build_payment / self.payment if self.payment > 0 else np.ones((b, n)))[..., None],
+            s.build_skill[..., None],
+            (asks.sum(axis=2)[:, None] - mine_asks).reshape(b, n, 2 * p),  # the other agents' asks and bids
+            (bids.sum(axis=2)[:, None] - mine_bids).reshape(b, n, 2 * p),
+            wide(per_env[:, :2]),  # market rates
+            mine_asks.reshape(b, n, 2 * p),
+            mine_bids.reshape(b, n, 2 * p),
+            wide(per_env[:, 2:]),  # price histories, gathering bonus, rates, flags, last incomes
+            self._current_marginal_rates(s)[..., None],
+            wide(np.stack([phase, s.t / self.horizon], axis=1)),
+            s.inventory * OBS_SCALE,
+            (s.pos[:, :, ::-1] / np.array([self.width, self.height]))[..., :],  # column / W, row / H
+        ]
+        assert per_env.shape[1] == 2 + 2 * p + 1 + k + 2 + n
+        flat = self._buffers.get((b, n, self.agent_flat_size), np.float32)
+        np.concatenate(parts, axis=2, out=flat, casting="same_kind")
+        return {
+            "observation": {"map": self._agent_maps(s), "flat": flat},
+            "action_mask": self.action_masks(s),
+        }
+
+    def _map_codes(self, s: GatherTradeBuildState) -> np.ndarray:
+        """``[B, H, W]`` codes: stone (bit 0), wood (bit 1), a house (bit 2), its owner + 1 (bits 3 and up)."""
+        dtype = self._code_dtype
+        code = s.resource[:, 0].astype(dtype)
+        code |= s.resource[:, 1].astype(dtype) << 1
+        code |= ((s.house_owner + 1).astype(dtype) << 3) | ((s.house_owner >= 0).astype(dtype) << 2)
+        return code
+
+    @staticmethod
+    def _decode(codes: np.ndarray, stone, wood, house, owner) -> None:
+        """Write the map channels of ``codes`` into the uint8 arrays given (owner channel: ``j + 2``, 0 for none)."""
+        np.bitwise_and(codes, 1, out=stone, casting="unsafe")
+        for bit, target in ((1, wood), (2, house)):
+            np.right_shift(codes, bit, out=target, casting="unsafe")
+            np.bitwise_and(target, 1, out=target)
+        index = np.right_shift(codes, 3)
+        np.add(index, index > 0, out=owner, casting="unsafe")
+
+    def _agent_maps(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Egocentric windows ``[B, N, 9, 2v+1, 2v+1]`` uint8: the six map channels, an in-bounds channel, house
+        owners and agent positions (0 none, 1 the observer, ``j + 2`` agent ``j``), as the AI-Economist's
+        ``world-map`` and ``world-idx_map``."""
+        b, n = s.labour.shape
+        v, h, w = self.view, self.height, self.width
+        side = 2 * v + 1
+        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
+        out = self._buffers.get((b, n, len(MAP_CHANNELS) + 3, side, side), np.uint8)
+        np.take(self._static_windows.reshape(h * w, *out.shape[2:]), r * w + c, axis=0, out=out)  # dynamic: 0
+        codes = self._codes
+        if codes is None or codes.shape[0] != b:
+            codes = self._codes = np.zeros((b, h + 2 * v, w + 2 * v), dtype=self._code_dtype)
+        codes[:, v : v + h, v : v + w] = self._map_codes(s)
+        rows = np.arange(b)[:, None]
+        windows = np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))  # [B, H, W, s, s]
+        window = windows[rows, r, c]  # [B, N, s, s]
+        self._decode(window, out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 7])
+        owners = out[:, :, 7]
+        me = np.arange(2, n + 2, dtype=np.uint8)[None, :, None, None]
+        np.subtract(owners, me - 1, out=owners, where=owners == me)  # the observer's own houses read 1
+        for i in range(n):  # agents: j + 2 where each stands relative to the observer i, 1 at the centre
+            for j in range(n):
+                dr, dc = r[:, j] - r[:, i] + v, c[:, j] - c[:, i] + v
+                seen = np.flatnonzero((dr >= 0) & (dr < side) & (dc >= 0) & (dc < side))
+                out[seen, i, 8, dr[seen], dc[seen]] = 1 if i == j else j + 2
+        return out
+
+    def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
+        s = state
+        b, n = s.labour.shape
+        p, t = self.n_prices, len(self.cutoffs)
+        bids, asks = self._book_histograms(s)
+        net, rate = self._market_rate(s)
+        tax_day, first_day, phase = self._tax_phase(s)
+        flat = self._buffers.get((b, self.planner_flat_size), np.float32)
+        j = 0
+        for arr in (asks.sum(axis=2), bids.sum(axis=2)):
+            flat[:, j : j + 2 * p] = arr.reshape(b, 2 * p)
+            j += 2 * p
+        flat[:, j : j + 2] = rate
+        j += 2
+        flat[:, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 2 * p)
+        j += 2 * p
+        flat[:, j : j + t] = s.rates
+        j += t
+        flat[:, j], flat[:, j + 1] = first_day, tax_day
+        j += 2
+        flat[:, j : j + n] = np.sort(s.last_income, axis=1) / self.period
+        j += n
+        flat[:, j], flat[:, j + 1] = phase, s.t / self.horizon
+        flat[:, j + 2 : j + 5] = 0.0  # the planner's own (always empty) inventory: coin, stone, wood
+        j += 5
+        per_agent = np.empty((b, n, 8), dtype=np.float32)
+        per_agent[:, :, 0] = self._current_marginal_rates(s)
+        per_agent[:, :, 1] = s.last_income / self.period
+        per_agent[:, :, 2] = s.last_marginal_rate
+        per_agent[:, :, 3:6] = s.inventory * OBS_SCALE
+        per_agent[:, :, 6] = s.pos[:, :, 1] / self.width
+        per_agent[:, :, 7] = s.pos[:, :, 0] / self.height
+        flat[:, j:] = per_agent.reshape(b, 8 * n)
+        return {"map": self._planner_maps(s), "flat": flat}
+
+    def _planner_maps(self, s: GatherTradeBuildState) -> np.ndarray:
+        b, n = s.labour.shape
+        out = self._buffers.get((b, len(MAP_CHANNELS) + 2, self.height, self.width), np.uint8)
+        self._decode(self._map_codes(s), out[:, 0], out[:, 1], out[:, 2], out[:, 6])
+        out[:, 3], out[:, 4], out[:, 5] = self.water, self.sources[0], self.sources[1]
+        out[:, 7] = 0
+        out[np.arange(b)[:, None], 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(2, n + 2, dtype=np.uint8)
+        return out
+
+    def global_state(self, state: GatherTradeBuildState, offers: np.ndarray | None) -> np.ndarray:
+        obs = self.observe_principal(state)
+        b = obs["flat"].shape[0]
+        return np.concatenate([obs["map"].reshape(b, -1).astype(np.float32), obs["flat"]], axis=1)
+
+    def infos(self, state: GatherTradeBuildState) -> dict[str, dict[str, np.ndarray]]:
+        s = state
+        coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
+        productivity = coin.sum(axis=1)
+        equality = gini_equality(coin)
+        common = {
+            "productivity": productivity,
+            "equality": equality,
+            "equality_times_productivity": equality * productivity,
+        }
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(self.n_agents):
+            out[f"agent_{i}"] = {
+                **common,
+                "coin": coin[:, i],
+                "coin_in_hand": s.inventory[:, i, 0],
+                "stone": s.inventory[:, i, 1] + s.escrow[:, i, 1],
+                "wood": s.inventory[:, i, 2] + s.escrow[:, i, 2],
+                "labour": s.labour[:, i],
+                "utility": s.utility[:, i],
+                "build_payment": s.build_payment[:, i],
+                "built": s.built[:, i].astype(np.float64),
+                "tax_paid": s.tax_paid[:, i],
+                "lump_sum": s.lump_sum,
+            }
+        principal = {**common, "tax_revenue": s.tax_paid.sum(axis=1), "trades": s.trades.astype(np.float64)}
+        principal.update({f"rate_{k}": s.rates[:, k] for k in range(s.rates.shape[1])})
+        out["principal_0"] = principal
+        return out
+
+    # ------------------------------------------------------------------ rendering
+    def render_ansi(self, state: GatherTradeBuildState, env_index: int, offers: np.ndarray | None = None) -> str:
+        s, b = state, env_index
+        grid = [["." for _ in range(self.width)] for _ in range(self.height)]
+        for r in range(self.height):
+            for c in range(self.width):
+                if self.water[r, c]:
+                    grid[r][c] = "#"
+                elif s.house_owner[b, r, c] >= 0:
+                    grid[r][c] = "H"
+                elif s.resource[b, 0, r, c]:
+                    grid[r][c] = "S"
+                elif s.resource[b, 1, r, c]:
+                    grid[r][c] = "W"
+                elif self.sources[0, r, c]:
+                    grid[r][c] = "s"
+                elif self.sources[1, r, c]:
+                    grid[r][c] = "w"
+        for i in range(self.n_agents):
+            grid[s.pos[b, i, 0]][s.pos[b, i, 1]] = str(i % 10)
+        agents = "; ".join(
+            f"agent_{i}: coin {s.inventory[b, i, 0] + s.escrow[b, i, 0]:.1f} stone "
+            f"{s.inventory[b, i, 1] + s.escrow[b, i, 1]:g} wood {s.inventory[b, i, 2] + s.escrow[b, i, 2]:g} "
+            f"labour {s.labour[b, i]:g}"
+            for i in range(self.n_agents)
+        )
+        rates = np.array2string(s.rates[b], precision=2)
+        rows = "\n".join("".join(row) for row in grid)
+        return f"gather_trade_build: step {int(s.t[b])}, rates {rates}\n{rows}\n{agents}"
+
+
+# --------------------------------------------------------------------------- fixed planners
+class FixedRatesPlanner:
+    """A planner that sets the same bracket rates every period: ``planner(observation) -> rates``.
+
+    Works on one observation (rates ``[K]``) or a batch (``[B, K]``), as the role views and the batched API
+    hand them; :func:`free_market_planner` and :func:`us_federal_planner` are the two fixed schedules of the
+    AI-Economist's experiments."""
+
+    def __init__(self, rates) -> None:
+        self.rates = np.asarray(rates, dtype=np.float32)
+        if self.rates.ndim != 1 or not np.all((self.rates >= 0) & (self.rates <= 1)):
+            raise ValueError(f"FixedRatesPlanner: rates must be a vector in [0, 1], got {rates!r}")
+
+    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        flat = observation["flat"]
+        return self.rates.copy() if flat.ndim == 1 else np.tile(self.rates, (flat.shape[0], 1))
+
+
+def free_market_planner(game: GatherTradeBuildGame | None = None) -> FixedRatesPlanner:
+    """No taxes (the AI-Economist's ``disable_taxes``)."""
+    return FixedRatesPlanner(np.zeros(len(US_FEDERAL_CUTOFFS_USD)))
+
+
+def us_federal_planner(game: GatherTradeBuildGame | None = None) -> FixedRatesPlanner:
+    """The 2018 US federal single-filer rates on the scaled brackets (``us-federal-single-filer-2018-scaled``)."""
+    return FixedRatesPlanner(US_FEDERAL_2018_RATES)
+
+
+class SaezPlanner:
+    """The AI-Economist's adaptation of the Saez (2001) optimal-income-tax formula (its ``tax_model="saez"``).
+
+    At the first step of every tax period it reads, from the planner's observation, each agent's income and
+    marginal rate of the period that just ended, keeps the last ``buffer_size`` such pairs per environment
+    (over episodes too), and sets
+
+    * random rates, uniform in ``[rate_min, rate_max]``, until the buffer has held ``buffer_size`` samples;
+    * then, per income bin (``n_bins`` bins up to the top bracket's cutoff, plus the top bin),
+      ``tau(z) = (1 - G(z)) / (1 - G(z) + A(z) e)`` with ``G`` the average welfare weight (``1/z``,
+      ``pareto_weight_type="inverse_income"``, or 1) of incomes above ``z``, ``A(z)`` the local Pareto
+      parameter of the income distribution and ``e`` the elasticity of income with respect to ``1 - tau``:
+      ``fixed_elasticity`` or a running (0.98) average of the OLS slope of ``log z`` on ``log(1 - tau)``;
+      empty bins are interpolated and the schedule is averaged over each bracket.
+
+    With a batch of environments the samples of all of them go to one buffer of ``buffer_size`` per environment
+    (the AI-Economist's global buffer over replicas) and all get the same rates."""
+
+    def __init__(
+        self,
+        game: GatherTradeBuildGame,
+        buffer_size: int = 500,
+        n_bins: int = 100,
+        fixed_elasticity: float | None = None,
+        pareto_weight_type: str = "inverse_income",
+        rate_min: float = 0.0,
+        rate_max: float = 1.0,
+        seed: int | None = 0,
+    ) -> None:
+        self.cutoffs = np.asarray(game.cutoffs, dtype=np.float64)
+        self.period = game.period
+        self.buffer_size = check_int("buffer_size", buffer_size, 1, owner="SaezPlanner")
+        self.n_bins = check_int("n_bins", n_bins, 2, owner="SaezPlanner")
+        self.fixed_elasticity = (
+            None if fixed_elasticity is None else check_real("fixed_elasticity", fixed_elasticity, 0.0)
+        )
+        self.pareto_weight_type = check_choice(
+            "pareto_weight_type", pareto_weight_type, ["inverse_income", "uniform"], owner="SaezPlanner"
+        )
+        self.rate_min = check_real("rate_min", rate_min, 0.0, 1.0, owner="SaezPlanner")
+        self.rate_max = check_real("rate_max", rate_max, self.rate_min, 1.0, owner="SaezPlanner")
+        names = game.planner_feature_names()
+        n = game.n_agents
+        self._first_day, self._time = names.index("is_first_day"), names.index("time")
+        self._income = [names.index(f"agent_{i}_last_income") for i in range(n)]
+        self._rate = [names.index(f"agent_{i}_last_marginal_rate") for i in range(n)]
+        self.edges = np.linspace(0.0, self.cutoffs[-1], self.n_bins + 1)
+        self.bin_sizes = np.append(np.diff(self.edges), np.inf)
+        self.bracket_sizes = np.append(np.diff(self.cutoffs), np.inf)
+        self.rng = np.random.default_rng(seed)
+        self.samples: list[tuple[float, float]] = []
+        self.exploring = True  # until the buffer first holds buffer_size samples
+        self.elasticity, self.log_z0 = 0.5, 0.0
+        self.rates = np.zeros(len(self.cutoffs))
+
+    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        flat = np.atleast_2d(observation["flat"]).astype(np.float64)
+        first = flat[:, self._first_day] == 1
+        if first.any():
+            done = first & (flat[:, self._time] > 0)  # a period has just ended in these environments
+            incomes = flat[done][:, self._income] * self.period
+            rates = flat[done][:, self._rate]
+            self.samples += list(zip(incomes.reshape(-1).tolist(), rates.reshape(-1).tolist(), strict=True))
+            capacity = self.buffer_size * flat.shape[0]
+            del self.samples[: max(0, len(self.samples) - capacity)]
+            self.rates = self.new_rates()
+        out = np.tile(self.rates.astype(np.float32), (flat.shape[0], 1))
+        return out[0] if observation["flat"].ndim == 1 else out
+
+    def new_rates(self) -> np.ndarray:
+        """The next period's bracket rates from the buffer (random until it has held ``buffer_size`` samples)."""
+        self.exploring = self.exploring and len(self.samples) < self.buffer_size
+        if self.exploring:
+            return self.rng.uniform(self.rate_min, self.rate_max, len(self.cutoffs))
+        data = np.asarray(self.samples)
+        self.elasticity, self.log_z0 = self._estimate_elasticity(data[:, 0], data[:, 1])
+        elasticity = self.elasticity if self.fixed_elasticity is None else self.fixed_elasticity
+        g, a = self._welfare_weights_and_pareto(data[:, 0])
+        taus = _interpolate_gaps((1.0 - g) / (1.0 - g + a * elasticity + 1e-9))
+        return np.clip(self._bracket_average(taus), self.rate_min, self.rate_max)
+
+    def _estimate_elasticity(self, z: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
+        keep = (z > 0) & (tau < 1)
+        z, tau = z[keep], tau[keep]
+        if len(z) < 10 or np.std(tau) < 1e-6:
+            return self.elasticity, self.log_z0
+        x = np.stack([np.log(np.maximum(1.0 - tau, 1e-9)), np.ones_like(tau)], axis=1)
+        slope, log_z0 = np.linalg.solve(x.T @ x, x.T @ np.log(np.maximum(z, 1e-9)))
+        return 0.02 * max(float(slope), 0.0) + 0.98 * self.elasticity, float(log_z0)
+
+    def _cumulative(self, counts: np.ndarray, below: int, above: int) -> tuple[np.ndarray, np.ndarray]:
+        total = counts.sum() + below + above
+        pz = np.append(counts, above) / total
+        cum = np.minimum(np.cumsum(pz) + below / total, 1.0)
+        return pz, cum
+
+    def _welfare_weights_and_pareto(self, incomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per bin (and the top bin): ``G``, the mean welfare weight of incomes at or above it, and ``A``."""
+        edges = self.edges
+        counts = np.histogram(incomes, bins=edges)[0].astype(np.float64)
+        below, above = incomes[incomes < edges[0]], incomes[incomes > edges[-1]]
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        if self.pareto_weight_type == "inverse_income":
+            weight = lambda z: 1.0 / np.maximum(1.0, z)  # noqa: E731
+        else:
+            weight = np.ones_like
+        per_bin = counts * weight(mid)
+        w_below = weight(np.maximum(below, 0)).sum() if below.size else 0.0
+        w_above = weight(above).sum() if above.size else 0.0
+        density = np.append(per_bin, w_above) / (per_bin.sum() + w_below + w_above + 1e-9)
+        pz, cum = self._cumulative(counts, below.size, above.size)
+        mean_weight_above = np.cumsum(density[::-1])[::-1] / (np.cumsum(pz[::-1])[::-1] + 1e-9)
+        g = np.append(0.5 * (mean_weight_above[:-1] + mean_weight_above[1:]), mean_weight_above[-1])
+        p_geq = np.clip(1.0 - cum + 0.5 * pz, 0.0, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.where(pz[:-1] > 0, mid * pz[:-1] / (p_geq[:-1] + 1e-9) / np.diff(edges), np.nan)
+        top = float(above.mean() / (above.mean() - edges[-1] + 1e-9)) if above.size else 0.0
+        return g, np.append(a, top)
+
+    def _bracket_average(self, taus: np.ndarray) -> np.ndarray:
+        """Average marginal rate of the binned schedule over each bracket; the top bracket takes the top bin's."""
+        out, previous = [], 0.0
+        for b, income in enumerate(self.cutoffs[1:]):
+            due = max(0.0, float((taus * np.minimum(self.bin_sizes, np.maximum(0.0, income - self.edges))).sum()))
+            out.append((due - previous) / self.bracket_sizes[b])
+            previous = due
+        return np.array([*out, taus[-1]])
+
+
+def _interpolate_gaps(taus: np.ndarray) -> np.ndarray:
+    """Fill NaN runs linearly between the real values around them (from 0 before the first real value)."""
+    out, last_value, last_index = taus.copy(), 0.0, -1
+    for i, tau in enumerate(taus):
+        if np.isnan(tau):
+            continue
+        if i - last_index > 1:
+            out[last_index + 1 : i] = np.linspace(last_value, tau, i - last_index + 1)[1:-1]
+        last_value, last_index = float(tau), i
+    return out
+
+
+PLANNERS = {"free_market": free_market_planner, "us_federal": us_federal_planner, "saez": SaezPlanner}
+
+
+def make_planner(name: str, game: GatherTradeBuildGame, **kwargs: Any) -> Any:
+    """A fixed planner by name: ``free_market``, ``us_federal`` or ``saez`` (keyword arguments go to it)."""
+    check_choice("planner", name, list(PLANNERS), owner="gather_trade_build")
+    return PLANNERS[name](game, **kwargs)
+
+
+# The registry's entry: the game for ``num_envs`` environments (arguments in the module docstring).
+make_game = GatherTradeBuildGame
