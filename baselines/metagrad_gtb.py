@@ -559,6 +559,11 @@ def write_metrics(path: str, args: Args, final: dict, history: list, seconds: fl
     return metrics
 
 
+def held_out(evaluation: dict) -> dict:
+    """The evaluation on held-out environment seeds, as ``final``'s ``eval_*`` entries."""
+    return {f"eval_{k}": float(v) for k, v in evaluation.items()}
+
+
 EVAL_OPTIONS = ("num_eval_episodes", "eval_seed", "cuda", "runs_dir", "eval_checkpoint", "torch_threads")
 
 
@@ -599,7 +604,12 @@ def main(args: Args) -> dict:
         evaluation = evaluate(args, agent.to(device), designer.to(device), device)
         print(json.dumps(evaluation, indent=1))
         return write_metrics(
-            path, args, {}, [], time.time() - start, {"checkpoint": args.eval_checkpoint, "final": evaluation}
+            path,
+            args,
+            held_out(evaluation),
+            [],
+            time.time() - start,
+            {"checkpoint": args.eval_checkpoint, "final": evaluation},
         )
     final, history, agent, designer = train(args, writer, device)
     seconds = time.time() - start
@@ -610,7 +620,7 @@ def main(args: Args) -> dict:
     for k, v in evaluation.items():
         writer.add_scalar(f"eval/{k}", v, history[-1]["step"])
     writer.close()
-    metrics = write_metrics(path, args, final, history, seconds, {"checkpoint": None, "final": evaluation})
+    metrics = write_metrics(path, args, {**final, **held_out(evaluation)}, history, seconds, None)
     print(json.dumps({"run": path, "train_seconds": round(seconds, 1), "eval": evaluation}, indent=1))
     return metrics
 

@@ -674,6 +674,11 @@ def write_metrics(path: str, args: Args, final: dict, history: list, seconds: fl
     return metrics
 
 
+def held_out(evaluation: dict) -> dict:
+    """The evaluation on held-out environment seeds, as ``final``'s ``eval_*`` entries."""
+    return {f"eval_{k}": float(v) for k, v in evaluation.items()}
+
+
 EVAL_OPTIONS = ("num_eval_episodes", "eval_seed", "cuda", "runs_dir", "eval_checkpoint", "torch_threads")
 
 
@@ -720,7 +725,12 @@ def main(args: Args) -> dict:
             planner.load_state_dict(saved["state_dicts"]["planner"])
         evaluation = evaluate(args, agent, planner, device)
         metrics = write_metrics(
-            path, args, {}, [], time.time() - start, {"checkpoint": args.eval_checkpoint, "final": evaluation}
+            path,
+            args,
+            held_out(evaluation),
+            [],
+            time.time() - start,
+            {"checkpoint": args.eval_checkpoint, "final": evaluation},
         )
         print(json.dumps(evaluation, indent=1))
         return metrics
@@ -735,7 +745,7 @@ def main(args: Args) -> dict:
     for k, v in evaluation.items():
         writer.add_scalar(f"eval/{k}", v, history[-1]["step"])
     writer.close()
-    metrics = write_metrics(path, args, final, history, train_seconds, {"checkpoint": None, "final": evaluation})
+    metrics = write_metrics(path, args, {**final, **held_out(evaluation)}, history, train_seconds, None)
     print(json.dumps({"run": path, "train_seconds": round(train_seconds, 1), "eval": evaluation}, indent=1))
     return metrics
 

@@ -59,7 +59,7 @@ def summary(metrics: dict) -> dict:
     keep = ("step", "equality_times_productivity", "productivity", "equality", "agent_return", "build_income")
     curve = [{k: row[k] for k in keep if k in row} for row in metrics["history"]]
     return {
-        "eval": metrics["eval"]["final"] if metrics.get("eval") else None,
+        "eval": {k[len("eval_") :]: v for k, v in metrics["final"].items() if k.startswith("eval_")},
         "wall_clock_s": metrics["measured"]["wall_clock_s"],
         "load_before": metrics["measured"]["load_before"],
         "load_after": metrics["measured"]["load_after"],

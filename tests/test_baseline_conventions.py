@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from contract_envs.registry import spec
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = sorted(p.name for p in (ROOT / "baselines").glob("*.py") if p.name != "__init__.py")
 SCHEMA_KEYS = {
@@ -81,6 +83,14 @@ TINY = {
         "principal_agent_mdp",
         ["--depth", "2", "--meta-iterations", "1", "--rounds-per-phase", "200", "--num-envs", "8"],
     ),
+    "ppo_shared.py": (
+        "gather_trade_build",
+        ["--total-timesteps", "480", "--num-envs", "4", "--num-eval-episodes", "2", "--planner", "dual_rl"],
+    ),
+    "metagrad_gtb.py": (
+        "gather_trade_build",
+        ["--total-timesteps", "480", "--num-envs", "4", "--num-eval-episodes", "2", "--meta-samples", "64"],
+    ),
 }
 
 
@@ -118,7 +128,7 @@ def _check_schema(metrics: dict, algorithm: str, env_name: str, seed: int, field
     assert set(metrics) == SCHEMA_KEYS
     assert metrics["schema"] == "contract-envs/metrics/v1"
     assert metrics["algorithm"] == algorithm
-    assert metrics["env_id"] == f"contract_envs/{env_name}-v1"
+    assert metrics["env_id"] == spec(env_name).id
     assert isinstance(metrics["env_kwargs"], dict)
     assert metrics["seed"] == seed and type(metrics["seed"]) is int
     assert set(metrics["args"]) == fields  # every Args field, nothing else
