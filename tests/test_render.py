@@ -190,6 +190,32 @@ def test_tax_economy_frame_shows_rates_labour_and_coin():
         assert shows(frame, f"{state.coin[0, i]:.1f}", _draw.MONEY)
 
 
+def test_gather_trade_build_frame_shows_rates_inventories_and_the_last_collection():
+    env = contract_envs.make(
+        "parallel",
+        "contract_envs/gather_trade_build-v0",
+        preset="small",
+        resource_regen_prob=0.0,
+        render_mode="rgb_array",
+    )
+    env.reset(seed=0)
+    state = env.machine.state
+    state.inventory[0, 0, 0] = 30.0  # agent_0 earns 20 coin this period: tax 10 at the flat 0.5 rates
+    state.clear_cache()
+    assert shows(env.render(), "taxes: none collected yet (at the end of each period)", _draw.INK)
+    for _ in range(env.machine.game.period):
+        env.step({"principal_0": np.full(7, 0.5), **{f"agent_{i}": 0 for i in range(4)}})
+    frame = env.render()
+    assert shows(frame, "0.50", _draw.PRINCIPAL_COLOUR)
+    assert shows(frame, "taxes at step 10: 10.00 collected, 2.50 back to each", _draw.INK)
+    assert shows(frame, "agent_0 10.00", _draw.colour_of(0)) and shows(frame, "agent_1 0.00", _draw.colour_of(1))
+    for i in range(4):
+        stone, wood = (int(state.inventory[0, i, r]) for r in (1, 2))
+        line = f"agent_{i}  coin {state.inventory[0, i, 0]:.1f}  stone {stone}  wood {wood}"
+        assert shows(frame, f"{line}  labour {_draw.fmt(state.labour[0, i])}", _draw.INK)
+    assert state.inventory[0, 0, 0] == 22.5
+
+
 def test_tree_contracts_frame_shows_offers_on_the_table_and_transfers_paid():
     env = contract_envs.make("parallel", "contract_envs/tree_contracts-v1", instance="T1", render_mode="rgb_array")
     env.reset(seed=0)

@@ -2,7 +2,7 @@
 # Gather-Trade-Build (the AI Economist's economy with a tax-setting planner)
 
 This environment is part of the *incentive-design* environments of contract-envs (see
-`contract_envs.games.escape_room` for the timing and the contract layer's page for the ledger).
+[Escape Room](escape_room.md) for the timing and [Concepts](../concepts.md) for the ledger).
 
 | | |
 |---|---|
@@ -174,7 +174,10 @@ contract_envs.make("parallel", "contract_envs/gather_trade_build-v0", preset="pa
 `max_skill_multiplier >= 1`, `build_payment`, `build_labour`, `starting_coin`, `order_labour`, `move_labour`,
 `collect_labour`, `energy_cost >= 0`, `resource_regen_prob` in `[0, 1]`, `isoelastic_eta` in `[0, 1)`,
 `usd_scaling > 0`. `fixed_four_skill_and_loc=True` needs the Pareto skills and land in the four corners. A bad
-value raises `ValueError` naming the argument and its allowed range.
+value raises `ValueError` naming the argument and its allowed range. `render_mode`: `"ansi"` (text),
+`"rgb_array"` (numpy drawing, no display needed: the map, and a panel with the rates in force, each agent's
+inventory, labour and open orders, the order books, the last collection's taxes and productivity x equality)
+or `"human"` (prints the text frame each step).
 
 ### Version History
 * v0: Initial release.
@@ -189,11 +192,19 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+import contract_envs.games._draw as _draw
 from contract_envs.checks import check_choice, check_int, check_optional_int, check_real
 from contract_envs.contracts import PolicyTerms, Settlement
 from contract_envs.core.game import SIMULTANEOUS, Game, GameState, Transition
 from contract_envs.games._incentive_common import gini_equality
 from contract_envs.rng import BatchedStreams
+
+# the exact reference of this game, for its documentation page (where the optimum is and how to compute it)
+EXACT_OPTIMUM = (
+    "None (no optimal tax schedule is computed for this economy; the planner is scored on productivity x "
+    "equality of the agents' coin; fixed planners to compare with: `free_market_planner`, "
+    "`us_federal_planner`, `SaezPlanner`)"
+)
 
 # --------------------------------------------------------------------------- constants
 RESOURCES = ("stone", "wood")  # the AI-Economist's sorted collectible resources (map channels, trade books)
@@ -360,7 +371,8 @@ class GatherTradeBuildState(GameState):
     * market: ``order_kind [B, 2, N, K]`` (0 none, 1 bid, 2 ask), ``order_price``, ``order_age``,
       ``price_history [B, 2, N, P]`` (each seller's decayed count of sales per price);
     * taxes: ``rates [B, T]`` in force, ``last_coin [B, N]`` (coin after the last collection), ``last_income``,
-      ``last_marginal_rate [B, N]`` (of the last collection), ``tax_paid [B, N]`` and ``lump_sum [B]`` (this step),
+      ``last_marginal_rate [B, N]`` and ``last_tax_paid [B, N]`` (of the last collection), ``tax_paid [B, N]`` and
+      ``lump_sum [B]`` (this step),
       ``collected [B]`` (this step ended a tax period);
     * objectives: ``utility [B, N]``, ``planner_metric [B]`` (equality x mean coin, the planner's reward's level);
     * step records: ``built [B, N]``, ``trades [B]``.
@@ -382,6 +394,7 @@ class GatherTradeBuildState(GameState):
     last_coin: np.ndarray
     last_income: np.ndarray
     last_marginal_rate: np.ndarray
+    last_tax_paid: np.ndarray
     tax_paid: np.ndarray
     lump_sum: np.ndarray
     collected: np.ndarray
@@ -401,6 +414,7 @@ class GatherTradeBuildGame(Game):
     name = "gather_trade_build"
     timing = SIMULTANEOUS
     principal_in_welfare = False
+    render_modes = ("ansi", "human", "rgb_array")
 
     def __init__(
         self,
@@ -603,6 +617,7 @@ class GatherTradeBuildGame(Game):
             last_coin=np.zeros((b, n)),
             last_income=np.zeros((b, n)),
             last_marginal_rate=np.zeros((b, n)),
+            last_tax_paid=np.zeros((b, n)),
             tax_paid=np.zeros((b, n)),
             lump_sum=np.zeros(b),
             collected=np.zeros(b, dtype=bool),
@@ -629,6 +644,7 @@ class GatherTradeBuildGame(Game):
             state.rates,
             state.last_income,
             state.last_marginal_rate,
+            state.last_tax_paid,
             state.tax_paid,
             state.lump_sum,
             state.collected,
@@ -909,6 +925,7 @@ class GatherTradeBuildGame(Game):
             c = s.collected[:, None]
             s.last_income = np.where(c, income, s.last_income)
             s.last_marginal_rate = np.where(c, marginal_rate(income, s.rates, self.cutoffs), s.last_marginal_rate)
+            s.last_tax_paid = np.where(c, tax, s.last_tax_paid)
         return transfers
 
     def _regrow(self, s: GatherTradeBuildState, draws: list[np.ndarray]) -> None:
@@ -1199,6 +1216,246 @@ class GatherTradeBuildGame(Game):
         rates = np.array2string(s.rates[b], precision=2)
         rows = "\n".join("".join(row) for row in grid)
         return f"gather_trade_build: step {int(s.t[b])}, rates {rates}\n{rows}\n{agents}"
+
+    def render_rgb(self, state: GatherTradeBuildState, env_index: int, offers: np.ndarray | None = None) -> np.ndarray:
+        """RGB frame uint8: the map (``cell_pixels`` per cell from the top-left: water blue, wood and stone
+        sources tinted, units of wood as trees and of stone as rocks, houses in their owner's colour, agents as
+        numbered discs) with a legend under it, and beside it the planner's bracket rates in force (with each
+        agent's income so far this period marked in its bracket), each agent's coin, stone, wood, labour,
+        houses and open orders, the two order books, the last collection's taxes and lump sum, and
+        productivity x equality (the planner's score). ``offers`` is unused: the planner's move is a policy."""
+        s, b, n = state, env_index, self.n_agents
+        px = self.cell_pixels
+        board_h, board_w = self.height * px, self.width * px
+        panel_x = max(board_w, _GTB_LEGEND_WIDTH) + 16
+        canvas = _draw.Canvas(self._frame_height, panel_x + _GTB_PANEL_WIDTH)
+        canvas.paste(0, 0, self._board_background())
+        sprites = _gtb_sprites(px)
+        coin = s.inventory[b, :, 0] + s.escrow[b, :, 0]
+        for r, kind in ((1, "wood"), (0, "stone")):
+            for y, x in np.argwhere(s.resource[b, r] > 0):
+                _stamp(canvas, y * px, x * px, sprites[kind])
+        for y, x in np.argwhere(s.house_owner[b] >= 0):
+            owner = int(s.house_owner[b, y, x])
+            _stamp(canvas, y * px, x * px, sprites["house"], _draw.colour_of(owner))
+        for i in range(n):
+            y, x = s.pos[b, i]
+            cy, cx = y * px + px / 2, x * px + px / 2
+            canvas.disc(cy, cx, 0.42 * px, _draw.colour_of(i))
+            canvas.ring(cy, cx, 0.42 * px, _draw.INK, 1.5)
+            canvas.text(cy - _draw.GLYPH_HEIGHT / 2, cx + 0.5, str(i), (255, 255, 255), align="center", bold=True)
+        self._draw_legend(canvas, board_h + 8)
+
+        # the panel: header and the planner's rates
+        t, period = int(s.t[b]), self.period
+        x0, y = panel_x, 4
+        canvas.text(y, x0, f"Gather-Trade-Build  step {t}/{self.horizon}", bold=True)
+        n_periods = -(-self.horizon // period)
+        k = (t - 1) // period  # the tax period of the last step played
+        steps = f"tax period {k + 1}/{n_periods} (steps {k * period + 1}-{min((k + 1) * period, self.horizon)})"
+        if t == 0:
+            status = "no rates yet: the planner sets them at step 1"
+        elif t % period == 0 or t >= self.horizon:
+            status = f"{steps} is over; its rates:"
+        else:
+            status = f"{steps}: rates in force"
+        canvas.text(y + 16, x0, status, _draw.MUTED)
+        y += 36
+        income = coin - s.last_coin[b]
+        bracket = np.maximum((income[:, None] >= self.cutoffs).sum(axis=1) - 1, 0)
+        bar_x, bar_len = x0 + 84, 150
+        for j, low in enumerate(self.cutoffs):
+            high = f"-{_bracket_label(self.cutoffs[j + 1])}" if j + 1 < len(self.cutoffs) else "+"
+            canvas.text(y, x0, f"{_bracket_label(low)}{high}", _draw.MUTED)
+            rate = float(s.rates[b, j])
+            canvas.bar(y + 3, bar_x, rate, 1.0, bar_len, 8, _draw.PRINCIPAL_COLOUR)
+            canvas.text(y, bar_x + bar_len + 6, f"{rate:.2f}", _draw.PRINCIPAL_COLOUR)
+            here = np.flatnonzero(bracket == j)  # the agents whose income so far is in this bracket
+            room = (x0 + _GTB_PANEL_WIDTH - (bar_x + bar_len + 40) - 30) // 12
+            for m, i in enumerate(here[:room]):
+                sx = bar_x + bar_len + 40 + 12 * m
+                canvas.rect(y + 2, sx, y + 11, sx + 9, _draw.colour_of(int(i)))
+            if len(here) > room:
+                canvas.text(y, bar_x + bar_len + 40 + 12 * room, f"+{len(here) - room}", _draw.MUTED)
+            y += 15
+        canvas.text(y, x0, "brackets of income (coin); squares: agents' income so far", _draw.MUTED)
+        y += 22
+
+        # the agents
+        houses = np.bincount(s.house_owner[b][s.house_owner[b] >= 0].ravel(), minlength=n)
+        orders = (s.order_kind[b] != 0).sum(axis=(0, 2))
+        stone = s.inventory[b, :, 1] + s.escrow[b, :, 1]
+        wood = s.inventory[b, :, 2] + s.escrow[b, :, 2]
+        for i in range(n):
+            colour = _draw.colour_of(i)
+            canvas.rect(y + 2, x0, y + 12, x0 + 10, colour)
+            line = (
+                f"agent_{i}  coin {coin[i]:.1f}  stone {_draw.fmt(stone[i])}  wood {_draw.fmt(wood[i])}"
+                f"  labour {_draw.fmt(float(s.labour[b, i]))}"
+            )
+            canvas.text(y, x0 + 14, line)
+            open_orders = int(orders[i])
+            detail = (
+                f"{_draw.fmt(float(s.build_payment[b, i]))} coin a house, {int(houses[i])} built, "
+                f"{open_orders} open order{'s' * (open_orders != 1)}"
+            )
+            canvas.text(y + 14, x0 + 14, detail, _draw.MUTED)
+            y += 31
+
+        # the market
+        y += 2
+        bids, asks = self._book_histograms(s)  # [B, 2, N, P]
+        history, mean_price = self._market_rate(s)
+        canvas.text(y, x0, f"order books ({int(s.trades[b])} trades this step)")
+        y += 15
+        prices = np.arange(self.n_prices)
+        for r in (1, 0):
+            n_bids, n_asks = bids[b, r].sum(axis=0), asks[b, r].sum(axis=0)  # [P]
+            nb, na = int(n_bids.sum()), int(n_asks.sum())
+            bid = f"{nb} bid{'s' * (nb != 1)}" + (f" best {int(prices[n_bids > 0].max())}" if nb else "")
+            ask = f"{na} ask{'s' * (na != 1)}" + (f" best {int(prices[n_asks > 0].min())}" if na else "")
+            price = f"mean price {mean_price[b, r]:.1f}" if history[b, r].sum() > 0 else "no trades yet"
+            line = f"{RESOURCES[r]:<5}  {bid}, {ask}; {price}"
+            canvas.text(y, x0 + 8, line, _draw.MUTED)
+            y += 14
+
+        # taxes and the score
+        y += 8
+        collected = (t // period) * period
+        if collected == 0:
+            canvas.text(y, x0, "taxes: none collected yet (at the end of each period)")
+        else:
+            paid = s.last_tax_paid[b]
+            canvas.text(
+                y, x0, f"taxes at step {collected}: {paid.sum():.2f} collected, {paid.sum() / n:.2f} back to each"
+            )
+            slot, per_line = self._tax_slots
+            for i in range(n):
+                row, col = divmod(i, per_line)
+                canvas.text(y + 15 * (row + 1), x0 + 8 + slot * col, f"agent_{i} {paid[i]:.2f}", _draw.colour_of(i))
+        equality = float(gini_equality(coin[None])[0])
+        productivity = float(coin.sum())
+        canvas.text(
+            y + 15 * self._tax_rows + 21,
+            x0,
+            f"productivity {productivity:.1f} x equality {equality:.2f} = {productivity * equality:.1f}",
+            _draw.PRINCIPAL_COLOUR,
+            bold=True,
+        )
+        return canvas.pixels
+
+    @property
+    def cell_pixels(self) -> int:
+        """Pixels per map cell of the ``rgb_array`` frames: the map fills about 360 pixels (16 to 32 per cell)."""
+        return int(min(32, max(16, 360 // max(self.height, self.width))))
+
+    @property
+    def _frame_height(self) -> int:
+        board = self.height * self.cell_pixels + 8 + _GTB_LEGEND_HEIGHT
+        panel = 36 + 15 * len(self.cutoffs) + 22 + 31 * self.n_agents + 2 + 15 + 28 + 8 + 15 * self._tax_rows + 41
+        return max(board, panel)
+
+    @property
+    def _tax_slots(self) -> tuple[int, int]:
+        """Width in pixels of each agent's entry in the frame's line of taxes paid, and entries per line."""
+        slot = _draw.text_width(f"agent_{self.n_agents - 1} 0000.00") + 12
+        return slot, max(1, (_GTB_PANEL_WIDTH - 8) // slot)
+
+    @property
+    def _tax_rows(self) -> int:
+        return -(-self.n_agents // self._tax_slots[1])
+
+    def _board_background(self) -> np.ndarray:
+        """The map without units, houses or agents: land, water, source tints and the cell grid (cached)."""
+        px = self.cell_pixels
+        key = (self.layout.shape, self.layout.tobytes(), px)
+        if key in _board_cache:
+            return _board_cache[key]
+        codes = np.where(self.water, 3, np.where(self.sources[1], 1, np.where(self.sources[0], 2, 0)))
+        image = np.take(np.array(_GTB_GROUND, dtype=np.uint8), codes, axis=0)
+        image = np.repeat(np.repeat(image, px, axis=0), px, axis=1)
+        grid = np.array(_GTB_GRID, dtype=np.uint8)
+        land = np.repeat(np.repeat(~self.water, px, axis=0), px, axis=1)
+        lines = np.zeros(land.shape, dtype=bool)
+        lines[::px, :] = lines[:, ::px] = True
+        lines[-1, :] = lines[:, -1] = True
+        image[lines & land] = grid
+        _board_cache[key] = image
+        return image
+
+    def _draw_legend(self, canvas: _draw.Canvas, y: int) -> None:
+        x, size = 4, 16
+        small = _gtb_sprites(size)
+        items = (
+            ("water", _GTB_GROUND[3], None),
+            ("wood", _GTB_GROUND[1], small["wood"]),
+            ("stone", _GTB_GROUND[2], small["stone"]),
+            ("house", _GTB_GROUND[0], small["house"]),
+        )
+        for label, ground, sprite in items:
+            canvas.rect(y, x, y + size, x + size, ground)
+            if sprite is not None:
+                _stamp(canvas, y, x, sprite, _draw.MUTED if label == "house" else None)
+            x = canvas.text(y + 2, x + size + 4, label, _draw.MUTED) + 14
+        canvas.text(y + 22, 4, "pale cells: sources (a unit regrows there)", _draw.MUTED)
+        canvas.text(y + 36, 4, "discs: agents; houses in their owner's colour", _draw.MUTED)
+
+
+# --------------------------------------------------------------------------- drawing
+_GTB_GROUND = ((241, 236, 222), (214, 233, 198), (222, 223, 229), (120, 170, 214))  # land, wood, stone, water
+_GTB_GRID = (225, 218, 200)
+_GTB_PANEL_WIDTH = 440
+_GTB_LEGEND_HEIGHT = 50
+_GTB_LEGEND_WIDTH = 280  # the legend's longest line
+_TREE, _TRUNK, _ROCK, _ROCK_EDGE = (46, 118, 52), (120, 84, 52), (138, 140, 150), (88, 90, 100)
+_HOUSE_KEY = (4, 5, 6)  # the placeholder colour of a house's walls and roof in its sprite
+_sprite_cache: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+_board_cache: dict[tuple, np.ndarray] = {}  # the empty map's image per (layout, cell size)
+
+
+def _bracket_label(cutoff: float) -> str:
+    """A bracket's cutoff for a frame: ``39.475`` -> ``39.5``."""
+    return _draw.fmt(round(float(cutoff), 1), 1)
+
+
+def _gtb_sprites(px: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per cell size: ``wood``, ``stone`` and ``house`` as (mask ``[px, px]``, colours ``[px, px, 3]``); the house
+    is drawn in a placeholder colour that :func:`_stamp` replaces with its owner's."""
+    if px in _sprite_cache:
+        return _sprite_cache[px]
+    key = (1, 2, 3)
+    out = {}
+    tree = _draw.Canvas(px, px, key)
+    tree.rect(0.55 * px, 0.44 * px, 0.85 * px, 0.56 * px, _TRUNK)
+    tree.disc(0.42 * px, 0.5 * px, 0.27 * px, _TREE)
+    rock = _draw.Canvas(px, px, key)
+    rock.disc(0.55 * px, 0.5 * px, 0.28 * px, _ROCK_EDGE)
+    rock.disc(0.55 * px, 0.5 * px, 0.28 * px - 1.5, _ROCK)
+    house = _draw.Canvas(px, px, key)
+    top, eave, bottom = 0.14 * px, 0.46 * px, 0.86 * px
+    house.rect(eave, 0.22 * px, bottom, 0.78 * px, _HOUSE_KEY)
+    for yy in range(int(top), int(eave) + 1):  # the roof: rows widening from the ridge to the eaves
+        half = 0.36 * px * (yy - top) / max(eave - top, 1.0)
+        house.rect(yy, 0.5 * px - half, yy + 1, 0.5 * px + half + 1, _HOUSE_KEY)
+    house.rect(0.64 * px, 0.43 * px, bottom, 0.57 * px, (255, 255, 255))  # the door
+    for name, sprite in (("wood", tree), ("stone", rock), ("house", house)):
+        mask = np.any(sprite.pixels != np.array(key, dtype=np.uint8), axis=-1)
+        out[name] = (mask, sprite.pixels)
+    _sprite_cache[px] = out
+    return out
+
+
+def _stamp(canvas: _draw.Canvas, y: int, x: int, sprite: tuple[np.ndarray, np.ndarray], colour=None) -> None:
+    """Draw a sprite with its top-left at ``(y, x)``; ``colour`` replaces a house's placeholder colour."""
+    mask, pixels = sprite
+    h, w = mask.shape
+    block = canvas.pixels[y : y + h, x : x + w]
+    if colour is None:
+        block[mask] = pixels[mask]
+        return
+    keyed = np.all(pixels == np.array(_HOUSE_KEY, dtype=np.uint8), axis=-1)
+    block[mask & ~keyed] = pixels[mask & ~keyed]
+    block[keyed] = colour
 
 
 # --------------------------------------------------------------------------- fixed planners

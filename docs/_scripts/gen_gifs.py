@@ -4,7 +4,8 @@ Run ``python docs/_scripts/gen_gifs.py`` (needs the ``docs`` extra: imageio). Ea
 through its PettingZoo Parallel API with ``render_mode="rgb_array"`` by the exact solution where the suite has
 one (the SPE principal on trees, the Coin Game principal's optimum against the documented selfish agents, the
 tree game's equilibrium, the bandit's optimal contract, the incentive games' sustaining schedules and
-equilibria) and by uniformly random moves otherwise (any game without an entry in ``EPISODES``). The frames'
+equilibria), by a fixed planner and weighted random agents on Gather-Trade-Build (no exact solution), and by
+uniformly random moves otherwise (any game without an entry in ``EPISODES``). The frames'
 SHA-256 and the GIF's are written to ``docs/img/envs/manifest.json`` with a caption saying what is played;
 ``--check`` re-renders every episode and fails if a frame or a GIF differs from the manifest (the test suite
 runs it, so the GIFs stay the pictures of the current code).
@@ -228,6 +229,39 @@ def contract_bandit(free_rounds: int = 3, paid_rounds: int = 4) -> Episode:
     return ep
 
 
+def gather_trade_build(steps: int = 60, move_probability: float = 0.8) -> Episode:
+    from contract_envs.games.gather_trade_build import us_federal_planner
+
+    env = _make("gather_trade_build")
+    game = env.machine.game
+    ep = Episode(
+        f"The first {steps} of {game.horizon} steps of an episode of the `paper` preset (seed 0) under the 2018 "
+        "US-federal rates (`us_federal_planner()`; no optimal tax schedule is computed for this economy). The "
+        "agents play random allowed actions weighted towards gathering and building: build whenever they can, "
+        f"else a random allowed move with probability {move_probability:g}, else any allowed action (a bid, an "
+        "ask, a move or nothing). Taxes are collected every 10 steps and shared equally.",
+        duration_ms=300,
+    )
+    planner = us_federal_planner()
+    rng = np.random.default_rng(0)
+    moves = np.arange(game.action_move, game.n_actions)
+    obs, _ = env.reset(seed=0)
+    ep.snap(env)
+    for _ in range(steps):
+        actions = {"principal_0": planner(obs["principal_0"])}
+        for agent in game.agents:
+            mask = obs[agent]["action_mask"].astype(bool)
+            if mask[game.action_build]:
+                actions[agent] = game.action_build
+            elif mask[moves].any() and rng.random() < move_probability:
+                actions[agent] = int(rng.choice(moves[mask[moves]]))
+            else:
+                actions[agent] = int(rng.choice(np.flatnonzero(mask)))
+        obs, *_ = env.step(actions)
+        ep.snap(env)
+    return ep
+
+
 EPISODES: dict[str, Callable[[], Episode]] = {
     "principal_agent_mdp": principal_agent_mdp,
     "coin_game": coin_game,
@@ -236,6 +270,7 @@ EPISODES: dict[str, Callable[[], Episode]] = {
     "tax_economy": tax_economy,
     "tree_contracts": tree_contracts,
     "contract_bandit": contract_bandit,
+    "gather_trade_build": gather_trade_build,
 }
 
 
