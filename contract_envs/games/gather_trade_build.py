@@ -373,6 +373,23 @@ class OutputBuffers:
         return {"keep": self.keep, "pools": {}}  # copies of the game start with empty pools
 
 
+class PaddedScratch:
+    """A zeroed scratch map ``[B, H', W']`` (uint8; only its inside is ever written, so its border stays 0) and
+    its ``s x s`` sliding windows, kept between calls; copies of the game start without one."""
+
+    def __init__(self) -> None:
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def get(self, b: int, height: int, width: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.arrays is None or self.arrays[0].shape != (b, height, width):
+            codes = np.zeros((b, height, width), dtype=np.uint8)
+            self.arrays = codes, np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))
+        return self.arrays
+
+    def __getstate__(self) -> dict:
+        return {"arrays": None}
+
+
 # --------------------------------------------------------------------------- state
 @dataclass
 class GatherTradeBuildState(GameState):
@@ -551,7 +568,7 @@ class GatherTradeBuildGame(Game):
         windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [9, H, W, s, s]
         self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4)).reshape(h * w, 9, side, side)
         self._planner_static = np.stack([self.water, self.sources[0], self.sources[1]]).astype(np.uint8)
-        self._codes: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v] (borders stay 0)
+        self._codes = PaddedScratch()
         self._buffers = OutputBuffers()
         # the cell each move leads to from each cell (flat index), -1 where it leaves the map or enters water
         cells = np.arange(h * w)
@@ -1020,23 +1037,30 @@ class GatherTradeBuildGame(Game):
         mask[:, :, self.action_move :] = ok
         return mask
 
-    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
-        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each."""
-        if "books" in s.cache:
-            return s.cache["books"]
-        b, _, n, k = s.order_kind.shape
-        p = self.n_prices
-        # one count per (resource, agent, price, kind), kind 0 (a free slot) counted and dropped
-        cell = (np.arange(b * 2 * n).reshape(b, 2, n, 1) * p + s.order_price) * 3 + s.order_kind
-        count = np.bincount(cell.reshape(-1), minlength=b * 2 * n * p * 3).reshape(b, 2, n, p, 3)
-        s.cache["books"] = count[..., 1].astype(np.float32), count[..., 2].astype(np.float32)
+    def _books(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Open orders per (agent, asks/bids, resource, price): float32 ``[B, N, 2, 2, P]`` (asks first, as in the
+        agents' observations)."""
+        if "books" not in s.cache:
+            b, _, n, k = s.order_kind.shape
+            p = self.n_prices
+            # one count per (agent, kind, resource, price); kind 2 (ask) -> 0, 1 (bid) -> 1, 0 (a free slot) -> 2
+            row = (np.arange(b)[:, None, None] * n + np.arange(n)) * 3  # [B, 1, N]
+            cell = (
+                ((row[..., None] + 2 - s.order_kind) * 2 + np.arange(2)[:, None, None]) * p + s.order_price
+            ).reshape(-1)
+            count = np.bincount(cell, minlength=b * n * 3 * 2 * p).reshape(b, n, 3, 2, p)
+            s.cache["books"] = count[:, :, :2].astype(np.float32)
         return s.cache["books"]
 
-    def _book_totals(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
-        """Open bids and asks per (resource, price) over all agents: ``[B, 2, P]`` each."""
+    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each (views)."""
+        books = self._books(s)
+        return books[:, :, 1].transpose(0, 2, 1, 3), books[:, :, 0].transpose(0, 2, 1, 3)
+
+    def _book_totals(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Open asks and bids per (resource, price) over all agents: ``[B, 2, 2, P]`` (asks first)."""
         if "totals" not in s.cache:
-            bids, asks = self._book_histograms(s)
-            s.cache["totals"] = _sum_agents(bids, 2), _sum_agents(asks, 2)
+            s.cache["totals"] = _sum_agents(self._books(s), 1)
         return s.cache["totals"]
 
     def _market_rate(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
@@ -1061,14 +1085,12 @@ class GatherTradeBuildGame(Game):
         s = state
         b, n = s.labour.shape
         p = self.n_prices
-        bids, asks = self._book_histograms(s)  # [B, 2, N, P]
-        all_bids, all_asks = self._book_totals(s)  # [B, 2, P]
+        books = self._books(s).reshape(b, n, 4 * p)  # the agent's own asks, then bids
+        totals = self._book_totals(s).reshape(b, 1, 4 * p)
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
-        mine_asks, mine_bids = asks.transpose(0, 2, 1, 3), bids.transpose(0, 2, 1, 3)  # [B, N, 2, P]
-        per_env = np.concatenate(  # the features every agent of an environment sees alike
+        per_env = np.concatenate(  # features every agent of an environment sees alike (cast once to float32)
             [
-                rate,
                 net.reshape(b, 2 * p) * OBS_SCALE,
                 np.zeros((b, 1)),  # bonus gather probability (no gathering skill)
                 s.rates,
@@ -1077,26 +1099,27 @@ class GatherTradeBuildGame(Game):
                 np.sort(s.last_income, axis=1) / self.period,
             ],
             axis=1,
+            dtype=np.float32,
+            casting="same_kind",
         )
-        wide = lambda x: np.broadcast_to(x[:, None, :], (b, n, x.shape[1]))  # noqa: E731
-        k = len(self.cutoffs)
-        parts = [
-            (s.build_payment / self.payment if self.payment > 0 else np.ones((b, n)))[..., None],
-            s.build_skill[..., None],
-            (all_asks[:, None] - mine_asks).reshape(b, n, 2 * p),  # the other agents' asks and bids
-            (all_bids[:, None] - mine_bids).reshape(b, n, 2 * p),
-            wide(per_env[:, :2]),  # market rates
-            mine_asks.reshape(b, n, 2 * p),
-            mine_bids.reshape(b, n, 2 * p),
-            wide(per_env[:, 2:]),  # price histories, gathering bonus, rates, flags, last incomes
-            self._current_marginal_rates(s)[..., None],
-            wide(np.stack([phase, s.t / self.horizon], axis=1)),
-            s.inventory * OBS_SCALE,
-            (s.pos[:, :, ::-1] / np.array([self.width, self.height]))[..., :],  # column / W, row / H
-        ]
-        assert per_env.shape[1] == 2 + 2 * p + 1 + k + 2 + n
         flat = self._buffers.get((b, n, self.agent_flat_size), np.float32)
-        np.concatenate(parts, axis=2, out=flat, casting="same_kind")
+        flat[:, :, 0] = s.build_payment / self.payment if self.payment > 0 else 1.0
+        flat[:, :, 1] = s.build_skill
+        j = 2 + 4 * p
+        np.subtract(totals, books, out=flat[:, :, 2:j])  # the other agents' asks and bids
+        flat[:, :, j : j + 2] = rate.astype(np.float32)[:, None]  # market rates
+        j += 2
+        flat[:, :, j : j + 4 * p] = books
+        j += 4 * p
+        flat[:, :, j : j + per_env.shape[1]] = per_env[:, None]  # price histories, ..., last incomes
+        j += per_env.shape[1]
+        flat[:, :, j] = self._current_marginal_rates(s)
+        flat[:, :, j + 1] = phase[:, None]
+        flat[:, :, j + 2] = (s.t / self.horizon)[:, None]
+        flat[:, :, j + 3 : j + 6] = s.inventory * OBS_SCALE
+        flat[:, :, j + 6] = s.pos[:, :, 1] / self.width  # column / W, row / H
+        flat[:, :, j + 7] = s.pos[:, :, 0] / self.height
+        assert j + 8 == self.agent_flat_size
         return {
             "observation": {"map": self._agent_maps(s), "flat": flat},
             "action_mask": self.action_masks(s),
@@ -1121,13 +1144,10 @@ class GatherTradeBuildGame(Game):
         r, c = s.pos[:, :, 0], s.pos[:, :, 1]
         out = self._buffers.get((b, n, len(MAP_CHANNELS) + 3, side, side), np.uint8)
         np.take(self._static_windows, r * w + c, axis=0, out=out, mode="clip")  # dynamic channels: 0
-        codes = self._codes
-        if codes is None or codes.shape[0] != b:
-            codes = self._codes = np.zeros((b, h + 2 * v, w + 2 * v), dtype=np.uint8)
+        codes, windows = self._codes.get(b, h + 2 * v, w + 2 * v, side)  # padded map, its windows [B, H, W, s, s]
         resource = s.resource.view(np.uint8)
         code = np.add(resource[:, 1], resource[:, 1])  # computed contiguous, then copied into the padding
         codes[:, v : v + h, v : v + w] = np.add(code, resource[:, 0], out=code)
-        windows = np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))  # [B, H, W, s, s]
         window = windows[np.arange(b)[:, None], r, c]  # [B, N, s, s]
         np.bitwise_and(window, 1, out=out[:, :, 0])
         np.right_shift(window, 1, out=out[:, :, 1])
@@ -1138,24 +1158,23 @@ class GatherTradeBuildGame(Game):
             hb, dr, dc = hb[k], dr[k, i], dc[k, i]
             out[hb, i, 2, dr, dc] = 1
             out[hb, i, 7, dr, dc] = np.where(owner[k] == i, 1, owner[k] + 2)
-        # agents: j + 2 where each stands relative to the observer i, 1 at the centre
+        # agents: 1 at the centre (the observer), j + 2 where another agent j stands relative to the observer i
+        out[:, :, 8, v, v] = 1
         dr, dc = r[:, None, :] - r[:, :, None] + v, c[:, None, :] - c[:, :, None] + v  # [B, i, j]
-        bb, ii, jj = np.nonzero((dr >= 0) & (dr < side) & (dc >= 0) & (dc < side))
-        out[bb, ii, 8, dr[bb, ii, jj], dc[bb, ii, jj]] = np.where(ii == jj, 1, jj + 2)
+        seen = np.flatnonzero((np.abs(dr - v) <= v) & (np.abs(dc - v) <= v) & self._not_self)
+        bi, jj = np.divmod(seen, n)
+        out[bi // n, bi % n, 8, dr.reshape(-1)[seen], dc.reshape(-1)[seen]] = jj + 2
         return out
 
     def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
         s = state
         b, n = s.labour.shape
         p, t = self.n_prices, len(self.cutoffs)
-        all_bids, all_asks = self._book_totals(s)
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
         flat = self._buffers.get((b, self.planner_flat_size), np.float32)
-        j = 0
-        for arr in (all_asks, all_bids):
-            flat[:, j : j + 2 * p] = arr.reshape(b, 2 * p)
-            j += 2 * p
+        flat[:, : 4 * p] = self._book_totals(s).reshape(b, 4 * p)  # all asks, then all bids
+        j = 4 * p
         flat[:, j : j + 2] = rate
         j += 2
         flat[:, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 2 * p)
