@@ -1003,7 +1003,8 @@ class GatherTradeBuildGame(Game):
         utility = isoelastic_utility(total, state.labour, self.eta, self.energy_cost)
         agent_reward = utility - state.utility
         state.utility = utility
-        metric = gini_equality(total) * total.mean(axis=1)
+        equality = state.cache["equality"] = gini_equality(total)  # the infos' too (same coin)
+        metric = equality * total.mean(axis=1)
         principal_reward = metric - state.planner_metric
         state.planner_metric = metric
         return agent_reward, principal_reward
@@ -1219,7 +1220,7 @@ class GatherTradeBuildGame(Game):
         s = state
         coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
         productivity = coin.sum(axis=1)
-        equality = gini_equality(coin)
+        equality = s.cache["equality"] if "equality" in s.cache else gini_equality(coin)
         common = {
             "productivity": productivity,
             "equality": equality,
