@@ -374,16 +374,24 @@ class OutputBuffers:
 
 
 class PaddedScratch:
-    """A zeroed scratch map ``[B, H', W']`` (uint8; only its inside is ever written, so its border stays 0) and
-    its ``s x s`` sliding windows, kept between calls; copies of the game start without one."""
+    """Zero-padded copies of map planes ``[B, C, H + 2v, W + 2v]`` (uint8; only their inside is ever written, so the
+    border stays 0) and a view of every ``s``-cell row segment of them as one ``s``-byte item, so that the
+    ``s x s`` windows around many cells are gathered ``s`` rows at a time (several times faster than gathering
+    from a sliding-window view); kept between calls, copies of the game start without them."""
 
     def __init__(self) -> None:
         self.arrays: tuple[np.ndarray, np.ndarray] | None = None
 
-    def get(self, b: int, height: int, width: int, side: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.arrays is None or self.arrays[0].shape != (b, height, width):
-            codes = np.zeros((b, height, width), dtype=np.uint8)
-            self.arrays = codes, np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))
+    def get(self, shape: tuple[int, int, int, int], side: int) -> tuple[np.ndarray, np.ndarray]:
+        """The planes and their row segments ``[planes.size - ..., s]`` (item ``[o, y]``: the ``s`` bytes from flat
+        offset ``o + y * (W + 2v)``)."""
+        if self.arrays is None or self.arrays[0].shape != shape:
+            planes = np.zeros(shape, dtype=np.uint8)
+            width = shape[-1]
+            rows = np.ndarray(
+                (planes.size - (side - 1) * width - side + 1, side), f"V{side}", planes, strides=(1, width)
+            )
+            self.arrays = planes, rows
         return self.arrays
 
     def __getstate__(self) -> dict:
@@ -558,8 +566,8 @@ class GatherTradeBuildGame(Game):
         self.agent_flat_size = 15 + 10 * p + k + n
         self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
         # Egocentric maps: the static channels (water, sources, in-bounds) of the window around every cell are
-        # precomputed ``[H, W, 9, s, s]`` (dynamic channels zero) and taken per agent; stone and wood come from one
-        # gather of a padded scratch map of codes (stone bit 0, wood bit 1); houses and agents, few, are scattered.
+        # precomputed ``[H, W, 9, s, s]`` (dynamic channels zero) and taken per agent; stone and wood are gathered
+        # from a padded copy of the resource planes, row segments at a time; houses and agents, few, are scattered.
         padded = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
         padded[3, v : v + h, v : v + w] = self.water
         padded[4, v : v + h, v : v + w] = self.sources[0]
@@ -568,7 +576,7 @@ class GatherTradeBuildGame(Game):
         windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [9, H, W, s, s]
         self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4)).reshape(h * w, 9, side, side)
         self._planner_static = np.stack([self.water, self.sources[0], self.sources[1]]).astype(np.uint8)
-        self._codes = PaddedScratch()
+        self._padded = PaddedScratch()
         self._buffers = OutputBuffers()
         # the cell each move leads to from each cell (flat index), -1 where it leaves the map or enters water
         cells = np.arange(h * w)
@@ -861,8 +869,9 @@ class GatherTradeBuildGame(Game):
             seller = best_other[rows, buyer]
             bid_slot, ask_slot = top_slot[rows, buyer], low_slot[rows, seller]
             env = envs[rows]
-            bid_price, ask_price = s.order_price[env, r, buyer, bid_slot], s.order_price[env, r, seller, ask_slot]
-            first_ask = s.order_age[env, r, buyer, bid_slot] <= s.order_age[env, r, seller, ask_slot]
+            bid, ask = top_key[rows, buyer], other_key[rows, buyer]  # prices and ages are read off the keys
+            bid_price, ask_price = bid // (span * n), ask // (span * n)
+            first_ask = (bid // n) % span <= span - 1 - (ask // n) % span  # the ask's age >= the bid's
             deal = np.where(first_ask, ask_price, bid_price)
             s.inventory[env, buyer, 1 + r] += 1
             s.escrow[env, seller, 1 + r] -= 1
@@ -1044,13 +1053,13 @@ class GatherTradeBuildGame(Game):
         if "books" not in s.cache:
             b, _, n, k = s.order_kind.shape
             p = self.n_prices
-            # one count per (agent, kind, resource, price); kind 2 (ask) -> 0, 1 (bid) -> 1, 0 (a free slot) -> 2
-            row = (np.arange(b)[:, None, None] * n + np.arange(n)) * 3  # [B, 1, N]
-            cell = (
-                ((row[..., None] + 2 - s.order_kind) * 2 + np.arange(2)[:, None, None]) * p + s.order_price
-            ).reshape(-1)
-            count = np.bincount(cell, minlength=b * n * 3 * 2 * p).reshape(b, n, 3, 2, p)
-            s.cache["books"] = count[:, :, :2].astype(np.float32)
+            # one count per (agent, kind, resource, price), kind 2 (ask) first; free slots go to one extra cell
+            row = (np.arange(b)[:, None, None] * n + np.arange(n)) * 2  # [B, 1, N]
+            cell = ((row[..., None] + 2 - s.order_kind) * 2 + np.arange(2)[:, None, None]) * p + s.order_price
+            size = b * n * 2 * 2 * p
+            cell = np.where(s.order_kind == 0, size, cell).reshape(-1)
+            count = np.bincount(cell, minlength=size + 1)[:size].reshape(b, n, 2, 2, p)
+            s.cache["books"] = count.astype(np.float32)
         return s.cache["books"]
 
     def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
@@ -1145,13 +1154,11 @@ class GatherTradeBuildGame(Game):
         r, c = s.pos[:, :, 0], s.pos[:, :, 1]
         out = self._buffers.get((b, n, len(MAP_CHANNELS) + 3, side, side), np.uint8)
         np.take(self._static_windows, r * w + c, axis=0, out=out, mode="clip")  # dynamic channels: 0
-        codes, windows = self._codes.get(b, h + 2 * v, w + 2 * v, side)  # padded map, its windows [B, H, W, s, s]
-        resource = s.resource.view(np.uint8)
-        code = np.add(resource[:, 1], resource[:, 1])  # computed contiguous, then copied into the padding
-        codes[:, v : v + h, v : v + w] = np.add(code, resource[:, 0], out=code)
-        window = windows[np.arange(b)[:, None], r, c]  # [B, N, s, s]
-        np.bitwise_and(window, 1, out=out[:, :, 0])
-        np.right_shift(window, 1, out=out[:, :, 1])
+        planes, segments = self._padded.get((b, 2, h + 2 * v, w + 2 * v), side)  # stone and wood, padded
+        planes[:, :, v : v + h, v : v + w] = s.resource.view(np.uint8)
+        top_left = ((np.arange(b)[:, None, None] * 2 + np.arange(2)) * (h + 2 * v) + r[..., None]) * (w + 2 * v)
+        window = segments[top_left + c[..., None]]  # [B, N, 2, s] rows of s bytes
+        out[:, :, 0:2] = window.view(np.uint8).reshape(b, n, 2, side, side)
         hb, hr, hc, owner = self._houses(s)
         if hb.size:  # each house into the windows that see it; the observer's own read 1 in the owner channel
             dr, dc = hr[:, None] - r[hb] + v, hc[:, None] - c[hb] + v  # [houses, N]
