@@ -211,6 +211,7 @@ RESOURCES = ("stone", "wood")  # the AI-Economist's sorted collectible resources
 US_FEDERAL_CUTOFFS_USD = (0.0, 9700.0, 39475.0, 84200.0, 160725.0, 204100.0, 510300.0)
 US_FEDERAL_2018_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
 MOVES = ((0, -1), (0, 1), (-1, 0), (1, 0))  # left, right, up, down as (row, column) steps
+_INT64_MAX = np.iinfo(np.int64).max
 MAP_CHANNELS = ("stone", "wood", "house", "water", "stone_source", "wood_source")
 PRICE_DECAY = 0.995  # per-step decay of the trade-price histories (AI-Economist ContinuousDoubleAuction)
 OBS_SCALE = 0.01  # inventory and price-history scaling of the observations (AI-Economist inv_scale)
@@ -298,9 +299,22 @@ def bracket_tax(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> n
 
 def marginal_rate(income: np.ndarray, rates: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
     """The rate of the bracket that ``income`` ``[B, N]`` falls in (0 for negative income)."""
-    bracket = (income[..., None] >= cutoffs).sum(axis=-1) - 1  # [B, N], -1 below 0
+    bracket = np.searchsorted(cutoffs, income, side="right") - 1  # [B, N], -1 below 0
     rate = np.take_along_axis(rates, np.maximum(bracket, 0), axis=1)
     return np.where(bracket >= 0, rate, 0.0)
+
+
+def _sum_agents(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x.sum(axis)`` over a short agents axis: the same sequential order as numpy's sum over a non-last axis (so
+    the same bits), without the per-row overhead of its reduction over a short axis."""
+    n = x.shape[axis]
+    if n > 16:
+        return x.sum(axis=axis)
+    take = lambda i: x[(slice(None),) * axis + (i,)]  # noqa: E731
+    out = take(0) + take(1)
+    for i in range(2, n):
+        out += take(i)
+    return out
 
 
 def isoelastic_utility(coin: np.ndarray, labour: np.ndarray, eta: float, energy_cost: float) -> np.ndarray:
@@ -357,6 +371,31 @@ class OutputBuffers:
 
     def __getstate__(self) -> dict:
         return {"keep": self.keep, "pools": {}}  # copies of the game start with empty pools
+
+
+class PaddedScratch:
+    """Zero-padded copies of map planes ``[B, C, H + 2v, W + 2v]`` (uint8; only their inside is ever written, so the
+    border stays 0) and a view of every ``s``-cell row segment of them as one ``s``-byte item, so that the
+    ``s x s`` windows around many cells are gathered ``s`` rows at a time (several times faster than gathering
+    from a sliding-window view); kept between calls, copies of the game start without them."""
+
+    def __init__(self) -> None:
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def get(self, shape: tuple[int, int, int, int], side: int) -> tuple[np.ndarray, np.ndarray]:
+        """The planes and their row segments ``[planes.size - ..., s]`` (item ``[o, y]``: the ``s`` bytes from flat
+        offset ``o + y * (W + 2v)``)."""
+        if self.arrays is None or self.arrays[0].shape != shape:
+            planes = np.zeros(shape, dtype=np.uint8)
+            width = shape[-1]
+            rows = np.ndarray(
+                (planes.size - (side - 1) * width - side + 1, side), f"V{side}", planes, strides=(1, width)
+            )
+            self.arrays = planes, rows
+        return self.arrays
+
+    def __getstate__(self) -> dict:
+        return {"arrays": None}
 
 
 # --------------------------------------------------------------------------- state
@@ -515,6 +554,10 @@ class GatherTradeBuildGame(Game):
         self._trade_price = np.where(trade, idx % self.n_prices, 0)
         self._move = np.where(a >= self.action_move, a - self.action_move, -1)
         self._age_span = self.order_duration + 2
+        self._steps = np.asarray(MOVES + ((0, 0),))  # per move (and none): the (row, column) step
+        self._not_self = ~np.eye(self.n_agents, dtype=bool)
+        # cells where a house can stand (no source, no water), flat [H * W]
+        self._buildable = ~(self.sources[0] | self.sources[1] | self.water).reshape(-1)
 
     def _observation_tables(self) -> None:
         n, k, p = self.n_agents, len(self.cutoffs), self.n_prices
@@ -522,18 +565,18 @@ class GatherTradeBuildGame(Game):
         side = 2 * v + 1
         self.agent_flat_size = 15 + 10 * p + k + n
         self.planner_flat_size = 9 + 6 * p + k + n + 8 * n
-        # Egocentric maps are built from two gathers: the static channels (water, sources, in-bounds) of the window
-        # around every cell, precomputed ``[H, W, 9, s, s]`` (dynamic channels zero), and one packed code per cell
-        # of the dynamic ones (stone, wood, house, owner) in a padded scratch map, decoded by lookup tables.
+        # Egocentric maps: the static channels (water, sources, in-bounds) of the window around every cell are
+        # precomputed ``[H, W, 9, s, s]`` (dynamic channels zero) and taken per agent; stone and wood are gathered
+        # from a padded copy of the resource planes, row segments at a time; houses and agents, few, are scattered.
         padded = np.zeros((len(MAP_CHANNELS) + 3, h + 2 * v, w + 2 * v), dtype=np.uint8)
         padded[3, v : v + h, v : v + w] = self.water
         padded[4, v : v + h, v : v + w] = self.sources[0]
         padded[5, v : v + h, v : v + w] = self.sources[1]
         padded[6, v : v + h, v : v + w] = 1
         windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [9, H, W, s, s]
-        self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4))
-        self._code_dtype = np.uint8 if n <= 30 else np.uint16  # the owner + 1 takes the bits from 3 up
-        self._codes: np.ndarray | None = None  # scratch [B, H + 2v, W + 2v], rebuilt every call
+        self._static_windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4)).reshape(h * w, 9, side, side)
+        self._planner_static = np.stack([self.water, self.sources[0], self.sources[1]]).astype(np.uint8)
+        self._padded = PaddedScratch()
         self._buffers = OutputBuffers()
         # the cell each move leads to from each cell (flat index), -1 where it leaves the map or enters water
         cells = np.arange(h * w)
@@ -743,12 +786,24 @@ class GatherTradeBuildGame(Game):
     def can_build(self, s: GatherTradeBuildState) -> np.ndarray:
         """``[B, N]``: the agent holds a unit of wood and of stone and stands on empty land (no resource, source,
         water or house)."""
-        rows = np.arange(s.pos.shape[0])[:, None]
-        r, c = s.pos[:, :, 0], s.pos[:, :, 1]
-        empty = ~(self.sources[0] | self.sources[1] | self.water)[r, c]
-        empty &= (s.resource[rows, 0, r, c] == 0) & (s.resource[rows, 1, r, c] == 0)
-        empty &= s.house_owner[rows, r, c] < 0
+        b, hw = s.pos.shape[0], self.height * self.width
+        cell = s.pos[:, :, 0] * self.width + s.pos[:, :, 1]
+        at = np.arange(b)[:, None] * hw + cell  # flat index into [B, H * W]
+        empty = self._buildable[cell] & (s.house_owner.reshape(-1)[at] < 0)
+        resource = s.resource.reshape(-1)
+        at += at // hw * hw  # into [B, 2, H * W]: stone at ``at``, wood at ``at + hw``
+        empty &= (resource[at] == 0) & (resource[at + hw] == 0)
         return empty & (s.inventory[:, :, 1] >= 1) & (s.inventory[:, :, 2] >= 1)
+
+    def _open_orders(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Open orders per resource and agent ``[B, 2, N]``."""
+        kind = s.order_kind
+        if kind.shape[3] > 16:
+            return (kind != 0).sum(axis=3)
+        count = (kind[..., 0] != 0).astype(np.int64)
+        for k in range(1, kind.shape[3]):
+            count += kind[..., k] != 0
+        return count
 
     def _trade(self, s: GatherTradeBuildState, actions: np.ndarray) -> None:
         s.price_history *= PRICE_DECAY
@@ -756,7 +811,7 @@ class GatherTradeBuildGame(Game):
         resource = self._trade_resource[actions]  # [B, N], -1: no trade action
         if (resource >= 0).any():
             sell, price = self._trade_sell[actions], self._trade_price[actions]
-            n_orders = (s.order_kind != 0).sum(axis=3)  # [B, 2, N]
+            n_orders = self._open_orders(s)  # [B, 2, N]
             for r in range(2):
                 mine = resource == r
                 if not mine.any():
@@ -794,17 +849,18 @@ class GatherTradeBuildGame(Game):
         n = self.n_agents
         span = self._age_span
         rank = np.arange(n)
-        unset = np.iinfo(np.int64).max
+        unset = _INT64_MAX
+        kind, price, age = s.order_kind[envs, r], s.order_price[envs, r], s.order_age[envs, r]  # [E, N, K]
+        bid_key = np.where(kind == 1, (price * span + age) * n + (n - 1 - rank)[:, None], -1)
+        ask_key = np.where(kind == 2, (price * span + (span - 1 - age)) * n + rank[:, None], unset)
+        k = kind.shape[2]
         while envs.size:
-            kind, price, age = s.order_kind[envs, r], s.order_price[envs, r], s.order_age[envs, r]  # [E, N, K]
-            bid_key = np.where(kind == 1, (price * span + age) * n + (n - 1 - rank)[:, None], -1)
-            ask_key = np.where(kind == 2, (price * span + (span - 1 - age)) * n + rank[:, None], unset)
+            slots = np.arange(len(envs) * n).reshape(-1, n) * k  # flat index of each (environment, agent)'s slot 0
             top_slot, low_slot = bid_key.argmax(axis=2), ask_key.argmin(axis=2)  # [E, N]
-            top_key = np.take_along_axis(bid_key, top_slot[..., None], axis=2)[..., 0]
-            low_key = np.take_along_axis(ask_key, low_slot[..., None], axis=2)[..., 0]
+            top_key, low_key = bid_key.reshape(-1)[slots + top_slot], ask_key.reshape(-1)[slots + low_slot]
             by_ask = np.argsort(low_key, axis=1, kind="stable")[:, :2]  # the best and second-best asking agents
             best_other = np.where(by_ask[:, :1] == rank, by_ask[:, 1:2], by_ask[:, :1])  # [E, N]: seller for i
-            other_key = np.take_along_axis(low_key, best_other, axis=1)
+            other_key = low_key[np.arange(len(envs))[:, None], best_other]
             crossing = (top_key >= 0) & (other_key < unset) & (top_key // (span * n) >= other_key // (span * n))
             rows = np.flatnonzero(crossing.any(axis=1))
             if rows.size == 0:
@@ -813,8 +869,9 @@ class GatherTradeBuildGame(Game):
             seller = best_other[rows, buyer]
             bid_slot, ask_slot = top_slot[rows, buyer], low_slot[rows, seller]
             env = envs[rows]
-            bid_price, ask_price = s.order_price[env, r, buyer, bid_slot], s.order_price[env, r, seller, ask_slot]
-            first_ask = s.order_age[env, r, buyer, bid_slot] <= s.order_age[env, r, seller, ask_slot]
+            bid, ask = top_key[rows, buyer], other_key[rows, buyer]  # prices and ages are read off the keys
+            bid_price, ask_price = bid // (span * n), ask // (span * n)
+            first_ask = (bid // n) % span <= span - 1 - (ask // n) % span  # the ask's age >= the bid's
             deal = np.where(first_ask, ask_price, bid_price)
             s.inventory[env, buyer, 1 + r] += 1
             s.escrow[env, seller, 1 + r] -= 1
@@ -825,6 +882,10 @@ class GatherTradeBuildGame(Game):
             s.order_kind[env, r, buyer, bid_slot] = 0
             s.order_kind[env, r, seller, ask_slot] = 0
             s.trades[env] += 1
+            # the two orders leave the book: drop their keys and go on with the environments that traded
+            bid_key, ask_key, done = bid_key[rows], ask_key[rows], np.arange(len(rows))
+            bid_key[done, buyer, bid_slot] = -1
+            ask_key[done, seller, ask_slot] = unset
             envs = env
 
     def _expire(self, s: GatherTradeBuildState) -> None:
@@ -836,10 +897,13 @@ class GatherTradeBuildGame(Game):
         expired = open_ & (s.order_age > self.order_duration)
         if not expired.any():
             return
-        bids = expired & (s.order_kind == 1)
-        asks = expired & (s.order_kind == 2)
-        refund = (bids * s.order_price).sum(axis=(1, 3))  # [B, N] coin
-        units = asks.sum(axis=3).transpose(0, 2, 1)  # [B, N, 2]
+        b, _, n, k = s.order_kind.shape
+        slot = np.flatnonzero(expired)  # few: refunds per (environment, agent) by counting
+        bb, rr, ii = slot // (2 * n * k), (slot // (n * k)) % 2, (slot // k) % n
+        bid = s.order_kind.reshape(-1)[slot] == 1
+        who = bb * n + ii
+        refund = np.bincount(who[bid], s.order_price.reshape(-1)[slot[bid]], minlength=b * n).reshape(b, n)
+        units = np.bincount(who[~bid] * 2 + rr[~bid], minlength=b * n * 2).reshape(b, n, 2)  # [B, N, 2]
         s.inventory[:, :, 0] += refund
         s.escrow[:, :, 0] -= refund
         s.inventory[:, :, 1:] += units
@@ -853,31 +917,26 @@ class GatherTradeBuildGame(Game):
         b, n = actions.shape
         rows = np.arange(b)[:, None]
         move = self._move[actions]  # [B, N], -1: no move
-        target = s.pos + np.asarray(MOVES + ((0, 0),))[move]  # [B, N, 2]
-        tr, tc = target[..., 0], target[..., 1]
-        inside = (tr >= 0) & (tr < self.height) & (tc >= 0) & (tc < self.width)
-        trc, tcc = np.clip(tr, 0, self.height - 1), np.clip(tc, 0, self.width - 1)
-        house = s.house_owner[rows, trc, tcc]
-        want = (move >= 0) & inside & ~self.water[trc, tcc] & ((house < 0) | (house == np.arange(n)))
-        cell = np.where(want, tr * self.width + tc, -1)
+        target = s.pos + self._steps[move]  # [B, N, 2]
         here = s.pos[..., 0] * self.width + s.pos[..., 1]
-        other = ~np.eye(n, dtype=bool)
-        clash = (
-            want[:, :, None] & other & ((cell[:, :, None] == here[:, None, :]) | (cell[:, :, None] == cell[:, None, :]))
-        )
-        tangled = clash.any(axis=(1, 2))
-        simple = np.flatnonzero(~tangled)
-        if simple.size:
-            moved = want[simple]
-            s.pos[simple] = np.where(moved[..., None], target[simple], s.pos[simple])
-            s.labour[simple] += moved * self.move_labour
-            pos = s.pos[simple]
-            units = s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]]  # [E, N, 2]
-            if units.any():
-                got = units >= 1
-                s.inventory[simple, :, 1:] += got
-                s.resource[simple[:, None], :, pos[..., 0], pos[..., 1]] = units - got
-                s.labour[simple] += got.sum(axis=2) * self.collect_labour
+        cell = np.where(move >= 0, self._neighbour[here, move], -1)  # -1: no move, off the map or water
+        house = s.house_owner.reshape(b, -1)[rows, cell]  # (cell -1 reads the last cell: masked next)
+        want = (cell >= 0) & ((house < 0) | (house == np.arange(n)))
+        cell = np.where(want, cell, -2 - np.arange(n))  # agents staying get distinct negative codes
+        # tangled: an agent heads for another's cell or for the same cell as another
+        tangled = (cell[:, :, None] == here[:, None, :]) | ((cell[:, :, None] == cell[:, None, :]) & self._not_self)
+        tangled = tangled.reshape(b, -1).any(axis=1)
+        simple = ~tangled[:, None]
+        moved = want & simple
+        s.pos[...] = np.where(moved[..., None], target, s.pos)
+        s.labour += moved * self.move_labour
+        pr, pc = s.pos[..., 0], s.pos[..., 1]
+        units = s.resource[rows, :, pr, pc]  # [B, N, 2]
+        got = (units >= 1) & simple[..., None]
+        if got.any():
+            s.inventory[:, :, 1:] += got
+            s.resource[rows, :, pr, pc] = units - got
+            s.labour += (got[..., 0].astype(np.int64) + got[..., 1]) * self.collect_labour
         if tangled.any():
             self._gather_in_order(s, np.flatnonzero(tangled), move, target, want, order)
 
@@ -953,7 +1012,8 @@ class GatherTradeBuildGame(Game):
         utility = isoelastic_utility(total, state.labour, self.eta, self.energy_cost)
         agent_reward = utility - state.utility
         state.utility = utility
-        metric = gini_equality(total) * total.mean(axis=1)
+        equality = state.cache["equality"] = gini_equality(total)  # the infos' too (same coin)
+        metric = equality * total.mean(axis=1)
         principal_reward = metric - state.planner_metric
         state.planner_metric = metric
         return agent_reward, principal_reward
@@ -968,7 +1028,7 @@ class GatherTradeBuildGame(Game):
         mask = self._buffers.get((b, n, self.n_actions), np.int8)
         mask[:, :, 0] = 1
         mask[:, :, 1] = self.can_build(s)
-        room = (s.order_kind != 0).sum(axis=3) < self.max_num_orders  # [B, 2, N]
+        room = self._open_orders(s) < self.max_num_orders  # [B, 2, N]
         can_pay = np.arange(p) <= s.inventory[:, :, 0:1]  # [B, N, P]
         for r in range(2):
             start = self.action_trade + 2 * p * r
@@ -987,22 +1047,35 @@ class GatherTradeBuildGame(Game):
         mask[:, :, self.action_move :] = ok
         return mask
 
-    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
-        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each."""
-        if "books" in s.cache:
-            return s.cache["books"]
-        b, _, n, k = s.order_kind.shape
-        p = self.n_prices
-        cell = (np.arange(b * 2 * n).reshape(b, 2, n, 1) * p + s.order_price).reshape(-1)
-        kind = s.order_kind.reshape(-1)
-        bids = np.bincount(cell[kind == 1], minlength=b * 2 * n * p).reshape(b, 2, n, p)
-        asks = np.bincount(cell[kind == 2], minlength=b * 2 * n * p).reshape(b, 2, n, p)
-        s.cache["books"] = bids.astype(np.float32), asks.astype(np.float32)
+    def _books(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Open orders per (agent, asks/bids, resource, price): float32 ``[B, N, 2, 2, P]`` (asks first, as in the
+        agents' observations)."""
+        if "books" not in s.cache:
+            b, _, n, k = s.order_kind.shape
+            p = self.n_prices
+            # one count per (agent, kind, resource, price), kind 2 (ask) first; free slots go to one extra cell
+            row = (np.arange(b)[:, None, None] * n + np.arange(n)) * 2  # [B, 1, N]
+            cell = ((row[..., None] + 2 - s.order_kind) * 2 + np.arange(2)[:, None, None]) * p + s.order_price
+            size = b * n * 2 * 2 * p
+            cell = np.where(s.order_kind == 0, size, cell).reshape(-1)
+            count = np.bincount(cell, minlength=size + 1)[:size].reshape(b, n, 2, 2, p)
+            s.cache["books"] = count.astype(np.float32)
         return s.cache["books"]
+
+    def _book_histograms(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
+        """Open bids and asks per (resource, agent, price): ``[B, 2, N, P]`` each (views)."""
+        books = self._books(s)
+        return books[:, :, 1].transpose(0, 2, 1, 3), books[:, :, 0].transpose(0, 2, 1, 3)
+
+    def _book_totals(self, s: GatherTradeBuildState) -> np.ndarray:
+        """Open asks and bids per (resource, price) over all agents: ``[B, 2, 2, P]`` (asks first)."""
+        if "totals" not in s.cache:
+            s.cache["totals"] = _sum_agents(self._books(s), 1)
+        return s.cache["totals"]
 
     def _market_rate(self, s: GatherTradeBuildState) -> tuple[np.ndarray, np.ndarray]:
         if "market" not in s.cache:
-            net = s.price_history.sum(axis=2)  # [B, 2, P]
+            net = _sum_agents(s.price_history, 2)  # [B, 2, P]
             rate = (net * np.arange(self.n_prices)).sum(axis=2) / np.maximum(0.001, net.sum(axis=2))
             s.cache["market"] = net, rate
         return s.cache["market"]
@@ -1022,13 +1095,12 @@ class GatherTradeBuildGame(Game):
         s = state
         b, n = s.labour.shape
         p = self.n_prices
-        bids, asks = self._book_histograms(s)  # [B, 2, N, P]
+        books = self._books(s).reshape(b, n, 4 * p)  # the agent's own asks, then bids
+        totals = self._book_totals(s).reshape(b, 1, 4 * p)
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
-        mine_asks, mine_bids = asks.transpose(0, 2, 1, 3), bids.transpose(0, 2, 1, 3)  # [B, N, 2, P]
-        per_env = np.concatenate(  # the features every agent of an environment sees alike
+        per_env = np.concatenate(  # features every agent of an environment sees alike (cast once to float32)
             [
-                rate,
                 net.reshape(b, 2 * p) * OBS_SCALE,
                 np.zeros((b, 1)),  # bonus gather probability (no gathering skill)
                 s.rates,
@@ -1037,48 +1109,40 @@ class GatherTradeBuildGame(Game):
                 np.sort(s.last_income, axis=1) / self.period,
             ],
             axis=1,
+            dtype=np.float32,
+            casting="same_kind",
         )
-        wide = lambda x: np.broadcast_to(x[:, None, :], (b, n, x.shape[1]))  # noqa: E731
-        k = len(self.cutoffs)
-        parts = [
-            (s.build_payment / self.payment if self.payment > 0 else np.ones((b, n)))[..., None],
-            s.build_skill[..., None],
-            (asks.sum(axis=2)[:, None] - mine_asks).reshape(b, n, 2 * p),  # the other agents' asks and bids
-            (bids.sum(axis=2)[:, None] - mine_bids).reshape(b, n, 2 * p),
-            wide(per_env[:, :2]),  # market rates
-            mine_asks.reshape(b, n, 2 * p),
-            mine_bids.reshape(b, n, 2 * p),
-            wide(per_env[:, 2:]),  # price histories, gathering bonus, rates, flags, last incomes
-            self._current_marginal_rates(s)[..., None],
-            wide(np.stack([phase, s.t / self.horizon], axis=1)),
-            s.inventory * OBS_SCALE,
-            (s.pos[:, :, ::-1] / np.array([self.width, self.height]))[..., :],  # column / W, row / H
-        ]
-        assert per_env.shape[1] == 2 + 2 * p + 1 + k + 2 + n
         flat = self._buffers.get((b, n, self.agent_flat_size), np.float32)
-        np.concatenate(parts, axis=2, out=flat, casting="same_kind")
+        flat[:, :, 0] = s.build_payment / self.payment if self.payment > 0 else 1.0
+        flat[:, :, 1] = s.build_skill
+        j = 2 + 4 * p
+        np.subtract(totals, books, out=flat[:, :, 2:j])  # the other agents' asks and bids
+        flat[:, :, j : j + 2] = rate.astype(np.float32)[:, None]  # market rates
+        j += 2
+        flat[:, :, j : j + 4 * p] = books
+        j += 4 * p
+        flat[:, :, j : j + per_env.shape[1]] = per_env[:, None]  # price histories, ..., last incomes
+        j += per_env.shape[1]
+        flat[:, :, j] = self._current_marginal_rates(s)
+        flat[:, :, j + 1] = phase[:, None]
+        flat[:, :, j + 2] = (s.t / self.horizon)[:, None]
+        flat[:, :, j + 3 : j + 6] = s.inventory * OBS_SCALE
+        flat[:, :, j + 6] = s.pos[:, :, 1] / self.width  # column / W, row / H
+        flat[:, :, j + 7] = s.pos[:, :, 0] / self.height
+        assert j + 8 == self.agent_flat_size
         return {
             "observation": {"map": self._agent_maps(s), "flat": flat},
             "action_mask": self.action_masks(s),
         }
 
-    def _map_codes(self, s: GatherTradeBuildState) -> np.ndarray:
-        """``[B, H, W]`` codes: stone (bit 0), wood (bit 1), a house (bit 2), its owner + 1 (bits 3 and up)."""
-        dtype = self._code_dtype
-        code = s.resource[:, 0].astype(dtype)
-        code |= s.resource[:, 1].astype(dtype) << 1
-        code |= ((s.house_owner + 1).astype(dtype) << 3) | ((s.house_owner >= 0).astype(dtype) << 2)
-        return code
-
-    @staticmethod
-    def _decode(codes: np.ndarray, stone, wood, house, owner) -> None:
-        """Write the map channels of ``codes`` into the uint8 arrays given (owner channel: ``j + 2``, 0 for none)."""
-        np.bitwise_and(codes, 1, out=stone, casting="unsafe")
-        for bit, target in ((1, wood), (2, house)):
-            np.right_shift(codes, bit, out=target, casting="unsafe")
-            np.bitwise_and(target, 1, out=target)
-        index = np.right_shift(codes, 3)
-        np.add(index, index > 0, out=owner, casting="unsafe")
+    def _houses(self, s: GatherTradeBuildState) -> tuple[np.ndarray, ...]:
+        """Every house: environment, row, column and owner (1-D arrays; houses are few)."""
+        if "houses" not in s.cache:
+            cell = np.flatnonzero(s.house_owner.reshape(-1) >= 0)  # (3-D nonzero is many times slower)
+            hb, rc = np.divmod(cell, self.height * self.width)
+            hr, hc = np.divmod(rc, self.width)
+            s.cache["houses"] = hb, hr, hc, s.house_owner.reshape(-1)[cell]
+        return s.cache["houses"]
 
     def _agent_maps(self, s: GatherTradeBuildState) -> np.ndarray:
         """Egocentric windows ``[B, N, 9, 2v+1, 2v+1]`` uint8: the six map channels, an in-bounds channel, house
@@ -1089,37 +1153,36 @@ class GatherTradeBuildGame(Game):
         side = 2 * v + 1
         r, c = s.pos[:, :, 0], s.pos[:, :, 1]
         out = self._buffers.get((b, n, len(MAP_CHANNELS) + 3, side, side), np.uint8)
-        np.take(self._static_windows.reshape(h * w, *out.shape[2:]), r * w + c, axis=0, out=out)  # dynamic: 0
-        codes = self._codes
-        if codes is None or codes.shape[0] != b:
-            codes = self._codes = np.zeros((b, h + 2 * v, w + 2 * v), dtype=self._code_dtype)
-        codes[:, v : v + h, v : v + w] = self._map_codes(s)
-        rows = np.arange(b)[:, None]
-        windows = np.lib.stride_tricks.sliding_window_view(codes, (side, side), axis=(1, 2))  # [B, H, W, s, s]
-        window = windows[rows, r, c]  # [B, N, s, s]
-        self._decode(window, out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 7])
-        owners = out[:, :, 7]
-        me = np.arange(2, n + 2, dtype=np.uint8)[None, :, None, None]
-        np.subtract(owners, me - 1, out=owners, where=owners == me)  # the observer's own houses read 1
-        for i in range(n):  # agents: j + 2 where each stands relative to the observer i, 1 at the centre
-            for j in range(n):
-                dr, dc = r[:, j] - r[:, i] + v, c[:, j] - c[:, i] + v
-                seen = np.flatnonzero((dr >= 0) & (dr < side) & (dc >= 0) & (dc < side))
-                out[seen, i, 8, dr[seen], dc[seen]] = 1 if i == j else j + 2
+        np.take(self._static_windows, r * w + c, axis=0, out=out, mode="clip")  # dynamic channels: 0
+        planes, segments = self._padded.get((b, 2, h + 2 * v, w + 2 * v), side)  # stone and wood, padded
+        planes[:, :, v : v + h, v : v + w] = s.resource.view(np.uint8)
+        top_left = ((np.arange(b)[:, None, None] * 2 + np.arange(2)) * (h + 2 * v) + r[..., None]) * (w + 2 * v)
+        window = segments[top_left + c[..., None]]  # [B, N, 2, s] rows of s bytes
+        out[:, :, 0:2] = window.view(np.uint8).reshape(b, n, 2, side, side)
+        hb, hr, hc, owner = self._houses(s)
+        if hb.size:  # each house into the windows that see it; the observer's own read 1 in the owner channel
+            dr, dc = hr[:, None] - r[hb] + v, hc[:, None] - c[hb] + v  # [houses, N]
+            k, i = np.nonzero((dr >= 0) & (dr < side) & (dc >= 0) & (dc < side))
+            hb, dr, dc = hb[k], dr[k, i], dc[k, i]
+            out[hb, i, 2, dr, dc] = 1
+            out[hb, i, 7, dr, dc] = np.where(owner[k] == i, 1, owner[k] + 2)
+        # agents: 1 at the centre (the observer), j + 2 where another agent j stands relative to the observer i
+        out[:, :, 8, v, v] = 1
+        dr, dc = r[:, None, :] - r[:, :, None] + v, c[:, None, :] - c[:, :, None] + v  # [B, i, j]
+        seen = np.flatnonzero((np.abs(dr - v) <= v) & (np.abs(dc - v) <= v) & self._not_self)
+        bi, jj = np.divmod(seen, n)
+        out[bi // n, bi % n, 8, dr.reshape(-1)[seen], dc.reshape(-1)[seen]] = jj + 2
         return out
 
     def observe_principal(self, state: GatherTradeBuildState) -> dict[str, np.ndarray]:
         s = state
         b, n = s.labour.shape
         p, t = self.n_prices, len(self.cutoffs)
-        bids, asks = self._book_histograms(s)
         net, rate = self._market_rate(s)
         tax_day, first_day, phase = self._tax_phase(s)
         flat = self._buffers.get((b, self.planner_flat_size), np.float32)
-        j = 0
-        for arr in (asks.sum(axis=2), bids.sum(axis=2)):
-            flat[:, j : j + 2 * p] = arr.reshape(b, 2 * p)
-            j += 2 * p
+        flat[:, : 4 * p] = self._book_totals(s).reshape(b, 4 * p)  # all asks, then all bids
+        j = 4 * p
         flat[:, j : j + 2] = rate
         j += 2
         flat[:, j : j + 2 * p] = (net * OBS_SCALE).reshape(b, 2 * p)
@@ -1146,8 +1209,11 @@ class GatherTradeBuildGame(Game):
     def _planner_maps(self, s: GatherTradeBuildState) -> np.ndarray:
         b, n = s.labour.shape
         out = self._buffers.get((b, len(MAP_CHANNELS) + 2, self.height, self.width), np.uint8)
-        self._decode(self._map_codes(s), out[:, 0], out[:, 1], out[:, 2], out[:, 6])
-        out[:, 3], out[:, 4], out[:, 5] = self.water, self.sources[0], self.sources[1]
+        out[:, 0:2] = s.resource.view(np.uint8)
+        np.greater_equal(s.house_owner, 0, out=out[:, 2].view(bool))
+        out[:, 3:6] = self._planner_static
+        np.add(s.house_owner, 2, out=out[:, 6], casting="unsafe")  # owner j + 2; no house: 1, cleared next
+        np.multiply(out[:, 6], out[:, 2], out=out[:, 6])
         out[:, 7] = 0
         out[np.arange(b)[:, None], 7, s.pos[:, :, 0], s.pos[:, :, 1]] = np.arange(2, n + 2, dtype=np.uint8)
         return out
@@ -1161,7 +1227,7 @@ class GatherTradeBuildGame(Game):
         s = state
         coin = s.inventory[:, :, 0] + s.escrow[:, :, 0]
         productivity = coin.sum(axis=1)
-        equality = gini_equality(coin)
+        equality = s.cache["equality"] if "equality" in s.cache else gini_equality(coin)
         common = {
             "productivity": productivity,
             "equality": equality,
