@@ -136,7 +136,7 @@ elasticity estimate); `make_planner(name, game)`. Use them with the agents-only 
 
 ### Checked against the AI Economist
 `benchmarks/gtb_crosscheck.py` plays scripted episodes (random masked actions, trade-heavy and
-build-heavy scripts, random skills and starts, random and US-federal rates; 1,280 steps with 1,186 trades
+build-heavy scripts, random skills and starts, random and US-federal rates; 980 steps with 246 trades
 and 20 houses) in the `ai-economist` 1.7.1 simulator and here, replaying the reference's random draws, and
 compares every step: inventories, escrow, coin, labour, positions, action masks, all observations, income,
 tax due, tax paid, lump sum (through the ledger), utilities and rewards all agree (floats to 1e-9, the
